@@ -1,0 +1,95 @@
+"""The command line: parse with docopt-ng, dispatch to ``blufio.commands.<name>``.
+
+Nothing heavy is imported here; each command module imports what it needs when it runs.
+Exit codes: 0 success, 1 failure at run time, 2 usage or configuration error. Errors are one
+line on stderr; ``--debug`` adds the traceback.
+"""
+
+import sys
+
+USAGE = """\
+Blufio: an always-on personal AI agent.
+
+Usage:
+  blufio [options] config get KEY
+  blufio [options] config set KEY VALUE
+  blufio [options] config set-secret KEY
+  blufio [options] config validate
+  blufio [options] config path
+  blufio -h | --help
+  blufio --version
+
+Options:
+  -c PATH, --config PATH  Configuration file (default: $BLUFIO_CONFIG, ./blufio.toml,
+                          then ~/.config/blufio/blufio.toml).
+  --debug                 Show debug logs, and tracebacks with errors.
+  -h, --help              Show this help.
+  --version               Show the version and this build's plugins.
+"""
+
+# The first word of a command line -> the module whose ``run(args)`` carries it out.
+COMMANDS = {
+    "config": "blufio.commands.config",
+}
+
+
+def main(argv=None):
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    try:
+        if not argv or argv in (["-h"], ["--help"]):
+            print(USAGE, end="")
+            return 0
+        args = _parse(argv)
+        if args["--help"]:
+            print(USAGE, end="")
+            return 0
+        if args["--version"]:
+            return _print_version()
+        import importlib
+
+        command = next(name for name in COMMANDS if args[name])
+        return importlib.import_module(COMMANDS[command]).run(args) or 0
+    except KeyboardInterrupt:
+        print("blufio: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from blufio.errors import BlufioError
+
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        if isinstance(exc, BlufioError):
+            print(f"blufio: error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        if not debug:
+            print(f"blufio: unexpected error: {type(exc).__name__}: {exc} "
+                  "(run again with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+def _parse(argv):
+    """docopt-ng, with usage errors as a UsageError (exit 2)."""
+    from docopt import DocoptExit, docopt
+
+    try:
+        return docopt(USAGE, argv=argv, default_help=False)
+    except DocoptExit:
+        from blufio.errors import UsageError
+
+        raise UsageError(f"unrecognised command line: blufio {' '.join(argv)}\n"
+                         f"{USAGE.split('Options:')[0].split('Usage:')[1].rstrip()}\n"
+                         "Run 'blufio --help' for the options.") from None
+
+
+def _print_version():
+    import blufio
+    from blufio import build_record
+
+    build = build_record.current()
+    print(f"blufio {blufio.__version__}")
+    print(f"features: {', '.join(build['features'])}")
+    print(f"target: {build['target']}" + (f", built {build['built_at']}" if build["built_at"] else ""))
+    return 0

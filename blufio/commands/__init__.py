@@ -1,0 +1,1 @@
+"""The command implementations, one module per top-level command."""

@@ -1,0 +1,113 @@
+"""What a configuration key is, the core sections, and how values are type-checked.
+
+Plugin sections come from each plugin's ``plugin.toml`` (see ``blufio.manifest``); the core
+sections are declared here in the same shape. Plain classes and literals only: this module
+is on the start-up path of every command.
+"""
+
+# type name -> (what the user is told was expected, check)
+_SCALAR_CHECKS = {
+    "string": ("a string", lambda v: isinstance(v, str)),
+    "integer": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "number": ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
+    "boolean": ("true or false", lambda v: isinstance(v, bool)),
+}
+TYPES = frozenset(_SCALAR_CHECKS) | {name + "[]" for name in _SCALAR_CHECKS}
+
+
+class ConfigKey:
+    """One configuration key: ``section.name``, its type, default and how it may be set.
+
+    ``required`` keys make their plugin *not-configured* while unset; ``secret`` keys are
+    masked in output, may live in the vault, and draw a warning when written in clear in
+    the file; ``env`` names a conventional variable (e.g. ``ANTHROPIC_API_KEY``) read
+    besides ``BLUFIO_<SECTION>__<KEY>``.
+    """
+
+    __slots__ = ("section", "name", "type", "required", "secret", "default", "env", "description")
+
+    def __init__(self, section, name, type, *, required=False, secret=False, default=None,
+                 env=None, description=""):
+        self.section = section
+        self.name = name
+        self.type = type
+        self.required = required
+        self.secret = secret
+        self.default = default
+        self.env = env
+        self.description = description
+
+    @property
+    def dotted(self):
+        return f"{self.section}.{self.name}"
+
+    @property
+    def env_override(self):
+        """The ``BLUFIO_<SECTION>__<KEY>`` variable that overrides this key."""
+        return f"BLUFIO_{self.section.upper()}__{self.name.upper()}"
+
+    def expected(self):
+        """How the expected type reads in an error message."""
+        if self.type.endswith("[]"):
+            return f"a list of {_SCALAR_CHECKS[self.type[:-2]][0].split(' ', 1)[1]}s"
+        return _SCALAR_CHECKS[self.type][0]
+
+    def accepts(self, value):
+        """True when ``value`` (as parsed from TOML) has this key's type."""
+        if self.type.endswith("[]"):
+            check = _SCALAR_CHECKS[self.type[:-2]][1]
+            return isinstance(value, list) and all(check(item) for item in value)
+        return _SCALAR_CHECKS[self.type][1](value)
+
+    def coerce(self, value):
+        """Return ``value`` in this key's canonical Python type (an integer for a number)."""
+        if self.type == "number" and isinstance(value, int):
+            return float(value)
+        return value
+
+
+def _section(name, keys):
+    return {key: ConfigKey(name, key, spec.pop("type"), **spec) for key, spec in keys.items()}
+
+
+# The sections that belong to Blufio itself rather than to a plugin.
+CORE_SECTIONS = {
+    "agent": _section("agent", {
+        "system_prompt": {"type": "string",
+                          "default": "You are Blufio, a helpful personal assistant. Be concise.",
+                          "description": "The system prompt sent with every turn"},
+        "model": {"type": "string", "default": "",
+                  "description": "Model to use; empty means the provider's own default"},
+        "max_tokens": {"type": "integer", "default": 4096,
+                       "description": "Most output tokens per provider call"},
+        "max_tool_rounds": {"type": "integer", "default": 8,
+                            "description": "Most tool-calling rounds in one turn"},
+        "max_history_messages": {"type": "integer", "default": 200,
+                                 "description": "Most stored messages sent as history per turn"},
+        "drain_timeout": {"type": "number", "default": 30.0,
+                          "description": "Seconds serve waits for in-flight turns on shutdown"},
+    }),
+    "cost": _section("cost", {
+        "daily_budget_usd": {"type": "number",
+                             "description": "Spend allowed per UTC day; unset means no limit"},
+        "monthly_budget_usd": {"type": "number",
+                               "description": "Spend allowed per UTC month; unset means no limit"},
+    }),
+    "tools": _section("tools", {
+        "workspace": {"type": "string", "default": "",
+                      "description": "Directory file tools are confined to; empty means "
+                                     "'workspace' in the data directory"},
+        "http_fetch": {"type": "boolean", "default": False,
+                       "description": "Let the model fetch web pages"},
+        "allow_private_addresses": {"type": "boolean", "default": False,
+                                    "description": "Let http_fetch reach loopback, private and "
+                                                   "link-local addresses"},
+        "shell": {"type": "boolean", "default": False,
+                  "description": "Let the model run shell commands in the workspace"},
+        "shell_timeout": {"type": "number", "default": 30.0,
+                          "description": "Seconds a shell command may run"},
+    }),
+}
+
+# ``[plugins]`` maps plugin names to true/false; its keys are the plugins of the build.
+PLUGINS_SECTION = "plugins"

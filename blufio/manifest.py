@@ -1,0 +1,113 @@
+"""Plugin manifests: the ``plugin.toml`` beside each plugin's code.
+
+A manifest extends the skill.toml pattern::
+
+    name = "telegram"
+    version = "0.1.0"
+    description = "..."
+    adapter_type = "channel"            # one of ADAPTER_TYPES
+    capabilities = ["receive", "send"]
+    min_blufio_version = "0.1.0"
+    entry_point = "blufio.plugins.telegram.channel:TelegramChannel"
+    config_section = "telegram"         # optional; defaults to the name
+
+    [config.bot_token]                  # one table per configuration key
+    type = "string"                     # string, integer, number, boolean, or a list: "integer[]"
+    required = true
+    secret = true
+    default = ...                       # optional
+    env = "TELEGRAM_BOT_TOKEN"          # optional conventional variable
+    description = "..."
+
+Reading a manifest never imports the plugin's code.
+"""
+
+from blufio.build_record import read_package_file
+from blufio.config.schema import TYPES, ConfigKey
+from blufio.errors import PluginError
+
+ADAPTER_TYPES = ("channel", "provider", "storage", "embedding", "observability", "auth",
+                 "skill_runtime")
+
+_REQUIRED_FIELDS = {
+    "name": str, "version": str, "description": str, "adapter_type": str,
+    "capabilities": list, "min_blufio_version": str, "entry_point": str,
+}
+_KEY_FIELDS = {"type", "required", "secret", "default", "env", "description"}
+
+
+class ManifestError(PluginError):
+    """A ``plugin.toml`` does not parse or breaks the manifest format."""
+
+
+class Manifest:
+    """A parsed, checked ``plugin.toml``."""
+
+    __slots__ = ("path", "name", "version", "description", "adapter_type", "capabilities",
+                 "min_blufio_version", "entry_point", "config_section", "config")
+
+    def __init__(self, path, fields, config):
+        self.path = path
+        for field in _REQUIRED_FIELDS:
+            setattr(self, field, fields[field])
+        self.config_section = fields.get("config_section", fields["name"])
+        self.config = config  # key name -> ConfigKey
+
+
+def manifest_path(plugin_name):
+    """Where a built-in plugin's manifest lives, relative to the ``blufio`` package."""
+    return f"plugins/{plugin_name}/plugin.toml"
+
+
+def load_manifest(plugin_name):
+    """Read and check the manifest of the built-in plugin ``plugin_name``."""
+    path = manifest_path(plugin_name)
+    try:
+        text = read_package_file(*path.split("/"))
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    return parse_manifest(text, path)
+
+
+def parse_manifest(text, path="plugin.toml"):
+    """Parse manifest ``text``; errors name ``path`` and the field at fault."""
+    from blufio.config.toml import TOMLDecodeError, loads
+
+    try:
+        data = loads(text)
+    except TOMLDecodeError as exc:
+        raise ManifestError(f"{path}: not valid TOML ({exc})") from exc
+
+    def fail(field, problem):
+        raise ManifestError(f"{path}: field '{field}' {problem}")
+
+    for field, kind in _REQUIRED_FIELDS.items():
+        if field not in data:
+            fail(field, "is missing")
+        if not isinstance(data[field], kind):
+            fail(field, f"must be a {'list' if kind is list else 'string'}")
+    if data["adapter_type"] not in ADAPTER_TYPES:
+        fail("adapter_type", f"must be one of {', '.join(ADAPTER_TYPES)}, not {data['adapter_type']!r}")
+    if ":" not in data["entry_point"]:
+        fail("entry_point", "must look like 'package.module:ClassName'")
+    section = data.get("config_section", data["name"])
+    if not isinstance(section, str):
+        fail("config_section", "must be a string")
+
+    config = {}
+    for key, spec in data.get("config", {}).items():
+        where = f"config.{key}"
+        if not isinstance(spec, dict):
+            fail(where, "must be a table")
+        unknown = set(spec) - _KEY_FIELDS
+        if unknown:
+            fail(f"{where}.{sorted(unknown)[0]}", f"is not a key field ({', '.join(sorted(_KEY_FIELDS))})")
+        if spec.get("type") not in TYPES:
+            fail(f"{where}.type", f"must be one of {', '.join(sorted(TYPES))}")
+        item = ConfigKey(section, key, spec["type"], required=bool(spec.get("required", False)),
+                         secret=bool(spec.get("secret", False)), default=spec.get("default"),
+                         env=spec.get("env"), description=spec.get("description", ""))
+        if item.default is not None and not item.accepts(item.default):
+            fail(f"{where}.default", f"must be {item.expected()}")
+        config[key] = item
+    return Manifest(path, data, config)

@@ -1,0 +1,1 @@
+"""The ``anthropic`` plugin: a provider over Anthropic's Messages API."""

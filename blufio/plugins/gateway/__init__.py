@@ -1,0 +1,1 @@
+"""The ``gateway`` plugin: the HTTP and WebSocket channel, Anthropic-compatible."""

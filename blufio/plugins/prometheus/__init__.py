@@ -1,0 +1,1 @@
+"""The ``prometheus`` plugin: metrics in the Prometheus text format at ``/metrics``."""

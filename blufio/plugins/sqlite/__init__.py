@@ -1,0 +1,1 @@
+"""The ``sqlite`` plugin: storage in one SQLite database in WAL mode."""

@@ -1,0 +1,1 @@
+"""The ``telegram`` plugin: a channel over the Telegram Bot API with long polling."""

@@ -1,0 +1,51 @@
+"""Shared fixtures: an isolated environment per test and a way to run the real CLI."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Variables that would let the developer's own setup leak into a test.
+_LEAKY_PREFIXES = ("BLUFIO_", "ANTHROPIC_", "TELEGRAM_")
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path, monkeypatch):
+    """Every test gets its own HOME, data directory and working directory, and no
+    BLUFIO_*/provider variables from the outside."""
+    for name in list(os.environ):
+        if name.startswith(_LEAKY_PREFIXES):
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("BLUFIO_DATA_DIR", str(tmp_path / "data"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return tmp_path
+
+
+@pytest.fixture
+def data_dir(isolated_env):
+    return isolated_env / "data"
+
+
+def run_blufio(*args, input=None, env=None, cwd=None, timeout=60):
+    """Run ``python -m blufio ARGS`` in a subprocess from this checkout; return the result."""
+    environ = dict(os.environ)
+    environ["PYTHONPATH"] = REPO_ROOT + os.pathsep + environ.get("PYTHONPATH", "")
+    environ.update(env or {})
+    return subprocess.run([sys.executable, "-m", "blufio", *args], input=input, env=environ,
+                          cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def blufio():
+    """The real command line, run in a subprocess: ``blufio("config", "path")``."""
+    return run_blufio
