@@ -1,0 +1,171 @@
+"""The adapter contracts, all in one place.
+
+Every plugin implements ``PluginAdapter`` plus the contract of its kind. Contracts are
+``typing.Protocol`` classes: implementations do not inherit from them, they just match.
+An adapter class is constructed as ``AdapterClass(config, **services)`` by the registry,
+where ``config`` is the running ``blufio.config.Config``.
+
+Kinds: channel, provider, storage, embedding, observability, auth, skill_runtime.
+"""
+
+from typing import Any, AsyncIterator, Awaitable, Callable, Optional, Protocol, runtime_checkable
+
+from blufio.model import CostEntry, Inbound, Message, NewMessage, Session
+
+
+@runtime_checkable
+class PluginAdapter(Protocol):
+    """What every adapter has: identity, a health check, and an orderly shutdown."""
+
+    name: str
+    version: str
+    adapter_type: str  # one of blufio.manifest.ADAPTER_TYPES
+
+    async def health_check(self) -> dict:
+        """``{"status": "ok" | "degraded" | "down", "detail": "..."}``; never raises."""
+
+    async def shutdown(self) -> None:
+        """Release every resource; safe to call twice."""
+
+
+@runtime_checkable
+class Provider(PluginAdapter, Protocol):
+    """A model provider.
+
+    ``stream`` yields events in the vocabulary of Anthropic's Messages API streaming format,
+    as dicts with a ``type``: ``message_start``, ``content_block_start``,
+    ``content_block_delta`` (``text_delta`` or ``input_json_delta``), ``content_block_stop``,
+    ``message_delta`` (cumulative ``usage``, ``stop_reason``), ``message_stop``. ``ping``
+    events are not passed on. Failures raise ``blufio.errors.ProviderError``; once output has
+    started, a failure is raised where the stream stands and is never retried.
+    """
+
+    default_model: str
+
+    def stream(self, *, model: str, system: list, messages: list, tools: list,
+               max_tokens: int) -> AsyncIterator[dict]:
+        ...
+
+
+@runtime_checkable
+class Storage(PluginAdapter, Protocol):
+    """Durable sessions, messages, the inbound queue, the cost ledger and small state.
+
+    A turn is crash-safe: the inbound message is queued (``enqueue``) before it is
+    processed, and ``finish_turn`` stores the turn's messages and marks the inbound entry
+    done in one transaction, so after a crash a turn is either wholly stored or still
+    pending.
+    """
+
+    async def open(self) -> None:
+        """Create or migrate the database; raise StorageError/SchemaTooNewError if unusable."""
+
+    async def create_session(self, channel: str, *, session_id: Optional[str] = None,
+                             title: str = "", metadata: Optional[dict] = None) -> Session: ...
+
+    async def get_session(self, session_id: str) -> Optional[Session]: ...
+
+    async def list_sessions(self, *, limit: int = 50, offset: int = 0,
+                            channel: Optional[str] = None) -> list[Session]:
+        """Newest (most recently updated) first."""
+
+    async def count_sessions(self, *, channel: Optional[str] = None) -> int: ...
+
+    async def get_messages(self, session_id: str, *, limit: Optional[int] = None) -> list[Message]:
+        """The session's last ``limit`` messages (all when None), oldest first."""
+
+    async def append_messages(self, session_id: str, messages: list[NewMessage]) -> list[Message]:
+        """Append messages outside any turn (e.g. seeding a session), in one transaction."""
+
+    async def enqueue(self, session_id: str, channel: str, content: list, *,
+                      reply_to: Optional[dict] = None) -> Inbound:
+        """Queue a received message as ``pending``."""
+
+    async def claim(self, inbound_id: int) -> bool:
+        """Move an entry from ``pending`` to ``processing``; False if it was not pending."""
+
+    async def finish_turn(self, inbound_id: int, messages: list[NewMessage]) -> list[Message]:
+        """Store the turn's messages and mark the entry ``done``, in one transaction."""
+
+    async def fail_turn(self, inbound_id: int, error: str) -> None:
+        """Mark the entry ``failed`` with a reason; nothing of the turn is stored."""
+
+    async def unfinished(self) -> list[Inbound]:
+        """Entries left ``pending`` or ``processing`` (e.g. by a crash), oldest first."""
+
+    async def record_cost(self, entry: CostEntry) -> None: ...
+
+    async def cost_since(self, since: str, *, session_id: Optional[str] = None) -> float:
+        """USD spent since the ISO-8601 UTC time ``since``."""
+
+    async def cost_entries(self, *, session_id: Optional[str] = None) -> list[CostEntry]: ...
+
+    async def get_state(self, key: str) -> Optional[str]: ...
+
+    async def set_state(self, key: str, value: str) -> None: ...
+
+
+@runtime_checkable
+class Channel(PluginAdapter, Protocol):
+    """A way messages reach the agent and replies reach people (Telegram, the gateway).
+
+    ``start`` begins receiving in the background and hands each message to ``agent``;
+    ``deliver`` renders the reply to a message that was queued earlier (for instance one
+    answered after a restart) to the conversation named by its ``reply_to``.
+    """
+
+    async def start(self, agent: Any) -> None: ...
+
+    async def deliver(self, inbound: Inbound, events: AsyncIterator[Any]) -> None: ...
+
+
+@runtime_checkable
+class Observability(PluginAdapter, Protocol):
+    """Where the agent, channels and gateway record what happens. Labels stay
+    low-cardinality: channel, direction, model, kind; never user text or ids."""
+
+    def message(self, channel: str, direction: str) -> None: ...
+
+    def tokens(self, model: str, kind: str, count: int) -> None: ...
+
+    def turn_latency(self, channel: str, seconds: float) -> None: ...
+
+    def first_token(self, channel: str, seconds: float) -> None: ...
+
+    def provider_latency(self, model: str, seconds: float) -> None: ...
+
+    def sessions_active(self, count: int) -> None: ...
+
+    def budget_remaining(self, period: str, usd: float) -> None: ...
+
+    def error(self, kind: str) -> None: ...
+
+
+@runtime_checkable
+class Auth(PluginAdapter, Protocol):
+    """Verifies bearer tokens offline; ``verify`` returns the token's claims or None."""
+
+    def verify(self, token: str) -> Optional[dict]: ...
+
+
+@runtime_checkable
+class Embedding(PluginAdapter, Protocol):
+    """Turns texts into vectors of ``dimensions`` floats (no plugin of this kind yet)."""
+
+    dimensions: int
+
+    async def embed(self, texts: list[str]) -> list[list[float]]: ...
+
+
+@runtime_checkable
+class SkillRuntime(PluginAdapter, Protocol):
+    """Runs packaged skills as tools (no plugin of this kind yet)."""
+
+    async def list_skills(self) -> list[dict]:
+        """Each skill as ``{"name", "description", "input_schema"}``."""
+
+    async def invoke(self, name: str, arguments: dict) -> Awaitable[str]: ...
+
+
+# A callback a channel gets to report progress: ``await on_event(event)``.
+EventCallback = Callable[[Any], Awaitable[None]]
