@@ -49,3 +49,22 @@ def run_blufio(*args, input=None, env=None, cwd=None, timeout=60):
 def blufio():
     """The real command line, run in a subprocess: ``blufio("config", "path")``."""
     return run_blufio
+
+
+@pytest.fixture
+def config(isolated_env):
+    """The configuration a fresh user has: defaults, no file, this test's data directory."""
+    from blufio.config import load_config
+
+    return load_config()
+
+
+@pytest.fixture
+async def storage(config):
+    """An open ``SqliteStorage`` in this test's data directory."""
+    from blufio.plugins.sqlite.storage import SqliteStorage
+
+    store = SqliteStorage(config)
+    await store.open()
+    yield store
+    await store.shutdown()

@@ -1,0 +1,70 @@
+"""The database's schema, as numbered migrations.
+
+``MIGRATIONS[n]`` takes the database from version ``n`` to ``n + 1`` (``PRAGMA
+user_version``). Append new migrations; never edit one that has shipped. A database whose
+version is higher than ``len(MIGRATIONS)`` was made by a newer Blufio and is refused.
+"""
+
+MIGRATIONS = (
+    # 1: sessions, messages, the inbound queue, the cost ledger, key/value state
+    """
+    CREATE TABLE sessions (
+        id            TEXT PRIMARY KEY,
+        channel       TEXT NOT NULL,
+        title         TEXT NOT NULL DEFAULT '',
+        metadata      TEXT NOT NULL DEFAULT '{}',
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL,
+        message_count INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX sessions_by_update ON sessions (updated_at DESC, id DESC);
+
+    CREATE TABLE messages (
+        id                          INTEGER PRIMARY KEY,
+        session_id                  TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        role                        TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+        content                     TEXT NOT NULL,
+        model                       TEXT NOT NULL DEFAULT '',
+        input_tokens                INTEGER NOT NULL DEFAULT 0,
+        output_tokens               INTEGER NOT NULL DEFAULT 0,
+        cache_creation_input_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_read_input_tokens     INTEGER NOT NULL DEFAULT 0,
+        created_at                  TEXT NOT NULL
+    );
+    CREATE INDEX messages_by_session ON messages (session_id, id);
+
+    CREATE TABLE inbound (
+        id          INTEGER PRIMARY KEY,
+        session_id  TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        channel     TEXT NOT NULL,
+        content     TEXT NOT NULL,
+        reply_to    TEXT NOT NULL DEFAULT '{}',
+        status      TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'processing', 'done', 'failed')),
+        error       TEXT NOT NULL DEFAULT '',
+        received_at TEXT NOT NULL,
+        finished_at TEXT
+    );
+    CREATE INDEX inbound_unfinished ON inbound (id) WHERE status IN ('pending', 'processing');
+
+    CREATE TABLE cost_ledger (
+        id                          INTEGER PRIMARY KEY,
+        session_id                  TEXT NOT NULL,
+        model                       TEXT NOT NULL,
+        input_tokens                INTEGER NOT NULL,
+        output_tokens               INTEGER NOT NULL,
+        cache_creation_input_tokens INTEGER NOT NULL,
+        cache_read_input_tokens     INTEGER NOT NULL,
+        cost_usd                    REAL NOT NULL,
+        created_at                  TEXT NOT NULL
+    );
+    CREATE INDEX cost_ledger_by_time ON cost_ledger (created_at);
+    CREATE INDEX cost_ledger_by_session ON cost_ledger (session_id);
+
+    CREATE TABLE state (
+        key        TEXT PRIMARY KEY,
+        value      TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    """,
+)

@@ -1,0 +1,333 @@
+"""``SqliteStorage``: the Storage contract on one SQLite file, through aiosqlite.
+
+WAL mode, foreign keys on, a busy timeout, and two connections: one writer, whose
+transactions run one at a time behind a lock, and one reader, so reads never see a
+half-done transaction and never wait for a write. The schema is migrated on ``open``.
+"""
+
+import asyncio
+import json
+import os
+import sqlite3
+import uuid
+
+import aiosqlite
+
+from blufio.errors import SchemaTooNewError, StorageError
+from blufio.model import CostEntry, Inbound, Message, NewMessage, Session, Usage, utc_now
+from blufio.paths import ensure_private_dir, touch_private
+from blufio.plugins.sqlite.migrations import MIGRATIONS
+
+DATABASE_FILE = "blufio.db"
+_USAGE_COLUMNS = ("input_tokens", "output_tokens", "cache_creation_input_tokens",
+                  "cache_read_input_tokens")
+
+
+def database_path(config):
+    """The database file: ``[storage] path``, else ``blufio.db`` in the data directory."""
+    return config.get("storage.path") or os.path.join(config.data_dir, DATABASE_FILE)
+
+
+class SqliteStorage:
+    """Sessions, messages, the inbound queue, the cost ledger and state in SQLite."""
+
+    name = "sqlite"
+    version = "0.1.0"
+    adapter_type = "storage"
+
+    def __init__(self, config, **_services):
+        self.path = database_path(config)
+        self.busy_timeout_ms = config.get("storage.busy_timeout_ms")
+        self._writer = None
+        self._reader = None
+        self._write_lock = asyncio.Lock()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def open(self):
+        ensure_private_dir(os.path.dirname(os.path.abspath(self.path)))
+        try:
+            touch_private(self.path)
+            self._writer = await self._connect()
+            await self._migrate()
+            self._reader = await self._connect()
+        except BaseException as exc:
+            await self.shutdown()
+            if isinstance(exc, sqlite3.Error):
+                raise self._translate(exc) from exc
+            if isinstance(exc, OSError):
+                raise StorageError(f"{self.path}: cannot open the database "
+                                   f"({exc.strerror or exc})") from exc
+            raise
+
+    async def _connect(self):
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        await conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA synchronous = NORMAL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    async def _migrate(self):
+        async with self._transaction() as conn:
+            version = (await (await conn.execute("PRAGMA user_version")).fetchone())[0]
+            if version > len(MIGRATIONS):
+                raise SchemaTooNewError(
+                    f"{self.path}: the database is at schema version {version}, made by a newer "
+                    f"Blufio (this one knows up to {len(MIGRATIONS)}); run the newer Blufio or "
+                    "point [storage] path at another file. Nothing was changed.")
+            for number in range(version, len(MIGRATIONS)):
+                for statement in _statements(MIGRATIONS[number]):
+                    await conn.execute(statement)
+                await conn.execute(f"PRAGMA user_version = {number + 1}")
+
+    async def health_check(self):
+        if self._reader is None:
+            return {"status": "down", "detail": "not open"}
+        try:
+            await self._reader.execute("SELECT 1")
+        except sqlite3.Error as exc:
+            return {"status": "down", "detail": str(exc)}
+        return {"status": "ok", "detail": "open"}
+
+    async def shutdown(self):
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                try:
+                    await conn.close()
+                except (sqlite3.Error, ValueError):
+                    pass
+        self._reader = self._writer = None
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    async def create_session(self, channel, *, session_id=None, title="", metadata=None):
+        now = utc_now()
+        session = Session(session_id or uuid.uuid4().hex, channel, now, now, 0, title,
+                          dict(metadata or {}))
+        async with self._transaction() as conn:
+            await conn.execute(
+                "INSERT INTO sessions (id, channel, title, metadata, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (session.id, channel, title, json.dumps(session.metadata), now, now))
+        return session
+
+    async def get_session(self, session_id):
+        rows = await self._read("SELECT * FROM sessions WHERE id = ?", (session_id,))
+        return _session(rows[0]) if rows else None
+
+    async def list_sessions(self, *, limit=50, offset=0, channel=None):
+        where, params = ("WHERE channel = ?", [channel]) if channel else ("", [])
+        rows = await self._read(f"SELECT * FROM sessions {where} ORDER BY updated_at DESC, "
+                                "rowid DESC LIMIT ? OFFSET ?", (*params, limit, offset))
+        return [_session(row) for row in rows]
+
+    async def count_sessions(self, *, channel=None):
+        where, params = ("WHERE channel = ?", (channel,)) if channel else ("", ())
+        return (await self._read(f"SELECT count(*) FROM sessions {where}", params))[0][0]
+
+    # -- messages ----------------------------------------------------------------------------
+
+    async def get_messages(self, session_id, *, limit=None):
+        if limit is None:
+            rows = await self._read("SELECT * FROM messages WHERE session_id = ? ORDER BY id",
+                                    (session_id,))
+        else:
+            rows = await self._read("SELECT * FROM (SELECT * FROM messages WHERE session_id = ? "
+                                    "ORDER BY id DESC LIMIT ?) ORDER BY id", (session_id, limit))
+        return [_message(row) for row in rows]
+
+    async def append_messages(self, session_id, messages):
+        async with self._transaction() as conn:
+            return await self._insert_messages(conn, session_id, messages)
+
+    async def _insert_messages(self, conn, session_id, messages):
+        now = utc_now()
+        stored = []
+        for message in messages:
+            cursor = await conn.execute(
+                "INSERT INTO messages (session_id, role, content, model, input_tokens, "
+                "output_tokens, cache_creation_input_tokens, cache_read_input_tokens, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (session_id, message.role, json.dumps(message.content), message.model,
+                 *message.usage.as_tuple(), now))
+            stored.append(Message(cursor.lastrowid, session_id, message.role, message.content,
+                                  now, message.model, message.usage))
+        cursor = await conn.execute(
+            "UPDATE sessions SET message_count = message_count + ?, updated_at = ? WHERE id = ?",
+            (len(messages), now, session_id))
+        if cursor.rowcount != 1:
+            raise StorageError(f"no session with id {session_id}")
+        return stored
+
+    # -- the inbound queue -------------------------------------------------------------------
+
+    async def enqueue(self, session_id, channel, content, *, reply_to=None):
+        now = utc_now()
+        reply_to = dict(reply_to or {})
+        async with self._transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO inbound (session_id, channel, content, reply_to, received_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (session_id, channel, json.dumps(content), json.dumps(reply_to), now))
+        return Inbound(cursor.lastrowid, session_id, channel, content, "pending", now, reply_to)
+
+    async def claim(self, inbound_id):
+        async with self._transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE inbound SET status = 'processing' WHERE id = ? AND status = 'pending'",
+                (inbound_id,))
+            return cursor.rowcount == 1
+
+    async def finish_turn(self, inbound_id, messages):
+        async with self._transaction() as conn:
+            rows = await (await conn.execute(
+                "SELECT session_id FROM inbound WHERE id = ? AND status = 'processing'",
+                (inbound_id,))).fetchall()
+            if not rows:
+                raise StorageError(f"inbound message {inbound_id} is not being processed")
+            stored = await self._insert_messages(conn, rows[0][0], messages)
+            await conn.execute("UPDATE inbound SET status = 'done', finished_at = ? WHERE id = ?",
+                               (utc_now(), inbound_id))
+            return stored
+
+    async def fail_turn(self, inbound_id, error):
+        async with self._transaction() as conn:
+            await conn.execute(
+                "UPDATE inbound SET status = 'failed', error = ?, finished_at = ? WHERE id = ?",
+                (error, utc_now(), inbound_id))
+
+    async def unfinished(self):
+        rows = await self._read("SELECT * FROM inbound WHERE status IN ('pending', 'processing') "
+                                "ORDER BY id")
+        return [_inbound(row) for row in rows]
+
+    async def reset_processing(self):
+        """Return entries a crash left ``processing`` to ``pending``; return how many.
+
+        Call once at start-up, before any turn runs, so they can be claimed again.
+        """
+        async with self._transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE inbound SET status = 'pending' WHERE status = 'processing'")
+            return cursor.rowcount
+
+    # -- the cost ledger ---------------------------------------------------------------------
+
+    async def record_cost(self, entry):
+        async with self._transaction() as conn:
+            await conn.execute(
+                "INSERT INTO cost_ledger (session_id, model, input_tokens, output_tokens, "
+                "cache_creation_input_tokens, cache_read_input_tokens, cost_usd, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (entry.session_id, entry.model, *entry.usage.as_tuple(), entry.cost_usd,
+                 entry.created_at or utc_now()))
+
+    async def cost_since(self, since, *, session_id=None):
+        where, params = ("AND session_id = ?", (session_id,)) if session_id else ("", ())
+        rows = await self._read("SELECT coalesce(sum(cost_usd), 0) FROM cost_ledger "
+                                f"WHERE created_at >= ? {where}", (since, *params))
+        return float(rows[0][0])
+
+    async def cost_entries(self, *, session_id=None):
+        where, params = ("WHERE session_id = ?", (session_id,)) if session_id else ("", ())
+        rows = await self._read(f"SELECT * FROM cost_ledger {where} ORDER BY id", params)
+        return [CostEntry(row["session_id"], row["model"], _usage(row), row["cost_usd"],
+                          row["created_at"]) for row in rows]
+
+    # -- state -------------------------------------------------------------------------------
+
+    async def get_state(self, key):
+        rows = await self._read("SELECT value FROM state WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    async def set_state(self, key, value):
+        async with self._transaction() as conn:
+            await conn.execute(
+                "INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) "
+                "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                (key, value, utc_now()))
+
+    # -- internals ---------------------------------------------------------------------------
+
+    async def _read(self, sql, params=()):
+        if self._reader is None:
+            raise StorageError("the database is not open")
+        try:
+            return await self._reader.execute_fetchall(sql, params)
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
+
+    def _transaction(self):
+        return _Transaction(self)
+
+    def _translate(self, exc):
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return StorageError(f"{self.path}: the database is locked by another process "
+                                f"(waited {self.busy_timeout_ms} ms); stop the other Blufio or "
+                                "raise [storage] busy_timeout_ms")
+        if isinstance(exc, sqlite3.DatabaseError) and "not a database" in text:
+            return StorageError(f"{self.path}: is not a SQLite database")
+        return StorageError(f"{self.path}: database error: {text}")
+
+
+class _Transaction:
+    """``async with storage._transaction() as conn``: one writer, BEGIN IMMEDIATE, and a
+    commit or a rollback; SQLite errors become StorageError."""
+
+    def __init__(self, storage):
+        self.storage = storage
+
+    async def __aenter__(self):
+        storage = self.storage
+        if storage._writer is None:
+            raise StorageError("the database is not open")
+        await storage._write_lock.acquire()
+        try:
+            await storage._writer.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            storage._write_lock.release()
+            raise storage._translate(exc) from exc
+        return storage._writer
+
+    async def __aexit__(self, exc_type, exc, tb):
+        storage = self.storage
+        try:
+            if exc_type is None:
+                try:
+                    await storage._writer.execute("COMMIT")
+                    return False
+                except sqlite3.Error as commit_error:
+                    await storage._writer.execute("ROLLBACK")
+                    raise storage._translate(commit_error) from commit_error
+            await storage._writer.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise storage._translate(exc) from exc
+            return False
+        finally:
+            storage._write_lock.release()
+
+
+def _statements(script):
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def _usage(row):
+    return Usage(*(row[column] for column in _USAGE_COLUMNS))
+
+
+def _session(row):
+    return Session(row["id"], row["channel"], row["created_at"], row["updated_at"],
+                   row["message_count"], row["title"], json.loads(row["metadata"]))
+
+
+def _message(row):
+    return Message(row["id"], row["session_id"], row["role"], json.loads(row["content"]),
+                   row["created_at"], row["model"], _usage(row))
+
+
+def _inbound(row):
+    return Inbound(row["id"], row["session_id"], row["channel"], json.loads(row["content"]),
+                   row["status"], row["received_at"], json.loads(row["reply_to"]), row["error"])
