@@ -68,3 +68,9 @@ async def storage(config):
     await store.open()
     yield store
     await store.shutdown()
+
+
+@pytest.fixture
+def repo_root():
+    """This checkout's root directory."""
+    return REPO_ROOT

@@ -1,0 +1,147 @@
+"""``blufio config ...`` and the CLI's contract: exit codes, one-line errors, light imports."""
+
+import os
+import stat
+import subprocess
+import sys
+
+COMMENTED = """\
+# Blufio, my way
+[agent]
+# which model answers
+model = "claude-old"  # pinned for now
+
+[gateway]
+port = 8000  # behind nginx
+"""
+
+
+def test_version_prints_the_version_and_the_feature_list(blufio):
+    result = blufio("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("blufio 0.1.0\n")
+    assert "features: telegram, anthropic, sqlite, gateway, prometheus, keypair" in result.stdout
+
+
+def test_help_lists_only_commands_that_exist(blufio):
+    result = blufio("--help")
+    assert result.returncode == 0
+    assert "config get KEY" in result.stdout
+    assert "not implemented" not in result.stdout.lower()
+
+
+def test_an_unknown_command_is_a_usage_error(blufio):
+    result = blufio("frobnicate")
+    assert result.returncode == 2
+    assert "unrecognised command line" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_get_reads_an_environment_override(blufio):
+    result = blufio("config", "get", "gateway.port", env={"BLUFIO_GATEWAY__PORT": "9000"})
+    assert (result.returncode, result.stdout) == (0, "9000\n")
+
+
+def test_get_of_an_unknown_key_is_a_config_error_in_one_line(blufio):
+    result = blufio("config", "get", "no.such.key")
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "unknown section 'no'" in result.stderr
+
+
+def test_get_of_an_unset_key_says_how_to_set_it(blufio):
+    result = blufio("config", "get", "telegram.bot_token")
+    assert result.returncode == 1
+    assert "config set-secret telegram.bot_token" in result.stderr
+
+
+def test_validate_names_the_file_and_the_key(blufio):
+    with open("blufio.toml", "w") as f:
+        f.write("[gatway]\nport = 1\n")
+    result = blufio("config", "validate")
+    assert result.returncode == 2
+    assert os.path.abspath("blufio.toml") in result.stderr and "[gatway]" in result.stderr
+    with open("blufio.toml", "w") as f:
+        f.write("[gateway]\nprot = 1\n")
+    result = blufio("config", "validate")
+    assert result.returncode == 2 and "'prot'" in result.stderr and "'port'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_adds_the_traceback(blufio):
+    with open("blufio.toml", "w") as f:
+        f.write("[gatway]\n")
+    result = blufio("--debug", "config", "validate")
+    assert result.returncode == 2 and "Traceback" in result.stderr
+
+
+def test_validate_accepts_a_good_file_and_warns_of_secrets_in_clear(blufio):
+    with open("blufio.toml", "w") as f:
+        f.write('[gateway]\nport = 1\nbearer_token = "abcdef"\n')
+    result = blufio("config", "validate")
+    assert result.returncode == 0
+    assert "configuration OK" in result.stdout
+    assert "set-secret gateway.bearer_token" in result.stderr
+
+
+def test_set_secret_stores_it_encrypted_and_get_masks_it(blufio, data_dir):
+    result = blufio("config", "set-secret", "anthropic.api_key", input="sk-test\n")
+    assert result.returncode == 0, result.stderr
+    assert blufio("config", "get", "anthropic.api_key").stdout == "********\n"
+    assert stat.S_IMODE(os.stat(data_dir).st_mode) == 0o700
+    for name in os.listdir(data_dir):
+        content = (data_dir / name).read_bytes()
+        assert b"sk-test" not in content
+        assert stat.S_IMODE(os.stat(data_dir / name).st_mode) == 0o600
+
+
+def test_set_secret_refuses_a_key_that_is_not_secret(blufio):
+    result = blufio("config", "set-secret", "gateway.port", input="1\n")
+    assert result.returncode == 2 and "not a secret" in result.stderr
+
+
+def test_set_refuses_a_secret_and_points_at_set_secret(blufio):
+    result = blufio("config", "set", "anthropic.api_key", "sk-x")
+    assert result.returncode == 2 and "set-secret" in result.stderr
+    assert not os.path.exists("blufio.toml")
+
+
+def test_set_keeps_every_comment_and_the_layout(blufio):
+    with open("blufio.toml", "w") as f:
+        f.write(COMMENTED)
+    result = blufio("config", "set", "agent.model", "X")
+    assert result.returncode == 0, result.stderr
+    with open("blufio.toml") as f:
+        assert f.read() == COMMENTED.replace('"claude-old"', '"X"')
+
+
+def test_set_with_a_wrong_type_changes_nothing(blufio):
+    with open("blufio.toml", "w") as f:
+        f.write(COMMENTED)
+    result = blufio("config", "set", "gateway.port", "eighty")
+    assert result.returncode == 2 and "must be an integer" in result.stderr
+    with open("blufio.toml") as f:
+        assert f.read() == COMMENTED
+
+
+def test_set_creates_the_user_file_when_there_is_none(blufio, isolated_env):
+    result = blufio("config", "set", "gateway.port", "9100")
+    assert result.returncode == 0, result.stderr
+    created = isolated_env / "home" / ".config" / "blufio" / "blufio.toml"
+    assert created.read_text() == "[gateway]\nport = 9100\n"
+    assert blufio("config", "get", "gateway.port").stdout == "9100\n"
+    assert blufio("config", "path").stdout == f"{created}\n"
+
+
+def test_light_commands_import_nothing_heavy(repo_root):
+    heavy = ["quart", "hypercorn", "httpx", "aiosqlite", "nacl", "prometheus_client"]
+    check = (
+        "import sys\n"
+        "from blufio.cli import main\n"
+        "for argv in (['--version'], ['config', 'get', 'gateway.port']):\n"
+        "    main(argv)\n"
+        f"loaded = [m for m in {heavy!r} if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
+                            env=dict(os.environ, PYTHONPATH=repo_root))
+    assert result.returncode == 0, result.stderr
