@@ -1,7 +1,10 @@
 """The frozen record of what this build contains.
 
-``build_zipapp.py`` writes ``blufio/_frozen_build.py`` into the archive with one dict,
-``BUILD``: ``version``, ``features`` (plugin names), ``target`` and ``built_at``. Run from a
+``build_zipapp.py`` writes ``blufio/_frozen_build.py`` into the archive with three dicts as
+Python literals: ``BUILD`` (``version``, ``features`` (plugin names), ``target``,
+``python_version``, ``platform`` and ``built_at``), ``CATALOG`` (``catalog.json``) and
+``MANIFESTS`` (each built-in plugin's ``plugin.toml``, already parsed, so an archive needs no
+TOML parser to read them). Run from a
 source checkout there is no such module, and the record is the catalog's default bundle.
 The registry reads this record; it never guesses from what happens to be importable.
 """
@@ -39,6 +42,15 @@ def catalog():
 
         return json.loads(read_package_file("catalog.json"))
     return CATALOG
+
+
+def frozen_manifest(plugin_name):
+    """The parsed ``plugin.toml`` of ``plugin_name`` baked into an archive, or None."""
+    try:
+        from blufio._frozen_build import MANIFESTS
+    except ImportError:
+        return None
+    return MANIFESTS.get(plugin_name)
 
 
 def read_package_file(*parts):

@@ -16,6 +16,12 @@ Usage:
   blufio [options] config set-secret KEY
   blufio [options] config validate
   blufio [options] config path
+  blufio [options] plugin list [--json]
+  blufio [options] plugin search [QUERY]
+  blufio [options] plugin info NAME
+  blufio [options] plugin install NAME
+  blufio [options] plugin remove NAME
+  blufio [options] plugin update [NAME]
   blufio -h | --help
   blufio --version
 
@@ -25,11 +31,13 @@ Options:
   --debug                 Show debug logs, and tracebacks with errors.
   -h, --help              Show this help.
   --version               Show the version and this build's plugins.
+  --json                  Print machine-readable JSON.
 """
 
 # The first word of a command line -> the module whose ``run(args)`` carries it out.
 COMMANDS = {
     "config": "blufio.commands.config",
+    "plugin": "blufio.commands.plugin",
 }
 
 

@@ -22,7 +22,7 @@ A manifest extends the skill.toml pattern::
 Reading a manifest never imports the plugin's code.
 """
 
-from blufio.build_record import read_package_file
+from blufio.build_record import frozen_manifest, read_package_file
 from blufio.config.schema import TYPES, ConfigKey
 from blufio.errors import PluginError
 
@@ -62,6 +62,9 @@ def manifest_path(plugin_name):
 def load_manifest(plugin_name):
     """Read and check the manifest of the built-in plugin ``plugin_name``."""
     path = manifest_path(plugin_name)
+    data = frozen_manifest(plugin_name)
+    if data is not None:
+        return manifest_from_data(data, path)
     try:
         text = read_package_file(*path.split("/"))
     except OSError as exc:
@@ -77,6 +80,11 @@ def parse_manifest(text, path="plugin.toml"):
         data = loads(text)
     except TOMLDecodeError as exc:
         raise ManifestError(f"{path}: not valid TOML ({exc})") from exc
+    return manifest_from_data(data, path)
+
+
+def manifest_from_data(data, path="plugin.toml"):
+    """Check an already parsed manifest (a dict); errors name ``path`` and the field."""
 
     def fail(field, problem):
         raise ManifestError(f"{path}: field '{field}' {problem}")
@@ -111,3 +119,23 @@ def parse_manifest(text, path="plugin.toml"):
             fail(f"{where}.default", f"must be {item.expected()}")
         config[key] = item
     return Manifest(path, data, config)
+
+
+def incompatibility(manifest, running_version):
+    """Why ``manifest`` cannot run on Blufio ``running_version``, in one line; None if it can.
+
+    Versions are compared with ``packaging`` only when they differ as text, so the usual
+    case (a built-in plugin of this very release) imports nothing.
+    """
+    wanted = manifest.min_blufio_version
+    if wanted == running_version:
+        return None
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        too_new = Version(wanted) > Version(running_version)
+    except InvalidVersion:
+        return (f"{manifest.path}: field 'min_blufio_version' is not a version: {wanted!r}")
+    if too_new:
+        return f"needs Blufio {wanted} or newer (this is {running_version})"
+    return None
