@@ -1,0 +1,167 @@
+"""``PrometheusObserver``: the Observability contract on a private prometheus-client registry.
+
+Each observer owns its ``CollectorRegistry`` (with the process, platform and GC collectors on
+it), so two observers in one process (two apps, two tests) never share a series. Every
+metric is named ``blufio_*``; ``docs/metrics.md`` lists them with their labels.
+
+Labels stay low-cardinality whatever the callers pass: ``direction``, token ``kind`` and
+budget ``period`` have closed vocabularies (anything else is counted as ``other``), and the
+open ones (``channel``, ``model``, error ``kind``) are cut to 64 characters and capped at
+``MAX_VALUES`` distinct values per metric, after which new values are counted as ``other``.
+Recording never raises into the agent.
+"""
+
+from prometheus_client import (CollectorRegistry, Counter, Gauge, GCCollector, Histogram,
+                               PlatformCollector, ProcessCollector)
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, choose_encoder, generate_latest
+
+import blufio
+from blufio import build_record
+
+MAX_VALUES = 32  # distinct values of one open label, per metric
+OTHER = "other"
+DIRECTIONS = frozenset({"in", "out"})
+TOKEN_KINDS = frozenset({"input", "output", "cache_write", "cache_read"})
+BUDGET_PERIODS = frozenset({"daily", "monthly"})
+
+# Seconds. A turn spans tool calls and long answers; the first token usually comes in 0.3-3 s.
+RESPONSE_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300)
+FIRST_TOKEN_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20)
+
+
+class PrometheusObserver:
+    """Records what the agent, channels and gateway do, and renders it for ``/metrics``.
+
+    ``public`` is ``[prometheus] public``: whether the gateway serves ``/metrics`` without a
+    token. ``render(accept)`` returns ``(body, content_type)``.
+    """
+
+    name = "prometheus"
+    version = "0.1.0"
+    adapter_type = "observability"
+
+    def __init__(self, config=None, **_services):
+        self.public = bool(config.get("prometheus.public")) if config is not None else False
+        self.registry = registry = CollectorRegistry()
+        for collector in (ProcessCollector, PlatformCollector, GCCollector):
+            collector(registry=registry)
+
+        def metric(kind, name, documentation, labels=(), **options):
+            return kind(name, documentation, labels, registry=registry, **options)
+
+        build = metric(Gauge, "blufio_build_info", "Blufio's version and build target (always 1)",
+                       ("version", "target"))
+        build.labels(blufio.__version__, str(build_record.current().get("target", ""))).set(1)
+        self._messages = _Labelled(metric(
+            Counter, "blufio_messages", "Messages processed, by channel and direction (in, out)",
+            ("channel", "direction")), (None, DIRECTIONS))
+        self._tokens = _Labelled(metric(
+            Counter, "blufio_tokens", "Model tokens used, by model and kind "
+            "(input, output, cache_write, cache_read)", ("model", "kind")), (None, TOKEN_KINDS))
+        self._sessions = metric(Gauge, "blufio_sessions_active",
+                                "Sessions with a turn in progress or open on a channel")
+        self._response = _Labelled(metric(
+            Histogram, "blufio_response_latency_seconds",
+            "Seconds from a message's arrival to the end of its reply, by channel",
+            ("channel",), buckets=RESPONSE_BUCKETS), (None,))
+        self._first_token = _Labelled(metric(
+            Histogram, "blufio_time_to_first_token_seconds",
+            "Seconds from a message's arrival to the first streamed output, by channel",
+            ("channel",), buckets=FIRST_TOKEN_BUCKETS), (None,))
+        self._provider = _Labelled(metric(
+            Histogram, "blufio_provider_latency_seconds",
+            "Seconds a model provider request took, by model",
+            ("model",), buckets=RESPONSE_BUCKETS), (None,))
+        self._budget = _Labelled(metric(
+            Gauge, "blufio_budget_remaining_usd",
+            "USD left in the daily and monthly budgets", ("period",)), (BUDGET_PERIODS,))
+        self._errors = _Labelled(metric(
+            Counter, "blufio_errors", "Errors, by kind", ("kind",)), (None,))
+
+    # -- the Observability contract -------------------------------------------------------
+
+    def message(self, channel, direction):
+        self._messages(channel, direction).inc()
+
+    def tokens(self, model, kind, count):
+        if count > 0:
+            self._tokens(model, kind).inc(count)
+
+    def turn_latency(self, channel, seconds):
+        self._response(channel).observe(max(seconds, 0.0))
+
+    def first_token(self, channel, seconds):
+        self._first_token(channel).observe(max(seconds, 0.0))
+
+    def provider_latency(self, model, seconds):
+        self._provider(model).observe(max(seconds, 0.0))
+
+    def sessions_active(self, count):
+        self._sessions.set(max(count, 0))
+
+    def budget_remaining(self, period, usd):
+        self._budget(period).set(usd)
+
+    def error(self, kind):
+        self._errors(kind).inc()
+
+    # -- exposition and lifecycle ---------------------------------------------------------
+
+    def render(self, accept=None):
+        """The exposition for ``/metrics``: ``(body bytes, Content-Type)``.
+
+        ``accept`` is the request's Accept header; OpenMetrics is served when it asks for
+        it, the Prometheus text format (0.0.4) otherwise.
+        """
+        if not accept:
+            return generate_latest(self.registry), CONTENT_TYPE_PLAIN_0_0_4
+        encoder, content_type = choose_encoder(accept)
+        return encoder(self.registry), content_type
+
+    async def health_check(self):
+        return {"status": "ok", "detail": "metrics at /metrics"
+                + (" (public)" if self.public else " (token required)")}
+
+    async def shutdown(self):
+        pass  # nothing is held open: the registry lives and dies with the observer
+
+
+class _Labelled:
+    """A labelled metric whose children are cached and whose label values are bounded.
+
+    ``vocabularies`` has one entry per label: a frozenset of the accepted values (anything
+    else becomes ``other``) or None for an open label, capped at ``MAX_VALUES`` values.
+    """
+
+    __slots__ = ("metric", "vocabularies", "children", "seen")
+
+    def __init__(self, metric, vocabularies):
+        self.metric = metric
+        self.vocabularies = vocabularies
+        self.children = {}  # raw label values -> child, the hot path
+        self.seen = [set() for _ in vocabularies]  # clean values in use, per label
+
+    def __call__(self, *values):
+        child = self.children.get(values)
+        if child is None:
+            child = self._add(values)
+        return child
+
+    def _add(self, values):
+        clean = tuple(self._clean(i, value) for i, value in enumerate(values))
+        child = self.metric.labels(*clean)
+        if len(self.children) < 8 * MAX_VALUES:  # garbage callers must not grow the cache
+            self.children[values] = child
+        return child
+
+    def _clean(self, index, value):
+        value = str(value)[:64] if value is not None else OTHER
+        vocabulary = self.vocabularies[index]
+        if vocabulary is not None:
+            return value if value in vocabulary else OTHER
+        seen = self.seen[index]
+        if value not in seen:
+            if len(seen) >= MAX_VALUES:
+                return OTHER
+            seen.add(value)
+        return value
