@@ -22,6 +22,10 @@ Usage:
   blufio [options] plugin install NAME
   blufio [options] plugin remove NAME
   blufio [options] plugin update [NAME]
+  blufio [options] auth token [--name N] [--expires D]
+  blufio [options] auth list [--json]
+  blufio [options] auth revoke ID
+  blufio [options] auth rotate
   blufio -h | --help
   blufio --version
 
@@ -32,12 +36,16 @@ Options:
   -h, --help              Show this help.
   --version               Show the version and this build's plugins.
   --json                  Print machine-readable JSON.
+  --name N                A name for the new token, shown by 'auth list'.
+  --expires D             How long the new token lives: 30s, 15m, 1h or 30d
+                          (default: [auth] default_expiry).
 """
 
 # The first word of a command line -> the module whose ``run(args)`` carries it out.
 COMMANDS = {
     "config": "blufio.commands.config",
     "plugin": "blufio.commands.plugin",
+    "auth": "blufio.commands.auth",
 }
 
 
