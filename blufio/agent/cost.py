@@ -1,0 +1,115 @@
+"""What a provider call costs, and whether the budgets allow another one.
+
+``PRICES`` lists USD per million tokens for Anthropic's models: input, output, cache write
+(5-minute ephemeral), cache read. A dated model name (``claude-sonnet-4-5-20250929``) is
+priced by its longest matching prefix; an unknown model is priced at the highest known rates
+so a budget errs on the safe side.
+
+``Budget`` checks the ledger against ``[cost] daily_budget_usd`` and ``monthly_budget_usd``
+(UTC day and month) before every provider call and raises ``BudgetExceededError`` when
+either is spent.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from blufio.errors import BudgetExceededError
+from blufio.model import Usage
+
+log = logging.getLogger("blufio.cost")
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """USD per million tokens."""
+
+    input: float
+    output: float
+    cache_write: float
+    cache_read: float
+
+
+PRICES = {
+    "claude-opus-4-5": Price(5.0, 25.0, 6.25, 0.50),
+    "claude-opus-4-1": Price(15.0, 75.0, 18.75, 1.50),
+    "claude-opus-4": Price(15.0, 75.0, 18.75, 1.50),
+    "claude-sonnet-4-5": Price(3.0, 15.0, 3.75, 0.30),
+    "claude-sonnet-4": Price(3.0, 15.0, 3.75, 0.30),
+    "claude-3-7-sonnet": Price(3.0, 15.0, 3.75, 0.30),
+    "claude-3-5-sonnet": Price(3.0, 15.0, 3.75, 0.30),
+    "claude-haiku-4-5": Price(1.0, 5.0, 1.25, 0.10),
+    "claude-3-5-haiku": Price(0.80, 4.0, 1.0, 0.08),
+    "claude-3-opus": Price(15.0, 75.0, 18.75, 1.50),
+    "claude-3-haiku": Price(0.25, 1.25, 0.30, 0.03),
+}
+FALLBACK = Price(15.0, 75.0, 18.75, 1.50)
+_warned = set()
+
+
+def price_of(model):
+    """The ``Price`` of ``model`` (longest prefix match; the highest rates if unknown)."""
+    best = max((name for name in PRICES if model.startswith(name)), key=len, default=None)
+    if best is None:
+        if model not in _warned:
+            _warned.add(model)
+            log.warning("no price known for model %r; costing it at the highest known rates",
+                        model)
+        return FALLBACK
+    return PRICES[best]
+
+
+def cost_usd(model, usage: Usage):
+    """USD for one call of ``model`` with ``usage``."""
+    price = price_of(model)
+    return (usage.input_tokens * price.input + usage.output_tokens * price.output
+            + usage.cache_creation_input_tokens * price.cache_write
+            + usage.cache_read_input_tokens * price.cache_read) / 1_000_000
+
+
+def period_starts(now=None):
+    """``(start of the UTC day, start of the UTC month)`` as ledger-comparable strings."""
+    now = now or datetime.now(timezone.utc)
+    return now.strftime("%Y-%m-%dT00:00:00"), now.strftime("%Y-%m-01T00:00:00")
+
+
+class Budget:
+    """The daily and monthly budgets of ``[cost]``, checked against the ledger.
+
+    ``check()`` raises ``BudgetExceededError`` when a budget is spent and reports what
+    remains to the observer. A budget left unset is no limit.
+    """
+
+    def __init__(self, storage, daily=None, monthly=None, observer=None, clock=None):
+        self.storage = storage
+        self.daily = daily
+        self.monthly = monthly
+        self.observer = observer
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+
+    @classmethod
+    def from_config(cls, config, storage, observer=None):
+        return cls(storage, config.get("cost.daily_budget_usd"),
+                   config.get("cost.monthly_budget_usd"), observer)
+
+    async def spent(self):
+        """``(today, this month)`` in USD."""
+        day, month = period_starts(self.clock())
+        return await self.storage.cost_since(day), await self.storage.cost_since(month)
+
+    async def check(self):
+        if self.daily is None and self.monthly is None:
+            return
+        today, month = await self.spent()
+        for period, limit, used, resets in (("daily", self.daily, today, "at 00:00 UTC"),
+                                            ("monthly", self.monthly, month,
+                                             "on the 1st of next month (UTC)")):
+            if limit is None:
+                continue
+            remaining = max(0.0, limit - used)
+            if self.observer is not None:
+                self.observer.budget_remaining(period, remaining)
+            if used >= limit:
+                raise BudgetExceededError(
+                    f"the {period} budget of ${limit:.4f} is spent (${used:.4f} used); the agent "
+                    f"will answer again {resets}, or raise [cost] {period}_budget_usd")
