@@ -1,0 +1,153 @@
+"""``GatewayChannel``: the HTTP and WebSocket channel, served by Hypercorn on the running loop.
+
+The socket is bound before Hypercorn starts (``fd://``), so port 0 picks a free port that
+``url`` reports at once. ``shutdown`` stops accepting and lets in-flight requests finish
+within the drain timeout.
+"""
+
+import asyncio
+import hmac
+import logging
+import socket
+
+import blufio
+
+log = logging.getLogger("blufio.gateway")
+
+
+class GatewayChannel:
+    """The ``gateway`` plugin. Services: ``storage`` (required), ``observer`` (its
+    ``render()`` serves ``/metrics`` when it has one), ``auth`` (adapters whose ``verify``
+    accepts signed tokens), ``plugins`` (name → adapter, for ``/v1/health``)."""
+
+    name = "gateway"
+    version = "0.1.0"
+    adapter_type = "channel"
+
+    def __init__(self, config, *, storage, observer=None, auth=(), plugins=None, **_services):
+        self.host = config.get("gateway.host")
+        self.port = config.get("gateway.port")
+        self.max_body_bytes = config.get("gateway.max_body_bytes")
+        self.drain_timeout = config.get("agent.drain_timeout")
+        self._static_token = config.get("gateway.bearer_token") or None
+        self.storage = storage
+        self.observer = observer
+        self.metrics = observer if callable(getattr(observer, "render", None)) else None
+        self.auth = list(auth)
+        self.plugins = dict(plugins or {})
+        self.agent = None
+        self.url = None
+        self._socket = None
+        self._stop = None
+        self._server = None
+
+    # -- what the app asks of the gateway ---------------------------------------------------
+
+    def authorized(self, token):
+        """Whether ``token`` is the configured static token or one an auth plugin accepts."""
+        if not token:
+            return False
+        if self._static_token is not None and hmac.compare_digest(
+                token.encode(), self._static_token.encode()):
+            return True
+        return any(adapter.verify(token) is not None for adapter in self.auth)
+
+    @property
+    def has_credentials(self):
+        """Whether any token could be accepted at all."""
+        return self._static_token is not None or bool(self.auth)
+
+    def is_public(self, path):
+        return path == "/metrics" and self.metrics is not None and bool(
+            getattr(self.metrics, "public", False))
+
+    def model_name(self):
+        return getattr(self.agent, "model", "") or ""
+
+    async def health(self):
+        """``{"status", "version", "plugins": {name: {"status", "detail"}}}``."""
+        names = list(self.plugins)
+        results = await asyncio.gather(*(self._check(self.plugins[n]) for n in names))
+        report = dict(zip(names, results))
+        report[self.name] = {"status": "ok", "detail": f"listening on {self.url}"}
+        storage_down = any(report[n].get("status") == "down" for n in names
+                           if getattr(self.plugins[n], "adapter_type", "") == "storage")
+        healthy = all(r.get("status") == "ok" for r in report.values())
+        overall = "down" if storage_down else ("ok" if healthy else "degraded")
+        return {"status": overall, "version": blufio.__version__, "plugins": report}
+
+    @staticmethod
+    async def _check(adapter):
+        try:
+            return await asyncio.wait_for(adapter.health_check(), timeout=2.0)
+        except Exception as exc:  # a health check must never break /v1/health
+            return {"status": "down", "detail": f"health check failed: {exc}"}
+
+    # -- the Channel contract ----------------------------------------------------------------
+
+    async def start(self, agent):
+        """Bind the socket and serve the app on the running loop."""
+        from hypercorn.asyncio import serve
+        from hypercorn.config import Config as HypercornConfig
+
+        from blufio.errors import PluginError
+        from blufio.plugins.gateway.app import create_app
+
+        self.agent = agent
+        try:
+            self._socket = _bind(self.host, self.port)
+        except OSError as exc:
+            raise PluginError(f"gateway: cannot listen on {self.host}:{self.port} "
+                              f"({exc.strerror or exc}); change [gateway] port or host") from exc
+        bound_host, bound_port = self._socket.getsockname()[:2]
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+        self.url = f"http://{shown}:{bound_port}"
+
+        hypercorn = HypercornConfig()
+        hypercorn.bind = [f"fd://{self._socket.fileno()}"]
+        hypercorn.graceful_timeout = float(self.drain_timeout)
+        hypercorn.accesslog = None
+        hypercorn.loglevel = "WARNING"
+        # Oversized frames get an error frame from the app, so let them reach it.
+        hypercorn.websocket_max_message_size = max(4 * self.max_body_bytes, 1 << 20)
+        self._stop = asyncio.Event()
+        self._server = asyncio.create_task(
+            serve(create_app(self), hypercorn, shutdown_trigger=self._stop.wait))
+
+    async def deliver(self, inbound, events):
+        """An HTTP client that waited for this reply is gone; the agent stores it, and it
+        is read back with ``GET /v1/sessions/{id}``."""
+        async for _event in events:
+            pass
+
+    async def health_check(self):
+        if self._server is None or self._server.done():
+            return {"status": "down", "detail": "not serving"}
+        return {"status": "ok", "detail": f"listening on {self.url}"}
+
+    async def shutdown(self):
+        """Stop accepting, let in-flight requests finish (up to the drain timeout), close."""
+        if self._stop is not None:
+            self._stop.set()
+        if self._server is not None:
+            try:
+                await asyncio.wait_for(self._server, timeout=float(self.drain_timeout) + 5)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                log.warning("gateway: in-flight requests did not finish in time")
+            except Exception:
+                log.exception("gateway: the server stopped with an error")
+            self._server = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+
+def _bind(host, port):
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(address)
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock

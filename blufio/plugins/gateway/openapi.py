@@ -1,0 +1,154 @@
+"""The OpenAPI 3.1 document served at ``/v1/openapi.json``.
+
+A test checks that it names every route the app serves, with its methods, and no other.
+"""
+
+import blufio
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+
+
+def _json(schema, description):
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses):
+    return {str(status): _json(_ERROR, "An error in Anthropic's envelope") for status in statuses}
+
+
+_CONTENT = {"oneOf": [{"type": "string", "minLength": 1},
+                      {"type": "array", "minItems": 1,
+                       "items": {"type": "object", "required": ["type"],
+                                 "properties": {"type": {"type": "string"}}}}]}
+
+_SCHEMAS = {
+    "Error": {
+        "type": "object", "required": ["type", "error"],
+        "properties": {
+            "type": {"const": "error"},
+            "error": {"type": "object", "required": ["type", "message"],
+                      "properties": {"type": {"type": "string"}, "message": {"type": "string"}}},
+            "request_id": {"type": "string"},
+        },
+    },
+    "MessagesRequest": {
+        "type": "object", "required": ["model", "max_tokens", "messages"],
+        "description": "Anthropic's Messages API request. The agent answers with its own "
+                       "model, system prompt and tools; other fields are accepted and ignored.",
+        "properties": {
+            "model": {"type": "string", "minLength": 1},
+            "max_tokens": {"type": "integer", "minimum": 1},
+            "stream": {"type": "boolean"},
+            "system": {"oneOf": [{"type": "string"}, {"type": "array"}]},
+            "messages": {"type": "array", "minItems": 1, "items": {
+                "type": "object", "required": ["role", "content"],
+                "properties": {"role": {"enum": ["user", "assistant"]}, "content": _CONTENT}}},
+        },
+    },
+    "Usage": {
+        "type": "object",
+        "properties": {name: {"type": "integer"} for name in (
+            "input_tokens", "output_tokens", "cache_creation_input_tokens",
+            "cache_read_input_tokens")},
+    },
+    "Message": {
+        "type": "object",
+        "required": ["id", "type", "role", "model", "content", "stop_reason", "usage"],
+        "properties": {
+            "id": {"type": "string"}, "type": {"const": "message"},
+            "role": {"const": "assistant"}, "model": {"type": "string"},
+            "content": {"type": "array", "items": {"type": "object"}},
+            "stop_reason": {"type": ["string", "null"]},
+            "stop_sequence": {"type": ["string", "null"]},
+            "usage": {"$ref": "#/components/schemas/Usage"},
+        },
+    },
+    "Session": {
+        "type": "object",
+        "required": ["id", "channel", "created_at", "updated_at", "message_count"],
+        "properties": {"id": {"type": "string"}, "channel": {"type": "string"},
+                       "created_at": {"type": "string"}, "updated_at": {"type": "string"},
+                       "message_count": {"type": "integer"}},
+    },
+    "SessionList": {
+        "type": "object", "required": ["data", "has_more", "total", "limit", "offset"],
+        "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Session"}},
+                       "has_more": {"type": "boolean"}, "total": {"type": "integer"},
+                       "limit": {"type": "integer"}, "offset": {"type": "integer"}},
+    },
+    "SessionWithMessages": {
+        "allOf": [{"$ref": "#/components/schemas/Session"}, {
+            "type": "object", "required": ["messages"],
+            "properties": {"messages": {"type": "array", "items": {"type": "object"}}}}],
+    },
+    "Health": {
+        "type": "object", "required": ["status", "version", "plugins"],
+        "properties": {"status": {"enum": ["ok", "degraded", "down"]},
+                       "version": {"type": "string"},
+                       "plugins": {"type": "object", "additionalProperties": {"type": "object"}}},
+    },
+}
+
+
+def openapi_document(metrics=False):
+    """The document for this app; ``/metrics`` is listed when the prometheus plugin runs."""
+    session_header = {"name": "x-blufio-session", "in": "header", "required": False,
+                      "schema": {"type": "string"},
+                      "description": "Continue this session; without it a new session is "
+                                     "seeded with the request's messages"}
+    paths = {
+        "/v1/messages": {"post": {
+            "summary": "Send a turn to the agent (Anthropic's Messages API)",
+            "parameters": [session_header],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/MessagesRequest"}}}},
+            "responses": {
+                "200": {"description": "The reply, or with stream=true its server-sent events",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Message"}},
+                                    "text/event-stream": {"schema": {"type": "string"}}}},
+                **_errors(400, 401, 402, 404, 413, 429, 500, 503, 529)}}},
+        "/v1/sessions": {"get": {
+            "summary": "List sessions, most recently active first",
+            "parameters": [
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+                {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}}],
+            "responses": {"200": _json({"$ref": "#/components/schemas/SessionList"}, "A page of sessions"),
+                          **_errors(400, 401)}}},
+        "/v1/sessions/{session_id}": {"get": {
+            "summary": "One session with its messages",
+            "parameters": [{"name": "session_id", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "responses": {"200": _json({"$ref": "#/components/schemas/SessionWithMessages"}, "The session"),
+                          **_errors(401, 404)}}},
+        "/v1/health": {"get": {
+            "summary": "Overall status and each plugin's health (no token needed)",
+            "security": [],
+            "responses": {"200": _json({"$ref": "#/components/schemas/Health"}, "Healthy or degraded"),
+                          "503": _json({"$ref": "#/components/schemas/Health"}, "Down")}}},
+        "/v1/openapi.json": {"get": {
+            "summary": "This document",
+            "responses": {"200": _json({"type": "object"}, "The OpenAPI document"), **_errors(401)}}},
+        "/ws": {"get": {
+            "summary": "WebSocket: JSON frames both ways (see the README); token in the "
+                       "Authorization header or the token query parameter",
+            "parameters": [{"name": "token", "in": "query", "schema": {"type": "string"}}],
+            "responses": {"101": {"description": "Switching to the WebSocket protocol"},
+                          **_errors(401)}}},
+    }
+    if metrics:
+        paths["/metrics"] = {"get": {
+            "summary": "Prometheus metrics (a token unless [prometheus] public = true)",
+            "responses": {"200": {"description": "The Prometheus text format",
+                                  "content": {"text/plain": {"schema": {"type": "string"}}}},
+                          **_errors(401)}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Blufio gateway", "version": blufio.__version__},
+        "security": [{"bearer": []}, {"apiKey": []}],
+        "paths": paths,
+        "components": {
+            "schemas": _SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                                "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
+        },
+    }
