@@ -1,0 +1,267 @@
+"""``TelegramChannel``: the agent on Telegram, through the Bot API with long polling.
+
+A background task long-polls ``getUpdates``. For each message from a user in
+``telegram.allowed_users`` it finds the chat's session (the state key
+``telegram.session.<chat_id>``; created on first contact), hands the text to the agent, and
+only once the agent has queued it does it store the next offset (``telegram.offset``), so a
+restart neither loses nor repeats an update. The reply is rendered in its own task
+(``reply.StreamedReply``: typing indicator, one message edited at a bounded rate, split past
+4096 characters) while polling goes on. Anyone else is refused in one line and logged with
+their user id; nothing of theirs is stored.
+
+Network failures, 5xx and 429 are retried with capped exponential backoff and jitter
+(``retry_after`` honoured). A refused token (401/404) is logged once as an error, health
+turns ``down``, and polling retries only every ``backoff_max`` seconds.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from blufio.agent.events import TextDelta, TurnComplete, TurnError
+from blufio.errors import BlufioError, ConfigError, PluginError
+from blufio.model import text_blocks
+from blufio.plugins.telegram.api import Backoff, BotAPI, BotAPIError
+from blufio.plugins.telegram.reply import StreamedReply, typing
+
+log = logging.getLogger("blufio.telegram")
+
+OFFSET_KEY = "telegram.offset"
+SESSION_KEY = "telegram.session.{chat_id}"
+REFUSAL = "Sorry, this is a private assistant and you are not on its list of users."
+NOT_TEXT = "Sorry, I can only read text messages."
+SHUTDOWN_GRACE = 5.0  # seconds replies in flight get to finish at shutdown
+
+
+class TelegramChannel:
+    """The ``telegram`` channel (see the module docstring)."""
+
+    name = "telegram"
+    version = "0.1.0"
+    adapter_type = "channel"
+
+    def __init__(self, config, *, storage=None, **_services):
+        token = config.get("telegram.bot_token")
+        if not token:
+            raise ConfigError("telegram.bot_token is not set; set it with 'blufio config "
+                              "set-secret telegram.bot_token' or TELEGRAM_BOT_TOKEN")
+        self.allowed_users = frozenset(config.get("telegram.allowed_users") or ())
+        self.poll_timeout = int(config.get("telegram.poll_timeout"))
+        self.edit_interval = float(config.get("telegram.edit_interval"))
+        backoff = (float(config.get("telegram.backoff_initial")),
+                   float(config.get("telegram.backoff_max")))
+        self.api = BotAPI(config.get("telegram.api_base_url"), token, backoff=backoff)
+        self._backoff = Backoff(*backoff)
+        self._storage = storage
+        self._agent = None
+        self._poller = None
+        self._replies = set()
+        self._closed = False
+        self._bot = None  # getMe's answer
+        self._last_poll = None  # monotonic time of the last successful getUpdates
+        self._problem = ("down", "not started")  # (status, detail) while not polling well
+
+    # -- the plugin base ---------------------------------------------------------------------
+
+    async def health_check(self):
+        if self._problem is not None:
+            status, detail = self._problem
+            return {"status": status, "detail": detail}
+        ago = time.monotonic() - self._last_poll
+        return {"status": "ok",
+                "detail": f"polling as @{self._bot.get('username', '?')}; "
+                          f"last poll {ago:.0f} s ago"}
+
+    async def shutdown(self):
+        if self._closed:
+            return
+        self._closed = True
+        self._problem = ("down", "shut down")
+        await _cancel(self._poller)
+        if self._replies:
+            await asyncio.wait(self._replies, timeout=SHUTDOWN_GRACE)
+            for task in list(self._replies):
+                await _cancel(task)
+        await self.api.aclose()
+
+    # -- the channel contract ----------------------------------------------------------------
+
+    async def start(self, agent):
+        """Begin long polling in the background; messages go to ``agent``."""
+        if self._closed:
+            raise PluginError("the telegram channel was shut down; create a new one")
+        self._agent = agent
+        if self._storage is None:
+            self._storage = getattr(agent, "storage", None)
+        if self._storage is None:
+            raise PluginError("the telegram channel needs a storage plugin (for its offset "
+                              "and sessions); enable one, e.g. 'blufio plugin install sqlite'")
+        if not self.allowed_users:
+            log.warning("telegram.allowed_users is empty: every Telegram user will be refused;"
+                        " add your user id to it")
+        self._problem = ("degraded", "connecting")
+        self._poller = asyncio.get_running_loop().create_task(self._poll_forever())
+
+    async def deliver(self, inbound, events):
+        """Render the reply to a queued ``inbound`` in the chat its ``reply_to`` names."""
+        chat_id = (inbound.reply_to or {}).get("chat_id")
+        if chat_id is None:
+            raise PluginError(f"inbound message {inbound.id} has no Telegram chat to reply to")
+        await self._reply(chat_id, events)
+
+    # -- polling -----------------------------------------------------------------------------
+
+    async def _poll_forever(self):
+        offset = int(await self._storage.get_state(OFFSET_KEY) or 0)
+        while True:
+            try:
+                if self._bot is None:
+                    self._bot = await self.api.call("getMe")
+                updates = await self.api.call(
+                    "getUpdates", offset=offset, timeout=self.poll_timeout,
+                    allowed_updates=["message"], http_timeout=self.poll_timeout + 10)
+            except BotAPIError as exc:
+                await asyncio.sleep(self._poll_failed(exc))
+                continue
+            self._poll_succeeded()
+            for update in updates:
+                try:
+                    await self._handle(update)
+                    offset = update["update_id"] + 1
+                    await self._storage.set_state(OFFSET_KEY, str(offset))
+                except Exception as exc:  # noqa: BLE001 - the poller must outlive any failure
+                    # Not queued: the next poll (same offset) gets this update again.
+                    log.error("could not take Telegram update %s: %s", update.get("update_id"),
+                              exc, exc_info=not isinstance(exc, BlufioError))
+                    self._problem = ("degraded", f"could not queue a message: {exc}")
+                    await asyncio.sleep(self._backoff.next_delay())
+                    break
+
+    def _poll_failed(self, exc):
+        """Record a failed poll; return how long to wait before the next one."""
+        if exc.fatal:
+            if self._problem != ("down", str(exc)):
+                log.error("%s; polling again every %.0f s", exc, self._backoff.maximum)
+            self._problem = ("down", str(exc))
+            return self._backoff.maximum
+        delay = self._backoff.next_delay(exc.retry_after)
+        if self._problem is None or self._problem[1] == "connecting":
+            log.warning("%s; reconnecting with backoff", exc)
+        log.debug("%s; retrying in %.1f s", exc, delay)
+        self._problem = ("degraded", f"reconnecting after: {exc}")
+        return delay
+
+    def _poll_succeeded(self):
+        if self._problem is not None and self._problem[1] != "connecting":
+            log.info("Telegram polling is working again")
+        self._problem = None
+        self._last_poll = time.monotonic()
+        self._backoff.reset()
+
+    # -- one message -------------------------------------------------------------------------
+
+    async def _handle(self, update):
+        """Take one update; return once its message is queued by the agent (or refused)."""
+        message = update.get("message")
+        if not message:
+            return
+        chat_id = message["chat"]["id"]
+        sender = message.get("from") or {}
+        if sender.get("id") not in self.allowed_users:
+            log.warning("refused a message from Telegram user %s (username %r) in chat %s: "
+                        "not in telegram.allowed_users", sender.get("id"),
+                        sender.get("username", ""), chat_id)
+            await self._send_quietly(chat_id, REFUSAL)
+            return
+        text = message.get("text") or message.get("caption")
+        if not text:
+            await self._send_quietly(chat_id, NOT_TEXT)
+            return
+        session_id = await self._session_for(chat_id)
+        events = await self._submit(session_id, text,
+                                    {"chat_id": chat_id, "message_id": message["message_id"]})
+        task = asyncio.get_running_loop().create_task(self._reply(chat_id, events))
+        self._replies.add(task)
+        task.add_done_callback(self._replies.discard)
+
+    async def _submit(self, session_id, text, reply_to):
+        """Give the agent a message; return its events once the message is queued.
+
+        The agent stores the message before it yields its first event, so waiting for that
+        event is waiting for the message to be safe.
+        """
+        events = self._agent.submit(session_id, self.name, text_blocks(text), reply_to=reply_to)
+        if asyncio.iscoroutine(events):
+            events = await events
+        events = events.__aiter__()
+        try:
+            first = await events.__anext__()
+        except StopAsyncIteration:
+            return _replay([])
+        return _replay([first], events)
+
+    async def _session_for(self, chat_id):
+        key = SESSION_KEY.format(chat_id=chat_id)
+        session_id = await self._storage.get_state(key)
+        if session_id and await self._storage.get_session(session_id) is not None:
+            return session_id
+        create = getattr(self._agent, "create_session", None)
+        if create is not None:
+            session = await create(self.name)
+        else:
+            session = await self._storage.create_session(
+                self.name, title=f"Telegram chat {chat_id}", metadata={"chat_id": chat_id})
+        session_id = getattr(session, "id", session)
+        await self._storage.set_state(key, session_id)
+        return session_id
+
+    # -- replies -----------------------------------------------------------------------------
+
+    async def _reply(self, chat_id, events):
+        reply = StreamedReply(self.api, chat_id, edit_interval=self.edit_interval)
+        final = problem = None
+        try:
+            async with typing(self.api, chat_id):
+                try:
+                    async for event in events:
+                        if isinstance(event, TextDelta):
+                            reply.feed(event.text)
+                        elif isinstance(event, TurnComplete):
+                            final = event.text or None
+                        elif isinstance(event, TurnError):
+                            problem = event.message
+                except BlufioError as exc:
+                    problem = str(exc)
+                except Exception:  # noqa: BLE001 - tell the user rather than go silent
+                    log.exception("the agent failed while answering Telegram chat %s", chat_id)
+                    problem = "Sorry, something went wrong while answering; please try again."
+            await reply.finish(final)
+            if problem:
+                await self.api.call_with_retry("sendMessage", chat_id=chat_id, text=problem)
+        except BotAPIError as exc:
+            log.warning("could not deliver a reply to Telegram chat %s: %s", chat_id, exc)
+        finally:
+            await reply.aclose()
+
+    async def _send_quietly(self, chat_id, text):
+        try:
+            await self.api.call_with_retry("sendMessage", chat_id=chat_id, text=text)
+        except BotAPIError as exc:
+            log.warning("could not send to Telegram chat %s: %s", chat_id, exc)
+
+
+async def _replay(first, rest=None):
+    for event in first:
+        yield event
+    if rest is not None:
+        async for event in rest:
+            yield event
+
+
+async def _cancel(task):
+    if task is None or task.done():
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
