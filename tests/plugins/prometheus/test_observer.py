@@ -169,3 +169,14 @@ async def test_health_check_and_shutdown(observer):
     assert health["status"] == "ok"
     await observer.shutdown()
     await observer.shutdown()
+
+
+def test_every_metric_is_documented(observer):
+    record_some_traffic(observer)
+    body, _ = observer.render()
+    docs = os.path.join(os.path.dirname(__file__), "..", "..", "..", "docs", "metrics.md")
+    with open(docs, encoding="utf-8") as f:
+        documented = f.read()
+    for family in text_string_to_metric_families(body.decode()):
+        name = family.name + ("_total" if family.type == "counter" else "")
+        assert f"`{name}`" in documented, f"{name} is missing from docs/metrics.md"
