@@ -84,6 +84,9 @@ CORE_SECTIONS = {
                             "description": "Most tool-calling rounds in one turn"},
         "max_history_messages": {"type": "integer", "default": 200,
                                  "description": "Most stored messages sent as history per turn"},
+        "max_history_tokens": {"type": "integer", "default": 100000,
+                               "description": "Roughly the most tokens of history sent per "
+                                              "turn (4 characters a token); oldest dropped first"},
         "drain_timeout": {"type": "number", "default": 30.0,
                           "description": "Seconds serve waits for in-flight turns on shutdown"},
     }),

@@ -1,0 +1,415 @@
+"""The agent loop: one inbound message in, one stored reply out, streamed as events.
+
+Using it (what channels build on)::
+
+    agent = Agent.from_config(config, provider=provider, storage=storage, observer=observer)
+    session = await agent.new_session("telegram")
+    async for event in agent.submit(session.id, "telegram", "hello", reply_to={"chat": 1}):
+        ...  # Typing, TextDelta, ToolUse, ToolResult, then TurnComplete or TurnError
+
+    # at start-up, answer what a crash left unanswered (each entry exactly once):
+    await agent.resume_unfinished(deliver)   # deliver(inbound, events) is awaited per entry
+
+    await agent.aclose()                     # waits (drain_timeout) for turns in flight
+
+``submit`` is ``receive`` (store the message in the inbound queue, durably, before anything
+else) followed by ``process`` (start the turn now and return its event stream). A channel
+that must acknowledge receipt before rendering can call the two itself. A turn runs in its
+own task, so it completes and is stored even if the channel stops reading its events.
+
+A turn: claim the inbound entry → assemble context (system prompt, the session's recent
+history, tool definitions) → check budgets → call the provider, streaming → run the tools it
+asks for → repeat (at most ``max_tool_rounds`` rounds of tools) → store every message of the
+turn and mark the entry done in one transaction (``Storage.finish_turn``). Each provider
+call is written to the cost ledger as soon as it ends. A failure marks the entry failed and
+stores nothing of the turn, so a partial reply is never kept as if it were complete.
+
+Turns of different sessions run concurrently; the turns of one session run one at a time,
+in the order their messages were received. History is bounded by message count and by size
+(oldest dropped first) and always starts at a user message that is not a tool result, so a
+``tool_use`` is never separated from its ``tool_result``.
+"""
+
+import asyncio
+import logging
+import time
+
+from blufio.agent.cost import Budget, cost_usd
+from blufio.agent.events import (TextDelta, ToolResult, ToolUse, TurnComplete, TurnError,
+                                 Typing)
+from blufio.agent.stream import MessageBuilder
+from blufio.errors import (BlufioError, BudgetExceededError, ConfigError, ProviderError,
+                           StorageError)
+from blufio.model import CostEntry, NewMessage, Usage, text_blocks
+from blufio.observability import NullObserver
+
+log = logging.getLogger("blufio.agent")
+
+_TOKEN_KINDS = (("input", "input_tokens"), ("output", "output_tokens"),
+                ("cache_write", "cache_creation_input_tokens"),
+                ("cache_read", "cache_read_input_tokens"))
+_DONE = object()
+
+
+class TurnStream:
+    """The events of one turn, as an async iterator; ends after TurnComplete/TurnError.
+
+    It ends with no events at all when the entry was already claimed by someone else.
+    """
+
+    def __init__(self):
+        self._queue = asyncio.Queue()
+        self._finished = False
+        self.task = None
+
+    def _emit(self, event):
+        self._queue.put_nowait(event)
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        if self._finished:
+            raise StopAsyncIteration
+        event = await self._queue.get()
+        if event is _DONE:
+            self._finished = True
+            raise StopAsyncIteration
+        return event
+
+    async def wait(self):
+        """Consume the stream; return its last event (None if there was none)."""
+        last = None
+        async for event in self:
+            last = event
+        return last
+
+
+class Agent:
+    """Runs turns for every session over one provider, one storage and one tool registry."""
+
+    def __init__(self, *, provider, storage, tools=None, observer=None, budget=None,
+                 system_prompt="", model="", max_tokens=4096, max_tool_rounds=8,
+                 max_history_messages=200, max_history_chars=400_000, drain_timeout=30.0):
+        from blufio.agent.tools import ToolRegistry
+
+        self.provider = provider
+        self.storage = storage
+        self.tools = tools if tools is not None else ToolRegistry()
+        self.observer = observer or NullObserver()
+        self.budget = budget or Budget(storage, observer=self.observer)
+        self.system_prompt = system_prompt
+        self.model = model or provider.default_model
+        self.max_tokens = max_tokens
+        self.max_tool_rounds = max(0, max_tool_rounds)
+        self.max_history_messages = max(1, max_history_messages)
+        self.max_history_chars = max_history_chars
+        self.drain_timeout = drain_timeout
+        self._locks = {}  # session id -> [lock, users]
+        self._tasks = set()
+        self._known_sessions = set()
+
+    @classmethod
+    def from_config(cls, config, *, provider, storage, observer=None, tools=None):
+        """An agent with ``[agent]``, ``[cost]`` and ``[tools]`` settings from ``config``."""
+        from blufio.agent.tools import default_registry
+
+        observer = observer or NullObserver()
+        history_tokens = _optional(config, "agent.max_history_tokens")
+        return cls(provider=provider, storage=storage, observer=observer,
+                   tools=tools if tools is not None else default_registry(config),
+                   budget=Budget.from_config(config, storage, observer),
+                   system_prompt=config.get("agent.system_prompt") or "",
+                   model=config.get("agent.model") or "",
+                   max_tokens=config.get("agent.max_tokens"),
+                   max_tool_rounds=config.get("agent.max_tool_rounds"),
+                   max_history_messages=config.get("agent.max_history_messages"),
+                   max_history_chars=(history_tokens or 100_000) * 4,
+                   drain_timeout=config.get("agent.drain_timeout"))
+
+    # --- sessions and messages ---
+
+    async def new_session(self, channel, *, title="", metadata=None):
+        """Create and return a new session on ``channel``."""
+        session = await self.storage.create_session(channel, title=title, metadata=metadata)
+        self._known_sessions.add(session.id)
+        return session
+
+    async def receive(self, session_id, channel, content, reply_to=None):
+        """Store a received message (``content``: text or content blocks) as pending."""
+        if isinstance(content, str):
+            content = text_blocks(content)
+        if session_id not in self._known_sessions:
+            if await self.storage.get_session(session_id) is None:
+                raise StorageError(f"no session with id {session_id}")
+            self._known_sessions.add(session_id)
+        inbound = await self.storage.enqueue(session_id, channel, content, reply_to=reply_to)
+        self.observer.message(channel, "in")
+        return inbound
+
+    def process(self, inbound):
+        """Start the turn answering ``inbound`` now; return its ``TurnStream``."""
+        stream = TurnStream()
+        stream.task = asyncio.get_running_loop().create_task(self._run(inbound, stream._emit))
+        self._tasks.add(stream.task)
+        stream.task.add_done_callback(self._tasks.discard)
+        return stream
+
+    async def submit(self, session_id, channel, content, reply_to=None):
+        """Store the message, then yield the events of its turn (see the module docstring)."""
+        inbound = await self.receive(session_id, channel, content, reply_to)
+        async for event in self.process(inbound):
+            yield event
+
+    async def resume_unfinished(self, deliver=None, *, channels=None):
+        """Answer every entry a crash left pending or processing, oldest first, once.
+
+        ``deliver(inbound, events)`` is awaited for each (concurrently across entries);
+        without it the events are consumed and dropped. Returns how many were resumed.
+        """
+        reset = getattr(self.storage, "reset_processing", None)
+        if reset is not None:
+            await reset()
+        entries = [entry for entry in await self.storage.unfinished()
+                   if channels is None or entry.channel in channels]
+        streams = [(entry, self.process(entry)) for entry in entries]  # in order, per session
+
+        async def consume(entry, stream):
+            if deliver is not None:
+                await deliver(entry, stream)
+            await stream.wait()
+
+        await asyncio.gather(*(consume(entry, stream) for entry, stream in streams))
+        return len(entries)
+
+    async def aclose(self, timeout=None):
+        """Wait up to ``timeout`` (default ``drain_timeout``) for turns in flight, then
+        cancel the rest (their entries stay unfinished and are resumed next start)."""
+        pending = set(self._tasks)
+        if not pending:
+            return
+        timeout = self.drain_timeout if timeout is None else timeout
+        _, late = await asyncio.wait(pending, timeout=timeout)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.gather(*late, return_exceptions=True)
+
+    # --- one turn ---
+
+    def _lock(self, session_id):
+        entry = self._locks.setdefault(session_id, [asyncio.Lock(), 0])
+        entry[1] += 1
+        return entry
+
+    def _unlock(self, session_id, entry):
+        entry[1] -= 1
+        if entry[1] == 0:
+            del self._locks[session_id]
+
+    async def _run(self, inbound, emit):
+        entry = self._lock(inbound.session_id)
+        try:
+            async with entry[0]:
+                await self._run_locked(inbound, emit)
+        finally:
+            self._unlock(inbound.session_id, entry)
+            emit(_DONE)
+
+    async def _run_locked(self, inbound, emit):
+        if not await self.storage.claim(inbound.id):
+            return
+        started = time.monotonic()
+        emit(Typing(inbound.session_id, inbound.id))
+        try:
+            await self._turn(inbound, emit, started)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            kind, error = _classify(exc)
+            if kind == "internal":
+                log.error("turn %s failed", inbound.id, exc_info=exc)
+            self.observer.error(kind)
+            try:
+                await self.storage.fail_turn(inbound.id, str(error))
+            except Exception:
+                log.exception("cannot mark inbound %s failed", inbound.id)
+            emit(TurnError(inbound.session_id, inbound.id, error=error, kind=kind))
+
+    async def _turn(self, inbound, emit, started):
+        messages = await self._history(inbound.session_id)
+        _append(messages, "user", inbound.content)
+        turn = [NewMessage("user", inbound.content)]
+        system = [{"type": "text", "text": self.system_prompt}] if self.system_prompt else []
+        tools = self.tools.definitions()
+        state = _TurnState(started)
+        for round_number in range(self.max_tool_rounds + 1):
+            await self.budget.check()
+            content, usage, stop_reason = await self._call(inbound, system, messages, tools,
+                                                           emit, state)
+            state.stop_reason = stop_reason
+            tool_uses = [block for block in content if block.get("type") == "tool_use"]
+            if stop_reason != "tool_use" or not tool_uses:
+                turn.append(NewMessage("assistant", content or text_blocks(""), self.model, usage))
+                break
+            if round_number == self.max_tool_rounds:
+                note = (f"(I stopped here: this turn reached the limit of {self.max_tool_rounds} "
+                        "tool rounds.)")
+                state.add_text(emit, inbound, note)
+                kept = [b for b in content if b.get("type") != "tool_use"] + text_blocks(note)
+                turn.append(NewMessage("assistant", kept, self.model, usage))
+                state.stop_reason = "max_tool_rounds"
+                break
+            turn.append(NewMessage("assistant", content, self.model, usage))
+            _append(messages, "assistant", content)
+            results = []
+            for block in tool_uses:
+                emit(ToolUse(inbound.session_id, inbound.id, tool_use_id=block.get("id", ""),
+                             name=block.get("name", ""), input=block.get("input")))
+                outcome = await self.tools.call(block.get("name", ""), block.get("input"))
+                emit(ToolResult(inbound.session_id, inbound.id, tool_use_id=block.get("id", ""),
+                                name=block.get("name", ""), is_error=outcome.is_error,
+                                content=outcome.content))
+                result = {"type": "tool_result", "tool_use_id": block.get("id", ""),
+                          "content": outcome.content}
+                if outcome.is_error:
+                    result["is_error"] = True
+                results.append(result)
+            turn.append(NewMessage("user", results))
+            _append(messages, "user", results)
+        stored = await self.storage.finish_turn(inbound.id, turn)
+        self.observer.message(inbound.channel, "out")
+        self.observer.turn_latency(inbound.channel, time.monotonic() - started)
+        emit(TurnComplete(inbound.session_id, inbound.id, message=stored[-1] if stored else None,
+                          text=state.text(), usage=state.usage, stop_reason=state.stop_reason,
+                          model=self.model, cost_usd=state.cost))
+
+    async def _call(self, inbound, system, messages, tools, emit, state):
+        """One streamed provider call; returns (content, usage, stop_reason) and records
+        its cost, even when it fails part-way (the tokens were billed)."""
+        builder = MessageBuilder()
+        call_started = time.monotonic()
+        try:
+            async for event in self.provider.stream(model=self.model, system=system,
+                                                    messages=messages, tools=tools,
+                                                    max_tokens=self.max_tokens):
+                text = builder.feed(event)
+                if text:
+                    state.add_text(emit, inbound, text, self.observer)
+            content = builder.finish()
+        finally:
+            state.end_round()
+            self.observer.provider_latency(self.model, time.monotonic() - call_started)
+            if builder.started:
+                await self._record(inbound, builder.usage, state)
+        return content, builder.usage, builder.stop_reason
+
+    async def _record(self, inbound, usage, state):
+        usd = cost_usd(self.model, usage)
+        state.usage = state.usage + usage
+        state.cost += usd
+        for kind, attribute in _TOKEN_KINDS:
+            count = getattr(usage, attribute)
+            if count:
+                self.observer.tokens(self.model, kind, count)
+        await self.storage.record_cost(CostEntry(inbound.session_id, self.model, usage, usd))
+
+    async def _history(self, session_id):
+        """The session's recent messages as API messages, bounded and starting cleanly."""
+        stored = await self.storage.get_messages(session_id, limit=self.max_history_messages)
+        sizes = [_size(m.content) for m in stored]
+        total, start = sum(sizes), 0
+        while total > self.max_history_chars and start < len(stored):
+            total -= sizes[start]
+            start += 1
+        while start < len(stored) and not _clean_start(stored[start]):
+            start += 1
+        messages = []
+        for message in stored[start:]:
+            _append(messages, message.role, message.content)
+        return messages
+
+
+class _TurnState:
+    """What a turn has accumulated across its provider calls."""
+
+    __slots__ = ("started", "parts", "current", "usage", "cost", "stop_reason", "first_token")
+
+    def __init__(self, started):
+        self.started = started
+        self.parts = []  # text of earlier rounds
+        self.current = None  # text of this round so far
+        self.usage = Usage()
+        self.cost = 0.0
+        self.stop_reason = ""
+        self.first_token = False
+
+    def add_text(self, emit, inbound, text, observer=None):
+        if self.current is None:
+            self.current = []
+            if any(self.parts):
+                emit(TextDelta(inbound.session_id, inbound.id, text="\n\n"))
+            self.parts.append(self.current)
+        if not self.first_token and observer is not None:
+            self.first_token = True
+            observer.first_token(inbound.channel, time.monotonic() - self.started)
+        self.current.append(text)
+        emit(TextDelta(inbound.session_id, inbound.id, text=text))
+
+    def end_round(self):
+        self.current = None
+
+    def text(self):
+        return "\n\n".join("".join(p) for p in self.parts if p)
+
+
+def _append(messages, role, content):
+    """Append a message, merging with the previous one of the same role; skip empties."""
+    content = [b for b in content if not (b.get("type") == "text" and not b.get("text"))]
+    if not content:
+        return
+    if messages and messages[-1]["role"] == role:
+        messages[-1] = {"role": role, "content": [*messages[-1]["content"], *content]}
+    else:
+        messages.append({"role": role, "content": content})
+
+
+def _clean_start(message):
+    return message.role == "user" and not any(
+        block.get("type") == "tool_result" for block in message.content)
+
+
+def _size(content):
+    size = 0
+    for block in content:
+        kind = block.get("type")
+        if kind == "text":
+            size += len(block.get("text", ""))
+        elif kind == "tool_result":
+            inner = block.get("content", "")
+            size += len(inner) if isinstance(inner, str) else len(str(inner))
+        else:
+            size += len(str(block.get("input", ""))) + 50
+    return size
+
+
+def _classify(exc):
+    """``(kind, error)``: a low-cardinality label and an error fit to show a user."""
+    if isinstance(exc, BudgetExceededError):
+        return "budget", exc
+    if isinstance(exc, ProviderError):
+        return "provider", exc
+    if isinstance(exc, ConfigError):
+        return "config", exc
+    if isinstance(exc, StorageError):
+        return "storage", exc
+    if isinstance(exc, BlufioError):
+        return "internal", exc
+    return "internal", BlufioError(f"the turn failed unexpectedly: {type(exc).__name__}: {exc}")
+
+
+def _optional(config, dotted):
+    try:
+        return config.get(dotted)
+    except ConfigError:
+        return None
