@@ -11,6 +11,7 @@ USAGE = """\
 Blufio: an always-on personal AI agent.
 
 Usage:
+  blufio [options] serve
   blufio [options] config get KEY
   blufio [options] config set KEY VALUE
   blufio [options] config set-secret KEY
@@ -43,6 +44,7 @@ Options:
 
 # The first word of a command line -> the module whose ``run(args)`` carries it out.
 COMMANDS = {
+    "serve": "blufio.commands.serve",
     "config": "blufio.commands.config",
     "plugin": "blufio.commands.plugin",
     "auth": "blufio.commands.auth",

@@ -8,6 +8,7 @@ within the drain timeout.
 import asyncio
 import hmac
 import logging
+import os
 import socket
 
 import blufio
@@ -104,7 +105,8 @@ class GatewayChannel:
         self.url = f"http://{shown}:{bound_port}"
 
         hypercorn = HypercornConfig()
-        hypercorn.bind = [f"fd://{self._socket.fileno()}"]
+        # Hypercorn takes ownership of (and closes) the descriptor it is given.
+        hypercorn.bind = [f"fd://{os.dup(self._socket.fileno())}"]
         hypercorn.graceful_timeout = float(self.drain_timeout)
         hypercorn.accesslog = None
         hypercorn.loglevel = "WARNING"

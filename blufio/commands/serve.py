@@ -1,0 +1,31 @@
+"""``blufio serve``: start every enabled channel over one agent; Ctrl-C/SIGTERM drains and exits."""
+
+import asyncio
+import sys
+
+from blufio.config import load_config
+
+
+def run(args):
+    from blufio import logs
+    from blufio.service import Service
+
+    config = load_config(args["--config"])
+    logs.configure(args["--debug"], config.secret_values())
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    asyncio.run(Service(config).run(ready=_announce))
+    return 0
+
+
+def _announce(service):
+    """Tell the user where the gateway is and how to get a token."""
+    gateway = service.channels.get("gateway")
+    if gateway is None:
+        return
+    print(f"Blufio gateway: {gateway.url}  (health: {gateway.url}/v1/health)", flush=True)
+    if not gateway.has_credentials:
+        print("No token is configured, so every request but /v1/health gets 401: set one with "
+              "'blufio config set-secret gateway.bearer_token'", flush=True)
+    elif service.auth:
+        print("Get a token with: blufio auth token --name NAME", flush=True)

@@ -1,0 +1,145 @@
+"""``Service``: everything ``blufio serve`` runs, started from the registry and stopped in order.
+
+Start: storage → observability → auth → provider → agent → channels, then the replies a
+crash left unanswered. Stop (SIGINT/SIGTERM): channels stop accepting and drain, the agent
+finishes turns in flight (up to ``[agent] drain_timeout``), then the provider and storage
+close. Every plugin gets one log line: started, disabled, not configured (and why), or
+incompatible (and why).
+"""
+
+import asyncio
+import logging
+import signal
+
+from blufio.errors import PluginError
+from blufio.observability import NullObserver
+from blufio.registry import DISABLED, ENABLED, NOT_CONFIGURED, PluginRegistry
+
+log = logging.getLogger("blufio.serve")
+
+
+class Service:
+    """The running agent with its channels."""
+
+    def __init__(self, config, registry=None):
+        self.config = config
+        self.registry = registry or PluginRegistry(config)
+        self.storage = None
+        self.provider = None
+        self.observer = NullObserver()
+        self.auth = []
+        self.agent = None
+        self.channels = {}  # name -> started channel
+        self.adapters = {}  # name -> every started adapter, for health checks
+        self._stopping = None
+
+    async def start(self):
+        """Start every enabled plugin; raise PluginError if serving is impossible."""
+        from blufio.agent.loop import Agent
+
+        self._report_states()
+        storage_info = self.registry.require("storage")
+        self.storage = self._create(storage_info.name)
+        await self.storage.open()
+
+        for info in self.registry.enabled("observability")[:1]:
+            self.observer = self._create(info.name)
+        self.auth = [self._create(info.name) for info in self.registry.enabled("auth")]
+
+        provider_info = self._provider_info()
+        self.provider = self.registry.adapter_class(provider_info.name)(self.config)
+        self.adapters[provider_info.name] = self.provider
+        self.agent = Agent.from_config(self.config, provider=self.provider,
+                                       storage=self.storage, observer=self.observer)
+
+        channels = self.registry.enabled("channel")
+        if not channels:
+            raise PluginError("no channel is enabled, so nothing would reach the agent; enable "
+                              "one with 'blufio plugin install gateway' (or telegram)")
+        for info in channels:
+            channel = self._create(info.name, storage=self.storage, observer=self.observer,
+                                   auth=self.auth, plugins=self.adapters)
+            await channel.start(self.agent)
+            self.channels[info.name] = channel
+            log.info("%s: started%s", info.name,
+                     f" at {channel.url}" if getattr(channel, "url", None) else "")
+        for name in self.adapters:
+            if name not in self.channels:
+                log.info("%s: started", name)
+        asyncio.get_running_loop().create_task(self._resume())
+
+    def _create(self, name, **services):
+        adapter = self.registry.create(name, **services)
+        self.adapters[name] = adapter
+        return adapter
+
+    def _provider_info(self):
+        """The provider to use. One that is only missing its key still starts: each turn
+        then fails with an error naming the key, instead of the whole service refusing."""
+        try:
+            return self.registry.require("provider")
+        except PluginError:
+            waiting = [p for p in self.registry.plugins()
+                       if p.kind == "provider" and p.state == NOT_CONFIGURED]
+            if not waiting:
+                raise
+            return waiting[0]
+
+    def _report_states(self):
+        for info in self.registry.plugins():
+            if info.state == DISABLED:
+                log.info("%s: disabled in [plugins]", info.name)
+            elif info.state != ENABLED:
+                log.warning("%s: %s: %s", info.name, info.state, info.reason)
+
+    async def _resume(self):
+        async def deliver(inbound, events):
+            channel = self.channels.get(inbound.channel)
+            if channel is None:
+                async for _ in events:
+                    pass
+            else:
+                await channel.deliver(inbound, events)
+
+        try:
+            count = await self.agent.resume_unfinished(deliver)
+        except Exception:
+            log.exception("resuming unanswered messages failed")
+            return
+        if count:
+            log.info("answered %d message(s) left unanswered by the last run", count)
+
+    async def stop(self):
+        """Stop in order; safe to call twice."""
+        for name, channel in list(self.channels.items()):
+            await _quietly(name, channel.shutdown())
+        self.channels.clear()
+        if self.agent is not None:
+            await _quietly("agent", self.agent.aclose())
+        for name, adapter in list(self.adapters.items()):
+            await _quietly(name, adapter.shutdown())
+        self.adapters.clear()
+
+    async def run(self, ready=None):
+        """Start, call ``ready(service)``, serve until SIGINT or SIGTERM, then stop."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            await self.start()
+            if ready is not None:
+                ready(self)
+            await stop.wait()
+            log.info("shutting down: draining requests and turns in flight")
+        finally:
+            await self.stop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+
+
+async def _quietly(name, awaitable):
+    try:
+        await awaitable
+    except Exception:
+        log.exception("%s: shutdown failed", name)
