@@ -21,7 +21,6 @@ import time
 
 from blufio.agent.events import TextDelta, TurnComplete, TurnError
 from blufio.errors import BlufioError, ConfigError, PluginError
-from blufio.model import text_blocks
 from blufio.plugins.telegram.api import Backoff, BotAPI, BotAPIError
 from blufio.plugins.telegram.reply import StreamedReply, typing
 
@@ -29,9 +28,9 @@ log = logging.getLogger("blufio.telegram")
 
 OFFSET_KEY = "telegram.offset"
 SESSION_KEY = "telegram.session.{chat_id}"
-REFUSAL = "Sorry, this is a private assistant and you are not on its list of users."
+REFUSAL = ("Sorry, this is a private assistant and you are not on its list of users. "
+           "(Your Telegram user id is {user_id}.)")
 NOT_TEXT = "Sorry, I can only read text messages."
-SHUTDOWN_GRACE = 5.0  # seconds replies in flight get to finish at shutdown
 
 
 class TelegramChannel:
@@ -52,6 +51,7 @@ class TelegramChannel:
         backoff = (float(config.get("telegram.backoff_initial")),
                    float(config.get("telegram.backoff_max")))
         self.api = BotAPI(config.get("telegram.api_base_url"), token, backoff=backoff)
+        self.drain_timeout = float(config.get("agent.drain_timeout"))
         self._backoff = Backoff(*backoff)
         self._storage = storage
         self._agent = None
@@ -79,8 +79,8 @@ class TelegramChannel:
         self._closed = True
         self._problem = ("down", "shut down")
         await _cancel(self._poller)
-        if self._replies:
-            await asyncio.wait(self._replies, timeout=SHUTDOWN_GRACE)
+        if self._replies:  # let replies to turns in flight finish, as the agent drains them
+            await asyncio.wait(self._replies, timeout=self.drain_timeout)
             for task in list(self._replies):
                 await _cancel(task)
         await self.api.aclose()
@@ -113,9 +113,11 @@ class TelegramChannel:
     # -- polling -----------------------------------------------------------------------------
 
     async def _poll_forever(self):
-        offset = int(await self._storage.get_state(OFFSET_KEY) or 0)
+        offset = None
         while True:
             try:
+                if offset is None:
+                    offset = int(await self._storage.get_state(OFFSET_KEY) or 0)
                 if self._bot is None:
                     self._bot = await self.api.call("getMe")
                 updates = await self.api.call(
@@ -124,19 +126,26 @@ class TelegramChannel:
             except BotAPIError as exc:
                 await asyncio.sleep(self._poll_failed(exc))
                 continue
+            except Exception as exc:  # noqa: BLE001 - the poller must outlive any failure
+                await asyncio.sleep(self._failed("could not read the Telegram offset", exc))
+                continue
             self._poll_succeeded()
             for update in updates:
                 try:
                     await self._handle(update)
                     offset = update["update_id"] + 1
                     await self._storage.set_state(OFFSET_KEY, str(offset))
-                except Exception as exc:  # noqa: BLE001 - the poller must outlive any failure
+                except Exception as exc:  # noqa: BLE001
                     # Not queued: the next poll (same offset) gets this update again.
-                    log.error("could not take Telegram update %s: %s", update.get("update_id"),
-                              exc, exc_info=not isinstance(exc, BlufioError))
-                    self._problem = ("degraded", f"could not queue a message: {exc}")
-                    await asyncio.sleep(self._backoff.next_delay())
+                    await asyncio.sleep(self._failed(
+                        f"could not take Telegram update {update.get('update_id')}", exc))
                     break
+
+    def _failed(self, what, exc):
+        """Record a failure other than the Bot API's; return how long to wait."""
+        log.error("%s: %s", what, exc, exc_info=not isinstance(exc, BlufioError))
+        self._problem = ("degraded", f"{what}: {exc}")
+        return self._backoff.next_delay()
 
     def _poll_failed(self, exc):
         """Record a failed poll; return how long to wait before the next one."""
@@ -172,7 +181,7 @@ class TelegramChannel:
             log.warning("refused a message from Telegram user %s (username %r) in chat %s: "
                         "not in telegram.allowed_users", sender.get("id"),
                         sender.get("username", ""), chat_id)
-            await self._send_quietly(chat_id, REFUSAL)
+            await self._send_quietly(chat_id, REFUSAL.format(user_id=sender.get("id")))
             return
         text = message.get("text") or message.get("caption")
         if not text:
@@ -186,35 +195,20 @@ class TelegramChannel:
         task.add_done_callback(self._replies.discard)
 
     async def _submit(self, session_id, text, reply_to):
-        """Give the agent a message; return its events once the message is queued.
-
-        The agent stores the message before it yields its first event, so waiting for that
-        event is waiting for the message to be safe.
-        """
-        events = self._agent.submit(session_id, self.name, text_blocks(text), reply_to=reply_to)
-        if asyncio.iscoroutine(events):
-            events = await events
-        events = events.__aiter__()
-        try:
-            first = await events.__anext__()
-        except StopAsyncIteration:
-            return _replay([])
-        return _replay([first], events)
+        """Have the agent store the message (durably), then start its turn; return the
+        turn's events. Only the first step must finish before the offset moves on."""
+        inbound = await self._agent.receive(session_id, self.name, text, reply_to=reply_to)
+        return self._agent.process(inbound)
 
     async def _session_for(self, chat_id):
         key = SESSION_KEY.format(chat_id=chat_id)
         session_id = await self._storage.get_state(key)
         if session_id and await self._storage.get_session(session_id) is not None:
             return session_id
-        create = getattr(self._agent, "create_session", None)
-        if create is not None:
-            session = await create(self.name)
-        else:
-            session = await self._storage.create_session(
-                self.name, title=f"Telegram chat {chat_id}", metadata={"chat_id": chat_id})
-        session_id = getattr(session, "id", session)
-        await self._storage.set_state(key, session_id)
-        return session_id
+        session = await self._agent.new_session(self.name, title=f"Telegram chat {chat_id}",
+                                                metadata={"chat_id": chat_id})
+        await self._storage.set_state(key, session.id)
+        return session.id
 
     # -- replies -----------------------------------------------------------------------------
 
@@ -249,14 +243,6 @@ class TelegramChannel:
             await self.api.call_with_retry("sendMessage", chat_id=chat_id, text=text)
         except BotAPIError as exc:
             log.warning("could not send to Telegram chat %s: %s", chat_id, exc)
-
-
-async def _replay(first, rest=None):
-    for event in first:
-        yield event
-    if rest is not None:
-        async for event in rest:
-            yield event
 
 
 async def _cancel(task):

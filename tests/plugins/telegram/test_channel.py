@@ -8,64 +8,61 @@ import pytest
 
 from blufio.agent.events import TextDelta, TurnComplete, TurnError, Typing
 from blufio.errors import BudgetExceededError, StorageError
-from blufio.model import Inbound, text_of
+from blufio.model import Inbound, text_blocks, text_of
 from blufio.plugins.sqlite.storage import SqliteStorage
 from blufio.plugins.telegram import reply as reply_module
 from blufio.plugins.telegram.channel import OFFSET_KEY, REFUSAL, TelegramChannel
 from blufio.plugins.telegram.reply import MAX_MESSAGE_LENGTH
 from tests.fakes.config import make_config
-from tests.fakes.telegram_server import FakeTelegram
 
-OWNER = 42
+OWNER = 42  # as in conftest.py's allowed_users
 STRANGER = 7
-EDIT_INTERVAL = 0.15
+EDIT_INTERVAL = 0.15  # as in conftest.py
 
 
 class ScriptedAgent:
-    """Stands in for the agent where a test needs exact control of the stream: it queues
-    the message in storage first, as the agent does, then streams ``pieces``."""
+    """Stands in for ``blufio.agent.loop.Agent`` where a test needs exact control of the
+    stream: ``receive`` queues the message in storage as the agent does, ``process`` streams
+    ``pieces``. (The real agent is exercised in test_with_the_real_agent.py.)"""
 
     def __init__(self, storage, pieces=("Hello", ", ", "world", "!"), delay=0.05,
                  fail_to_queue=0):
         self.storage = storage
         self.pieces = pieces
         self.delay = delay
-        self.fail_to_queue = fail_to_queue  # how many submissions fail before queuing
+        self.fail_to_queue = fail_to_queue  # how many messages fail to be stored first
         self.received = []
 
-    async def submit(self, session_id, channel, content, reply_to=None):
+    async def new_session(self, channel, *, title="", metadata=None):
+        return await self.storage.create_session(channel, title=title, metadata=metadata)
+
+    async def receive(self, session_id, channel, content, reply_to=None):
         if self.fail_to_queue:
             self.fail_to_queue -= 1
             raise StorageError("the database is locked by another process")
-        inbound = await self.storage.enqueue(session_id, channel, content, reply_to=reply_to)
         self.received.append(text_of(content))
-        yield Typing(session_id, inbound.id)
+        return await self.storage.enqueue(session_id, channel, text_blocks(content),
+                                          reply_to=reply_to)
+
+    def process(self, inbound):
+        return self.turn(inbound.session_id, inbound.id)
+
+    async def turn(self, session_id, inbound_id):
+        yield Typing(session_id, inbound_id)
         for piece in self.pieces:
             await asyncio.sleep(self.delay)
-            yield TextDelta(session_id, inbound.id, piece)
-        yield TurnComplete(session_id, inbound.id, text="".join(self.pieces))
+            yield TextDelta(session_id, inbound_id, piece)
+        yield TurnComplete(session_id, inbound_id, text="".join(self.pieces))
 
 
 @pytest.fixture
-async def tg():
-    async with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
-async def make_channel(tmp_path, tg):
+async def make_channel(tmp_path, telegram_toml):
     """``make_channel(storage, **telegram_keys)``: a channel pointed at the fake server,
     shut down after the test."""
     channels = []
 
     def make(storage, **keys):
-        settings = {"bot_token": tg.token, "api_base_url": tg.base_url,
-                    "allowed_users": [OWNER], "poll_timeout": 1,
-                    "edit_interval": EDIT_INTERVAL, "backoff_initial": 0.05,
-                    "backoff_max": 0.4, **keys}
-        toml = "[telegram]\n" + "".join(f"{key} = {_toml(value)}\n"
-                                        for key, value in settings.items())
-        channel = TelegramChannel(make_config(tmp_path, toml), storage=storage)
+        channel = TelegramChannel(make_config(tmp_path, telegram_toml(**keys)), storage=storage)
         channels.append(channel)
         return channel
 
@@ -91,12 +88,6 @@ async def running(make_channel, storage):
         return channel
 
     return start
-
-
-def _toml(value):
-    if isinstance(value, str):
-        return f'"{value}"'
-    return repr(value).replace("True", "true").replace("False", "false")
 
 
 async def _answered(tg, chat_id, text, timeout=10.0):
@@ -155,11 +146,9 @@ async def test_a_long_reply_is_split_into_messages_at_paragraphs(tg, running, st
 
 async def test_a_turn_error_is_told_to_the_user(tg, running, storage):
     class FailingAgent(ScriptedAgent):
-        async def submit(self, session_id, channel, content, reply_to=None):
-            inbound = await self.storage.enqueue(session_id, channel, content,
-                                                 reply_to=reply_to)
-            yield Typing(session_id, inbound.id)
-            yield TurnError(session_id, inbound.id,
+        async def turn(self, session_id, inbound_id):
+            yield Typing(session_id, inbound_id)
+            yield TurnError(session_id, inbound_id,
                             BudgetExceededError("the daily budget of $1.00 is spent"), "budget")
 
     await running(FailingAgent(storage))
@@ -204,7 +193,7 @@ async def test_a_stranger_is_refused_logged_and_nothing_is_stored(tg, running, s
     channel = await running(agent)
     tg.send_text(STRANGER, "let me in")
 
-    await tg.wait_for(lambda: tg.texts(STRANGER) == [REFUSAL])
+    await tg.wait_for(lambda: tg.texts(STRANGER) == [REFUSAL.format(user_id=STRANGER)])
     await tg.wait_for(lambda: any(c.params.get("offset") == 2
                                   for c in tg.calls_of("getUpdates")))
     assert agent.received == []
