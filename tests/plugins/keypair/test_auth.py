@@ -210,9 +210,8 @@ def test_health_reports_the_key(auth):
     import asyncio
 
     health = asyncio.run(auth.health_check())
-    assert health["status"] == "ok"
-    assert keypair.key_id(nacl.signing.SigningKey(
-        auth.vault.get_bytes(KEY_NAME)).verify_key) in health["detail"]
+    assert health == {"status": "ok", "detail": "device key loaded"}
+    assert auth.vault.get_bytes(KEY_NAME) is not None  # made on first use
 
 
 async def test_an_unreadable_vault_is_down_and_verifies_nothing(auth, monkeypatch, config):
