@@ -41,6 +41,7 @@ class GatewayChannel:
         self._socket = None
         self._stop = None
         self._server = None
+        self._app = None
 
     # -- what the app asks of the gateway ---------------------------------------------------
 
@@ -112,9 +113,10 @@ class GatewayChannel:
         hypercorn.loglevel = "WARNING"
         # Oversized frames get an error frame from the app, so let them reach it.
         hypercorn.websocket_max_message_size = max(4 * self.max_body_bytes, 1 << 20)
+        self._app = create_app(self)
         self._stop = asyncio.Event()
         self._server = asyncio.create_task(
-            serve(create_app(self), hypercorn, shutdown_trigger=self._stop.wait))
+            serve(self._app, hypercorn, shutdown_trigger=self._stop.wait))
 
     async def deliver(self, inbound, events):
         """An HTTP client that waited for this reply is gone; the agent stores it, and it

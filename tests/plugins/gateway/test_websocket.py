@@ -1,0 +1,97 @@
+"""/ws with a real WebSocket client: streaming, interleaved conversations, error frames."""
+
+import json
+
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+from tests.fakes.anthropic_server import text_reply
+
+from .conftest import TOKEN
+
+
+def ws_url(gateway, query=f"?token={TOKEN}"):
+    return gateway.url.replace("http://", "ws://") + "/ws" + query
+
+
+def frames_until_done(socket, count):
+    """Read frames until ``count`` conversations ended (message or error); return them all."""
+    frames, ended = [], 0
+    while ended < count:
+        frame = json.loads(socket.recv(timeout=10))
+        frames.append(frame)
+        ended += frame["type"] in ("message", "error")
+    return frames
+
+
+def test_a_message_streams_typing_deltas_and_the_final_message(gateway):
+    with connect(ws_url(gateway)) as socket:
+        socket.send(json.dumps({"type": "message", "content": "hello", "id": "q1"}))
+        frames = frames_until_done(socket, 1)
+    kinds = [f["type"] for f in frames]
+    assert kinds[:2] == ["session", "typing"] and kinds[-1] == "message"
+    assert "".join(f["text"] for f in frames if f["type"] == "delta") == "echo: hello"
+    final = frames[-1]
+    assert final["content"] == [{"type": "text", "text": "echo: hello"}]
+    assert final["usage"]["output_tokens"] > 0
+    assert {f["id"] for f in frames} == {"q1"}
+    assert len({f["session_id"] for f in frames}) == 1
+
+
+def test_the_token_may_come_in_the_authorization_header(gateway):
+    with connect(ws_url(gateway, ""), additional_headers={"Authorization": f"Bearer {TOKEN}"}) as socket:
+        socket.send(json.dumps({"type": "ping", "id": 7}))
+        assert json.loads(socket.recv(timeout=5)) == {"type": "pong", "id": 7}
+
+
+@pytest.mark.parametrize("query", ["", "?token=wrong"])
+def test_a_missing_or_wrong_token_is_refused_with_401(gateway, query):
+    with pytest.raises(InvalidStatus) as caught:
+        connect(ws_url(gateway, query))
+    assert caught.value.response.status_code == 401
+
+
+def test_two_conversations_interleave_on_one_socket(gateway, fake_anthropic):
+    fake_anthropic.add(text_reply("the first answer, told slowly", chunk_size=3),
+                       text_reply("the second answer", chunk_size=3))
+    with connect(ws_url(gateway)) as socket:
+        socket.send(json.dumps({"type": "message", "content": "one", "id": "a"}))
+        socket.send(json.dumps({"type": "message", "content": "two", "id": "b"}))
+        frames = frames_until_done(socket, 2)
+    by_id = {ref: [f for f in frames if f.get("id") == ref] for ref in ("a", "b")}
+    finals = {ref: fs[-1] for ref, fs in by_id.items()}
+    assert {f["type"] for f in finals.values()} == {"message"}
+    texts = sorted(f["content"][0]["text"] for f in finals.values())
+    assert texts == ["the first answer, told slowly", "the second answer"]
+    assert finals["a"]["session_id"] != finals["b"]["session_id"]
+    for ref, fs in by_id.items():  # each conversation's deltas add up to its own reply
+        assert "".join(f["text"] for f in fs if f["type"] == "delta") == finals[ref]["content"][0]["text"]
+
+
+def test_a_conversation_continues_with_its_session_id(gateway, fake_anthropic):
+    with connect(ws_url(gateway)) as socket:
+        socket.send(json.dumps({"type": "message", "content": "first"}))
+        session_id = frames_until_done(socket, 1)[-1]["session_id"]
+        socket.send(json.dumps({"type": "message", "content": "second", "session_id": session_id}))
+        frames = frames_until_done(socket, 1)
+    assert frames[-1]["session_id"] == session_id and "session" not in [f["type"] for f in frames]
+    assert gateway.call(gateway.storage.get_session(session_id)).message_count == 4
+
+
+@pytest.mark.parametrize("frame, message", [
+    ("not json", "JSON"),
+    ("[1]", "JSON object"),
+    (json.dumps({"type": "dance"}), "unknown frame type"),
+    (json.dumps({"type": "message", "content": ""}), "content"),
+    (json.dumps({"type": "message", "content": "x", "session_id": "nope"}), "no session"),
+    (json.dumps({"type": "message", "content": "x" * 1_100_000}), "too large"),
+])
+def test_bad_frames_get_an_error_frame_and_the_socket_stays_open(gateway, frame, message):
+    with connect(ws_url(gateway), max_size=None) as socket:
+        socket.send(frame)
+        error = json.loads(socket.recv(timeout=5))
+        assert error["type"] == "error" and message in error["error"]["message"]
+        socket.send(json.dumps({"type": "ping"}))
+        assert json.loads(socket.recv(timeout=5))["type"] == "pong"
+    assert gateway.call(gateway.storage.count_sessions()) == 0
