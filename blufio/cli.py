@@ -12,6 +12,7 @@ Blufio: an always-on personal AI agent.
 
 Usage:
   blufio [options] serve
+  blufio [options] shell [--session ID]
   blufio [options] config get KEY
   blufio [options] config set KEY VALUE
   blufio [options] config set-secret KEY
@@ -37,6 +38,7 @@ Options:
   -h, --help              Show this help.
   --version               Show the version and this build's plugins.
   --json                  Print machine-readable JSON.
+  --session ID            Continue the stored session ID (shell).
   --name N                A name for the new token, shown by 'auth list'.
   --expires D             How long the new token lives: 30s, 15m, 1h or 30d
                           (default: [auth] default_expiry).
@@ -45,6 +47,7 @@ Options:
 # The first word of a command line -> the module whose ``run(args)`` carries it out.
 COMMANDS = {
     "serve": "blufio.commands.serve",
+    "shell": "blufio.commands.shell",
     "config": "blufio.commands.config",
     "plugin": "blufio.commands.plugin",
     "auth": "blufio.commands.auth",

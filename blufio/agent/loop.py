@@ -228,7 +228,8 @@ class Agent:
         except Exception as exc:
             kind, error = _classify(exc)
             if kind == "internal":
-                log.error("turn %s failed", inbound.id, exc_info=exc)
+                log.warning("turn %s failed: %s", inbound.id, error,
+                            exc_info=exc if log.isEnabledFor(logging.DEBUG) else None)
             self.observer.error(kind)
             try:
                 await self.storage.fail_turn(inbound.id, str(error))
