@@ -11,7 +11,7 @@ import asyncio
 import logging
 import signal
 
-from blufio.errors import PluginError
+from blufio.errors import ConfigError, PluginError
 from blufio.observability import NullObserver
 from blufio.registry import DISABLED, ENABLED, NOT_CONFIGURED, PluginRegistry
 
@@ -38,6 +38,10 @@ class Service:
         from blufio.agent.loop import Agent
 
         self._report_states()
+        channels = self.registry.enabled("channel")
+        if not channels:
+            raise ConfigError("no channel is enabled, so nothing would reach the agent; enable "
+                              "one with 'blufio plugin install gateway' (or telegram)")
         storage_info = self.registry.require("storage")
         self.storage = self._create(storage_info.name)
         await self.storage.open()
@@ -52,10 +56,6 @@ class Service:
         self.agent = Agent.from_config(self.config, provider=self.provider,
                                        storage=self.storage, observer=self.observer)
 
-        channels = self.registry.enabled("channel")
-        if not channels:
-            raise PluginError("no channel is enabled, so nothing would reach the agent; enable "
-                              "one with 'blufio plugin install gateway' (or telegram)")
         for info in channels:
             channel = self._create(info.name, storage=self.storage, observer=self.observer,
                                    auth=self.auth, plugins=self.adapters)

@@ -1,0 +1,129 @@
+"""``blufio serve`` as a user runs it: a real process, real signals, Anthropic's SDK."""
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+import anthropic
+import httpx
+import pytest
+
+from tests.fakes.anthropic_server import FakeAnthropic, FakeResponse, Stall, message_events
+
+TOKEN = "serve-test-token"
+
+
+class Served:
+    """A ``blufio serve`` process; ``url`` is read from what it prints."""
+
+    def __init__(self, repo_root, env):
+        environ = dict(os.environ, PYTHONPATH=repo_root, BLUFIO_GATEWAY__PORT="0", **env)
+        self.process = subprocess.Popen([sys.executable, "-m", "blufio", "serve"], env=environ,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.process.stdout.readline()
+        match = re.search(r"http://[\d.]+:\d+", line)
+        if not match:
+            self.process.kill()
+            raise AssertionError(f"serve printed {line!r}; stderr: {self.process.stderr.read()}")
+        self.url = match.group(0)
+
+    def stop(self, timeout=30):
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout)
+        self.stderr = self.process.stderr.read()
+        return code
+
+
+@pytest.fixture
+def fake():
+    with FakeAnthropic() as server:
+        yield server
+
+
+@pytest.fixture
+def serve(repo_root, fake):
+    started = []
+
+    def start(**env):
+        base = {"ANTHROPIC_BASE_URL": fake.base_url, "ANTHROPIC_API_KEY": "sk-ant-x",
+                "BLUFIO_GATEWAY__BEARER_TOKEN": TOKEN, "BLUFIO_PLUGINS__TELEGRAM": "false"}
+        base.update(env)
+        served = Served(repo_root, {k: v for k, v in base.items() if v is not None})
+        started.append(served)
+        return served
+
+    yield start
+    for served in started:
+        if served.process.poll() is None:
+            served.process.kill()
+            served.process.wait()
+
+
+def test_serve_answers_the_sdk_and_lists_the_session_then_exits_cleanly(serve):
+    served = serve()
+    sdk = anthropic.Anthropic(base_url=served.url, api_key=TOKEN, max_retries=0)
+    reply = sdk.messages.create(model="m", max_tokens=20, messages=[{"role": "user", "content": "hi"}])
+    assert reply.content[0].text == "echo: hi"
+    with sdk.messages.stream(model="m", max_tokens=20,
+                             messages=[{"role": "user", "content": "yo"}]) as stream:
+        assert "".join(stream.text_stream) == "echo: yo"
+    sessions = httpx.get(f"{served.url}/v1/sessions", headers={"x-api-key": TOKEN}).json()
+    assert sessions["total"] == 2
+    assert served.stop() == 0
+    for plugin in ("gateway", "sqlite", "anthropic"):
+        assert f"{plugin}: started" in served.stderr
+    assert "telegram: disabled" in served.stderr
+    assert TOKEN not in served.stderr and "sk-ant-x" not in served.stderr
+
+
+def test_sigterm_during_a_stream_finishes_it_and_loses_nothing(serve, fake, data_dir):
+    parts = message_events([{"type": "text", "text": "a reply that takes a while"}], chunk_size=6)
+    fake.add(FakeResponse(headers={"request-id": "req_up"},
+                          parts=[*parts[:4], Stall(1.0), *parts[4:]], stream=True))
+    served = serve()
+    sdk = anthropic.Anthropic(base_url=served.url, api_key=TOKEN, max_retries=0)
+    received, first_delta = [], threading.Event()
+
+    def stream():
+        with sdk.messages.stream(model="m", max_tokens=20,
+                                 messages=[{"role": "user", "content": "slow"}]) as s:
+            for chunk in s.text_stream:
+                received.append(chunk)
+                first_delta.set()
+
+    reader = threading.Thread(target=stream)
+    reader.start()
+    assert first_delta.wait(10)
+    started = time.monotonic()
+    assert served.stop() == 0
+    assert time.monotonic() - started < 30
+    reader.join(10)
+    assert "".join(received) == "a reply that takes a while"
+    db = sqlite3.connect(data_dir / "blufio.db")
+    assert db.execute("SELECT status FROM inbound").fetchall() == [("done",)]
+    assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 2
+
+
+def test_without_a_provider_key_serve_starts_and_turns_name_the_missing_key(serve, fake):
+    served = serve(ANTHROPIC_API_KEY=None)
+    assert httpx.get(f"{served.url}/v1/health").status_code == 200
+    sdk = anthropic.Anthropic(base_url=served.url, api_key=TOKEN, max_retries=0)
+    with pytest.raises(anthropic.APIStatusError) as caught:
+        sdk.messages.create(model="m", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
+    assert "ANTHROPIC_API_KEY" in caught.value.message
+    assert caught.value.response.headers["x-should-retry"] == "false"
+    assert fake.message_requests == []
+    assert served.stop() == 0
+    assert "anthropic: not-configured" in served.stderr
+
+
+def test_serve_with_no_channel_enabled_is_a_config_error(blufio):
+    result = blufio("serve", env={"BLUFIO_PLUGINS__GATEWAY": "false",
+                                  "BLUFIO_PLUGINS__TELEGRAM": "false"})
+    assert result.returncode == 2
+    assert "no channel is enabled" in result.stderr and "Traceback" not in result.stderr
