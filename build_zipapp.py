@@ -53,8 +53,10 @@ except ImportError:  # pip vendors packaging, and every python3 with pip has it
 ROOT = os.path.dirname(os.path.abspath(__file__))
 CATALOG_PATH = os.path.join(ROOT, "catalog.json")
 LOCK_PATH = os.path.join(ROOT, "wheels.lock")
-WHEEL_CACHE = os.path.join(ROOT, "build", "wheels")
-PYC_CACHE = os.path.join(ROOT, "build", "pyc")
+# Downloaded wheels and compiled bytecode are cached here ($BLUFIO_BUILD_CACHE to move it).
+CACHE = os.environ.get("BLUFIO_BUILD_CACHE") or os.path.join(ROOT, "build")
+WHEEL_CACHE = os.path.join(CACHE, "wheels")
+PYC_CACHE = os.path.join(CACHE, "pyc")
 NATIVE_PREFIX = ".native/"
 GLIBC_FLOOR = 17  # manylinux_2_17 (manylinux2014): CentOS 7, Ubuntu 14.04 and newer
 MIN_PYTHON = (3, 10)
@@ -427,13 +429,19 @@ def find_interpreter(target):
     if sys.version_info[:2] == target.minor and sys.implementation.name == "cpython":
         return sys.executable
     v = target.python_version
-    candidates = [shutil.which(f"python{v}")]
+    candidates = []
     for root in (os.environ.get("PYENV_ROOT"), os.path.expanduser("~/.pyenv"), "/root/.pyenv"):
         if root:
             candidates += sorted(glob.glob(os.path.join(root, "versions", f"{v}.*", "bin",
                                                         f"python{v}")), reverse=True)
+    candidates += [shutil.which(f"python{v}"), f"/usr/bin/python{v}", f"/usr/local/bin/python{v}"]
     for candidate in candidates:
-        if candidate and os.access(candidate, os.X_OK):
+        if not candidate or not os.access(candidate, os.X_OK):
+            continue
+        probe = subprocess.run([candidate, "-I", "-c", "import sys; print('%d.%d' % "
+                                "sys.version_info[:2], sys.implementation.name)"],
+                               capture_output=True, text=True)
+        if probe.returncode == 0 and probe.stdout.split() == [v, "cpython"]:
             return os.path.realpath(candidate)
     raise BuildError(f"building for CPython {v} needs a python{v} to compile bytecode; "
                      f"install one (e.g. 'pyenv install {v}') or put it on PATH")

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""Start-up benchmark: ``blufio.pyz`` against a normal virtualenv install, same run.
+
+    python3 bench/bench_startup.py [--runs 20] [--json]
+
+It builds the default and a stripped archive (``api,anthropic,sqlite``), makes two
+virtualenvs under ``build/bench/`` from the same pinned wheels (``wheels.lock``): one with
+Blufio installed as a user would (``pip install``), and one empty that stands for a stock
+``python3`` (a venv does not run the build machine's site-packages ``.pth`` hooks, so
+neither side pays for what this machine happens to have installed). Every figure is a
+median of ``--runs`` runs after warm-up, in milliseconds, with a ``blufio.toml`` present;
+ratios are taken against baselines measured in this run. Each case runs with and without
+``PYTHONDONTWRITEBYTECODE``.
+
+Targets (SPEC issue #4): plugin list <= 1.3x the venv install and <= 3x ``python -c pass``;
+a first run on an empty cache adds <= 50 ms; importing what ``serve`` needs <= 1.15x the
+venv; the default archive <= 8 MB.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORK = os.path.join(ROOT, "build", "bench")
+HEAVY = "quart,hypercorn.asyncio,httpx,aiosqlite,nacl.signing,prometheus_client"
+# Runs the archive's own __main__ up to the CLI, then imports the modules named in argv[2].
+ARCHIVE_IMPORT = (
+    "import sys, zipimport\n"
+    "a = sys.argv[1]\n"
+    "sys.path.insert(0, a)\n"
+    "s = zipimport.zipimporter(a).get_source('__main__')\n"
+    "exec(compile(s.split('from blufio.cli import main')[0], '__main__', 'exec'))\n"
+    "for m in sys.argv[2].split(','):\n"
+    "    __import__(m)\n")
+CONFIG = "# bench\n[gateway]\nport = 9000\n\n[plugins]\ntelegram = false\n"
+
+
+def real_python():
+    """The interpreter binary itself (not a pyenv shim)."""
+    return os.path.realpath(sys.executable)
+
+
+def sh(*command, **kwargs):
+    return subprocess.run(command, check=True, capture_output=True, text=True, **kwargs)
+
+
+def setup(python):
+    sys.path.insert(0, ROOT)
+    import build_zipapp as bz
+
+    os.makedirs(WORK, exist_ok=True)
+    target = bz.host_target()
+    default = os.path.join(WORK, "blufio.pyz")
+    stripped = os.path.join(WORK, "min.pyz")
+    sh(python, os.path.join(ROOT, "build_zipapp.py"), "-o", default, cwd=ROOT)
+    sh(python, os.path.join(ROOT, "build_zipapp.py"), "--no-default-features", "--features",
+       "api,anthropic,sqlite", "-o", stripped, cwd=ROOT)
+    catalog = bz.load_catalog()
+    features = [p["name"] for p in catalog["plugins"] if p["default"]]
+    wheels = bz.resolve(catalog, features, target, bz.read_lock())
+    paths = [os.path.join(bz.WHEEL_CACHE, w[3]) for w in wheels]
+    app = os.path.join(WORK, "venv-app")
+    stock = os.path.join(WORK, "venv-stock")
+    if not os.path.exists(os.path.join(app, "bin", "python")):
+        sh(python, "-m", "venv", app)
+        sh(os.path.join(app, "bin", "python"), "-m", "pip", "install", "-q", "--no-deps",
+           *paths)
+        sh(os.path.join(app, "bin", "python"), "-m", "pip", "install", "-q", "--no-deps", ROOT)
+    if not os.path.exists(os.path.join(stock, "bin", "python")):
+        sh(python, "-m", "venv", "--without-pip", stock)
+    return default, stripped, os.path.join(app, "bin", "python"), os.path.join(stock, "bin",
+                                                                              "python")
+
+
+def median_ms(command, runs, env, fresh_cache=False, warmup=3):
+    times = []
+    for i in range(warmup + runs):
+        run_env = dict(env)
+        if fresh_cache:
+            cache = tempfile.mkdtemp(prefix="bench-cache-")
+            run_env["XDG_CACHE_HOME"] = cache
+        start = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=run_env)
+        elapsed = time.perf_counter() - start
+        if fresh_cache:
+            shutil.rmtree(cache, ignore_errors=True)
+        if i >= warmup:
+            times.append(elapsed * 1000)
+    return round(statistics.median(times), 1)
+
+
+def measure(default, stripped, app_python, stock_python, runs, dont_write_bytecode):
+    home = tempfile.mkdtemp(prefix="bench-home-")
+    work = tempfile.mkdtemp(prefix="bench-work-")
+    with open(os.path.join(work, "blufio.toml"), "w") as f:
+        f.write(CONFIG)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("BLUFIO_", "PYTHON", "VIRTUAL_ENV"))}
+    env.update(HOME=home, XDG_CACHE_HOME=os.path.join(home, ".cache"),
+               BLUFIO_DATA_DIR=os.path.join(home, "data"))
+    if dont_write_bytecode:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    helper = os.path.join(work, "archive_import.py")
+    with open(helper, "w") as f:
+        f.write(ARCHIVE_IMPORT)
+    os.chdir(work)
+    r = {}
+    r["python -c pass"] = median_ms([stock_python, "-c", "pass"], runs, env)
+    r["venv: plugin list"] = median_ms([app_python, "-m", "blufio", "plugin", "list"], runs, env)
+    r["pyz: plugin list"] = median_ms([stock_python, default, "plugin", "list"], runs, env)
+    r["pyz: plugin list, empty cache"] = median_ms(
+        [stock_python, default, "plugin", "list"], runs, env, fresh_cache=True)
+    r["venv: import serve deps"] = median_ms([app_python, "-c", f"import {HEAVY}"], runs, env)
+    r["pyz: import serve deps"] = median_ms([stock_python, helper, default, HEAVY], runs, env)
+    r["pyz: import serve deps, empty cache"] = median_ms(
+        [stock_python, helper, default, HEAVY], max(5, runs // 4), env, fresh_cache=True)
+    r["ratio plugin list pyz/venv"] = round(r["pyz: plugin list"] / r["venv: plugin list"], 2)
+    r["ratio plugin list pyz/pass"] = round(r["pyz: plugin list"] / r["python -c pass"], 2)
+    r["first run adds (ms)"] = round(r["pyz: plugin list, empty cache"]
+                                     - r["pyz: plugin list"], 1)
+    r["ratio serve imports pyz/venv"] = round(r["pyz: import serve deps"]
+                                              / r["venv: import serve deps"], 2)
+    shutil.rmtree(home, ignore_errors=True)
+    os.chdir(ROOT)
+    shutil.rmtree(work, ignore_errors=True)
+    return r
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    python = real_python()
+    default, stripped, app_python, stock_python = setup(python)
+    results = {"python": sys.version.split()[0], "runs": args.runs,
+               "size default (MB)": round(os.path.getsize(default) / 1e6, 2),
+               "size stripped api,anthropic,sqlite (MB)": round(os.path.getsize(stripped) / 1e6,
+                                                                2)}
+    for label, flag in (("PYTHONDONTWRITEBYTECODE=1", True), ("bytecode writes allowed", False)):
+        results[label] = measure(default, stripped, app_python, stock_python, args.runs, flag)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    for key, value in results.items():
+        if isinstance(value, dict):
+            print(f"\n[{key}]")
+            for k, v in value.items():
+                print(f"  {k:<40} {v}")
+        else:
+            print(f"{key:<42} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
