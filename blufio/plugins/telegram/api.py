@@ -74,6 +74,7 @@ class BotAPI:
 
     def __init__(self, base_url, token, *, timeout=15.0, backoff=(1.0, 30.0), transport=None):
         self._base = base_url.rstrip("/") + "/bot"
+        self._token = token
         self._timeout = timeout
         self._backoff = backoff
         self._client = httpx.AsyncClient(
@@ -95,8 +96,11 @@ class BotAPI:
         except httpx.TimeoutException as exc:
             raise BotAPIError(method, "the Bot API did not answer in time") from exc
         except httpx.TransportError as exc:
-            # str(exc) comes from the socket layer and never holds the URL
-            raise BotAPIError(method, f"network error ({type(exc).__name__}: {exc})") from exc
+            text = str(exc)
+            if self._token in text:  # a transport that names the URL: keep the token out
+                raise BotAPIError(method, f"network error ({type(exc).__name__}: "
+                                          f"{text.replace(self._token, '[secret]')})") from None
+            raise BotAPIError(method, f"network error ({type(exc).__name__}: {text})") from exc
         return _result(method, response)
 
     async def call_with_retry(self, method, *, attempts=4, **params):

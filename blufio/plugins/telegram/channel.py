@@ -133,13 +133,20 @@ class TelegramChannel:
             for update in updates:
                 try:
                     await self._handle(update)
-                    offset = update["update_id"] + 1
-                    await self._storage.set_state(OFFSET_KEY, str(offset))
-                except Exception as exc:  # noqa: BLE001
-                    # Not queued: the next poll (same offset) gets this update again.
+                except BlufioError as exc:
+                    # Not queued (storage trouble): the next poll, from the same offset, gets
+                    # this update again.
                     await asyncio.sleep(self._failed(
-                        f"could not take Telegram update {update.get('update_id')}", exc))
+                        f"could not take Telegram update {update['update_id']}", exc))
                     break
+                except Exception:  # noqa: BLE001 - a bug must not wedge the channel
+                    log.exception("skipped Telegram update %s, which could not be handled",
+                                  update["update_id"])
+                offset = update["update_id"] + 1
+                try:
+                    await self._storage.set_state(OFFSET_KEY, str(offset))
+                except BlufioError as exc:
+                    await asyncio.sleep(self._failed("could not store the Telegram offset", exc))
 
     def _failed(self, what, exc):
         """Record a failure other than the Bot API's; return how long to wait."""
@@ -173,9 +180,9 @@ class TelegramChannel:
     async def _handle(self, update):
         """Take one update; return once its message is queued by the agent (or refused)."""
         message = update.get("message")
-        if not message:
+        chat_id = ((message or {}).get("chat") or {}).get("id")
+        if chat_id is None:
             return
-        chat_id = message["chat"]["id"]
         sender = message.get("from") or {}
         if sender.get("id") not in self.allowed_users:
             log.warning("refused a message from Telegram user %s (username %r) in chat %s: "
@@ -239,8 +246,9 @@ class TelegramChannel:
             await reply.aclose()
 
     async def _send_quietly(self, chat_id, text):
+        """One attempt, as it holds up polling: a short notice is not worth a long wait."""
         try:
-            await self.api.call_with_retry("sendMessage", chat_id=chat_id, text=text)
+            await self.api.call("sendMessage", chat_id=chat_id, text=text)
         except BotAPIError as exc:
             log.warning("could not send to Telegram chat %s: %s", chat_id, exc)
 

@@ -11,7 +11,7 @@ from blufio.errors import BudgetExceededError, StorageError
 from blufio.model import Inbound, text_blocks, text_of
 from blufio.plugins.sqlite.storage import SqliteStorage
 from blufio.plugins.telegram import reply as reply_module
-from blufio.plugins.telegram.channel import OFFSET_KEY, REFUSAL, TelegramChannel
+from blufio.plugins.telegram.channel import NOT_TEXT, OFFSET_KEY, REFUSAL, TelegramChannel
 from blufio.plugins.telegram.reply import MAX_MESSAGE_LENGTH
 from tests.fakes.config import make_config
 
@@ -26,11 +26,12 @@ class ScriptedAgent:
     ``pieces``. (The real agent is exercised in test_with_the_real_agent.py.)"""
 
     def __init__(self, storage, pieces=("Hello", ", ", "world", "!"), delay=0.05,
-                 fail_to_queue=0):
+                 fail_to_queue=0, failure=StorageError("the database is locked")):
         self.storage = storage
         self.pieces = pieces
         self.delay = delay
         self.fail_to_queue = fail_to_queue  # how many messages fail to be stored first
+        self.failure = failure
         self.received = []
 
     async def new_session(self, channel, *, title="", metadata=None):
@@ -39,7 +40,7 @@ class ScriptedAgent:
     async def receive(self, session_id, channel, content, reply_to=None):
         if self.fail_to_queue:
             self.fail_to_queue -= 1
-            raise StorageError("the database is locked by another process")
+            raise self.failure
         self.received.append(text_of(content))
         return await self.storage.enqueue(session_id, channel, text_blocks(content),
                                           reply_to=reply_to)
@@ -185,6 +186,14 @@ async def test_deliver_answers_the_chat_a_queued_message_came_from(tg, make_chan
     await channel.shutdown()
 
 
+async def test_a_message_without_text_is_answered_without_the_agent(tg, running, storage):
+    agent = ScriptedAgent(storage)
+    await running(agent)
+    tg.send_text(OWNER, None, sticker={"file_id": "abc"})
+    await tg.wait_for(lambda: tg.texts(OWNER) == [NOT_TEXT])
+    assert agent.received == [] and await storage.unfinished() == []
+
+
 # -- who may talk to it -------------------------------------------------------------------------
 
 
@@ -243,6 +252,20 @@ async def test_an_update_that_could_not_be_queued_is_taken_again(tg, running, st
     assert offsets.count(0) >= 3  # the same update was polled for again
 
 
+async def test_an_update_that_breaks_the_channel_is_skipped_not_retried_forever(
+        tg, running, storage, caplog):
+    agent = ScriptedAgent(storage, fail_to_queue=1, failure=RuntimeError("a bug"))
+    await running(agent)
+    tg.push_update({"message": {"message_id": 1, "text": "no chat"}})
+    tg.send_text(OWNER, "poison")
+    tg.send_text(OWNER, "fine")
+
+    await _answered(tg, OWNER, "Hello, world!")
+    assert agent.received == ["fine"]
+    assert await storage.get_state(OFFSET_KEY) == "4"
+    assert any("skipped Telegram update 2" in r.getMessage() for r in caplog.records)
+
+
 # -- failures -----------------------------------------------------------------------------------
 
 
@@ -297,12 +320,20 @@ async def test_the_token_never_reaches_the_logs(tg, running, storage, caplog):
     tg.send_text(OWNER, "hi")
     tg.send_text(STRANGER, "hi")
     await _answered(tg, OWNER, "Hello, world!")
-    await tg.wait_for(lambda: tg.texts(STRANGER))
+    await tg.wait_for(lambda: [c for c in tg.calls if c.params.get("chat_id") == STRANGER])
 
     assert any(r.name.startswith("httpx") for r in caplog.records)  # httpx did log requests
     logged = caplog.text + "".join(str(r.args) for r in caplog.records)
     assert tg.token not in logged
     assert tg.token.split(":")[1] not in logged
+
+
+async def test_shutdown_lets_a_reply_in_flight_finish(tg, running, storage):
+    channel = await running(ScriptedAgent(storage, pieces=("still", " coming"), delay=0.3))
+    tg.send_text(OWNER, "quick")
+    await tg.wait_for(lambda: tg.texts(OWNER))
+    await channel.shutdown()
+    assert tg.texts(OWNER) == ["still coming"]
 
 
 async def test_shutdown_is_prompt_during_a_long_poll_and_safe_twice(tg, running):
