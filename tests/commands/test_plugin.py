@@ -112,3 +112,19 @@ def test_incompatible_manifest_in_a_checkout(blufio, tmp_path):
     line = next(l for l in result.stdout.splitlines() if l.startswith("telegram"))
     assert "incompatible" in line and "needs Blufio 99.0 or newer" in line
     assert _rows(result.stdout)["sqlite"] == "enabled"
+
+
+def test_fast_command_line_matches_docopt():
+    from blufio import cli
+
+    fast = cli._fast_parse(["--debug", "-c", "x.toml", "plugin", "list", "--json"])
+    slow = cli._parse(["--debug", "-c", "x.toml", "plugin", "list", "--json"])
+    assert {k: v for k, v in slow.items() if v} == {k: v for k, v in fast.items() if v}
+    assert all(fast[k] in (None, False) for k, v in slow.items() if not v)
+    assert cli._fast_parse(["plugin", "list", "--bogus"]) is None
+    assert cli._fast_parse(["plugin", "info", "x"]) is None
+
+
+def test_unknown_flag_on_the_fast_path_is_a_usage_error(blufio):
+    result = blufio("plugin", "list", "--bogus")
+    assert result.returncode == 2 and "unrecognised command line" in result.stderr
