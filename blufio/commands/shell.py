@@ -155,7 +155,13 @@ class Shell:
         async for event in events:
             if isinstance(event, TextDelta):
                 if self.interactive:
-                    self._write(event.text)
+                    text = event.text
+                    if self.at_line_start:  # after tool notices: no blank lines, a new prefix
+                        text = text.lstrip("\n")
+                        if text:
+                            self._write("blufio> ")
+                    if text:
+                        self._write(text)
             elif isinstance(event, ToolUse):
                 if self.interactive:
                     self._notice(f"  [tool] {event.name} {_short(event.input)}")

@@ -300,7 +300,7 @@ class FakeAnthropic:
         class Handler(_Handler):
             owner = fake
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _QuietServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True,
@@ -362,9 +362,25 @@ class FakeAnthropic:
         return response
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Clients closing idle keep-alive connections is normal; do not print it."""
+
+    request_queue_size = 128  # the default backlog (5) resets connections under load
+
+    def handle_error(self, request, client_address):
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     owner: FakeAnthropic
+
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def log_message(self, format, *args):  # keep test output quiet
         pass

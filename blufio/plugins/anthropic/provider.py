@@ -87,8 +87,13 @@ class AnthropicProvider:
         if self._client is None:
             import httpx
 
+            import socket
+
             timeout = httpx.Timeout(self.read_timeout, connect=self.connect_timeout)
-            self._client = httpx.AsyncClient(timeout=timeout, headers={
+            # No Nagle delay: a request is written in pieces and every streamed delta counts.
+            transport = httpx.AsyncHTTPTransport(
+                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+            self._client = httpx.AsyncClient(timeout=timeout, transport=transport, headers={
                 "anthropic-version": API_VERSION, "user-agent": "blufio/0.1",
                 "accept": "text/event-stream", "content-type": "application/json"})
         return self._client
@@ -251,7 +256,8 @@ def _transport_error(exc, started, read_timeout):
 async def _events(response, request_id):
     """Parse the server-sent events of ``response`` into dicts; raise on errors."""
     event_name, data_lines, finished = None, [], False
-    async for line in response.aiter_lines():
+    lines = response.aiter_lines()
+    async for line in lines:
         if line:
             if line.startswith(":"):
                 continue
@@ -283,10 +289,25 @@ async def _events(response, request_id):
         if kind == "message_stop":
             finished = True
             break
-    if not finished:
+    if finished:
+        await _drain(lines)
+    else:
         raise ProviderError("the Anthropic API stream ended before the message was complete"
                             + (f" [request-id {request_id}]" if request_id else ""),
                             error_type="api_connection_error", request_id=request_id)
+
+
+async def _drain(lines, timeout=1.0):
+    """Read what follows ``message_stop`` (normally just the end of the body) so the
+    connection goes back to the pool instead of being closed."""
+    async def rest():
+        async for _ in lines:
+            pass
+
+    try:
+        await asyncio.wait_for(rest(), timeout)
+    except Exception:  # the reply is complete; a bad ending only costs the connection
+        pass
 
 
 def _decode(event_name, data, request_id):
