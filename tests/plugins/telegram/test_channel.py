@@ -9,7 +9,6 @@ import pytest
 from blufio.agent.events import TextDelta, TurnComplete, TurnError, Typing
 from blufio.errors import BudgetExceededError, StorageError
 from blufio.model import Inbound, text_blocks, text_of
-from blufio.plugins.sqlite.storage import SqliteStorage
 from blufio.plugins.telegram import reply as reply_module
 from blufio.plugins.telegram.channel import NOT_TEXT, OFFSET_KEY, REFUSAL, TelegramChannel
 from blufio.plugins.telegram.reply import MAX_MESSAGE_LENGTH
@@ -73,14 +72,6 @@ async def make_channel(tmp_path, telegram_toml):
 
 
 @pytest.fixture
-async def storage(tmp_path):
-    store = SqliteStorage(make_config(tmp_path))
-    await store.open()
-    yield store
-    await store.shutdown()
-
-
-@pytest.fixture
 async def running(make_channel, storage):
     """``await running(agent=None, **keys)``: a started channel."""
     async def start(agent=None, **keys):
@@ -92,7 +83,7 @@ async def running(make_channel, storage):
 
 
 async def _answered(tg, chat_id, text, timeout=10.0):
-    """Wait until the chat's messages read ``text`` and no edit is still to come."""
+    """Wait until the chat's messages, joined, read ``text``; return them."""
     await tg.wait_for(lambda: "".join(tg.texts(chat_id)) == text, timeout)
     return tg.messages(chat_id)
 
