@@ -72,7 +72,9 @@ def setup(python):
         sh(python, "-m", "venv", app)
         sh(os.path.join(app, "bin", "python"), "-m", "pip", "install", "-q", "--no-deps",
            *paths)
-        sh(os.path.join(app, "bin", "python"), "-m", "pip", "install", "-q", "--no-deps", ROOT)
+    # always this tree's Blufio, so both sides run the same code
+    sh(os.path.join(app, "bin", "python"), "-m", "pip", "install", "-q", "--no-deps",
+       "--force-reinstall", ROOT)
     if not os.path.exists(os.path.join(stock, "bin", "python")):
         sh(python, "-m", "venv", "--without-pip", stock)
     return default, stripped, os.path.join(app, "bin", "python"), os.path.join(stock, "bin",
