@@ -67,6 +67,11 @@ def cost_usd(model, usage: Usage):
             + usage.cache_read_input_tokens * price.cache_read) / 1_000_000
 
 
+def usd(amount):
+    """``amount`` as dollars, with enough decimals to show small sums."""
+    return f"${amount:.2f}" if amount >= 1 else f"${amount:.6f}".rstrip("0").rstrip(".") if amount else "$0"
+
+
 def period_starts(now=None):
     """``(start of the UTC day, start of the UTC month)`` as ledger-comparable strings."""
     now = now or datetime.now(timezone.utc)
@@ -111,5 +116,5 @@ class Budget:
                 self.observer.budget_remaining(period, remaining)
             if used >= limit:
                 raise BudgetExceededError(
-                    f"the {period} budget of ${limit:.4f} is spent (${used:.4f} used); the agent "
+                    f"the {period} budget of {usd(limit)} is spent ({usd(used)} used); the agent "
                     f"will answer again {resets}, or raise [cost] {period}_budget_usd")

@@ -67,5 +67,5 @@ async def test_monthly_budget_counts_the_whole_month():
     clock = lambda: datetime(2025, 3, 17, 12, tzinfo=timezone.utc)
     ledger = Ledger([("2025-03-02T00:00:00.000000Z", 3.0), ("2025-02-28T00:00:00.000000Z", 100.0)])
     await Budget(ledger, monthly=3.5, clock=clock).check()
-    with pytest.raises(BudgetExceededError, match="monthly budget of \\$3.0000"):
+    with pytest.raises(BudgetExceededError, match="monthly budget of \\$3.00"):
         await Budget(ledger, monthly=3.0, clock=clock).check()
