@@ -1,8 +1,15 @@
-"""``SqliteStorage``: the Storage contract on one SQLite file, through aiosqlite.
+"""``SqliteStorage``: the Storage contract on one SQLite file.
 
-WAL mode, foreign keys on, a busy timeout, and two connections: one writer, whose
-transactions run one at a time behind a lock, and one reader, so reads never see a
-half-done transaction and never wait for a write. The schema is migrated on ``open``.
+WAL mode, foreign keys on, a busy timeout, and two connections:
+
+- the writer: a thread of its own that runs each transaction whole (``BEGIN IMMEDIATE`` ...
+  ``COMMIT``) as one call, one transaction at a time. A transaction costs one hop between the
+  event loop and the thread, and no lock is held across the loop while it waits, so a busy
+  loop never stretches the time the database is locked;
+- the reader: an aiosqlite connection, so reads never wait for a write nor see a half-done
+  transaction.
+
+The schema is migrated on ``open``.
 """
 
 import asyncio
@@ -10,6 +17,7 @@ import json
 import os
 import sqlite3
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import aiosqlite
 
@@ -38,9 +46,9 @@ class SqliteStorage:
     def __init__(self, config, **_services):
         self.path = database_path(config)
         self.busy_timeout_ms = config.get("storage.busy_timeout_ms")
-        self._writer = None
+        self._writer = None  # sqlite3 connection, used only on the writer thread
+        self._write_thread = None
         self._reader = None
-        self._write_lock = asyncio.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -48,9 +56,10 @@ class SqliteStorage:
         ensure_private_dir(os.path.dirname(os.path.abspath(self.path)))
         try:
             touch_private(self.path)
-            self._writer = await self._connect()
-            await self._migrate()
-            self._reader = await self._connect()
+            self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="blufio-sqlite-writer")
+            self._writer = await self._on_writer(self._connect_writer)
+            await self._write(self._migrate)
+            self._reader = await self._connect_reader()
         except BaseException as exc:
             await self.shutdown()
             if isinstance(exc, sqlite3.Error):
@@ -60,27 +69,34 @@ class SqliteStorage:
                                    f"({exc.strerror or exc})") from exc
             raise
 
-    async def _connect(self):
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        await conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-        await conn.execute("PRAGMA journal_mode = WAL")
-        await conn.execute("PRAGMA synchronous = NORMAL")
-        await conn.execute("PRAGMA foreign_keys = ON")
+    def _connect_writer(self):
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        for pragma in self._pragmas():
+            conn.execute(pragma)
         return conn
 
-    async def _migrate(self):
-        async with self._transaction() as conn:
-            version = (await (await conn.execute("PRAGMA user_version")).fetchone())[0]
-            if version > len(MIGRATIONS):
-                raise SchemaTooNewError(
-                    f"{self.path}: the database is at schema version {version}, made by a newer "
-                    f"Blufio (this one knows up to {len(MIGRATIONS)}); run the newer Blufio or "
-                    "point [storage] path at another file. Nothing was changed.")
-            for number in range(version, len(MIGRATIONS)):
-                for statement in _statements(MIGRATIONS[number]):
-                    await conn.execute(statement)
-                await conn.execute(f"PRAGMA user_version = {number + 1}")
+    async def _connect_reader(self):
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        for pragma in self._pragmas():
+            await conn.execute(pragma)
+        return conn
+
+    def _pragmas(self):
+        return (f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}", "PRAGMA journal_mode = WAL",
+                "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON")
+
+    def _migrate(self, conn):
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise SchemaTooNewError(
+                f"{self.path}: the database is at schema version {version}, made by a newer "
+                f"Blufio (this one knows up to {len(MIGRATIONS)}); run the newer Blufio or "
+                "point [storage] path at another file. Nothing was changed.")
+        for number in range(version, len(MIGRATIONS)):
+            for statement in _statements(MIGRATIONS[number]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number + 1}")
 
     async def health_check(self):
         if self._reader is None:
@@ -92,13 +108,16 @@ class SqliteStorage:
         return {"status": "ok", "detail": "open"}
 
     async def shutdown(self):
-        for conn in (self._reader, self._writer):
-            if conn is not None:
-                try:
-                    await conn.close()
-                except (sqlite3.Error, ValueError):
-                    pass
-        self._reader = self._writer = None
+        if self._reader is not None:
+            try:
+                await self._reader.close()
+            except (sqlite3.Error, ValueError):
+                pass
+        if self._write_thread is not None:
+            if self._writer is not None:
+                await self._on_writer(self._writer.close)
+            self._write_thread.shutdown(wait=True)
+        self._reader = self._writer = self._write_thread = None
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -106,11 +125,10 @@ class SqliteStorage:
         now = utc_now()
         session = Session(session_id or uuid.uuid4().hex, channel, now, now, 0, title,
                           dict(metadata or {}))
-        async with self._transaction() as conn:
-            await conn.execute(
-                "INSERT INTO sessions (id, channel, title, metadata, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (session.id, channel, title, json.dumps(session.metadata), now, now))
+        await self._write(lambda conn: conn.execute(
+            "INSERT INTO sessions (id, channel, title, metadata, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (session.id, channel, title, json.dumps(session.metadata), now, now)))
         return session
 
     async def get_session(self, session_id):
@@ -139,64 +157,42 @@ class SqliteStorage:
         return [_message(row) for row in rows]
 
     async def append_messages(self, session_id, messages):
-        async with self._transaction() as conn:
-            return await self._insert_messages(conn, session_id, messages)
-
-    async def _insert_messages(self, conn, session_id, messages):
-        now = utc_now()
-        stored = []
-        for message in messages:
-            cursor = await conn.execute(
-                "INSERT INTO messages (session_id, role, content, model, input_tokens, "
-                "output_tokens, cache_creation_input_tokens, cache_read_input_tokens, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (session_id, message.role, json.dumps(message.content), message.model,
-                 *message.usage.as_tuple(), now))
-            stored.append(Message(cursor.lastrowid, session_id, message.role, message.content,
-                                  now, message.model, message.usage))
-        cursor = await conn.execute(
-            "UPDATE sessions SET message_count = message_count + ?, updated_at = ? WHERE id = ?",
-            (len(messages), now, session_id))
-        if cursor.rowcount != 1:
-            raise StorageError(f"no session with id {session_id}")
-        return stored
+        return await self._write(_insert_messages, session_id, messages)
 
     # -- the inbound queue -------------------------------------------------------------------
 
     async def enqueue(self, session_id, channel, content, *, reply_to=None):
         now = utc_now()
         reply_to = dict(reply_to or {})
-        async with self._transaction() as conn:
-            cursor = await conn.execute(
-                "INSERT INTO inbound (session_id, channel, content, reply_to, received_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (session_id, channel, json.dumps(content), json.dumps(reply_to), now))
+        cursor = await self._write(lambda conn: conn.execute(
+            "INSERT INTO inbound (session_id, channel, content, reply_to, received_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (session_id, channel, json.dumps(content), json.dumps(reply_to), now)))
         return Inbound(cursor.lastrowid, session_id, channel, content, "pending", now, reply_to)
 
     async def claim(self, inbound_id):
-        async with self._transaction() as conn:
-            cursor = await conn.execute(
-                "UPDATE inbound SET status = 'processing' WHERE id = ? AND status = 'pending'",
-                (inbound_id,))
-            return cursor.rowcount == 1
+        cursor = await self._write(lambda conn: conn.execute(
+            "UPDATE inbound SET status = 'processing' WHERE id = ? AND status = 'pending'",
+            (inbound_id,)))
+        return cursor.rowcount == 1
 
     async def finish_turn(self, inbound_id, messages):
-        async with self._transaction() as conn:
-            rows = await (await conn.execute(
-                "SELECT session_id FROM inbound WHERE id = ? AND status = 'processing'",
-                (inbound_id,))).fetchall()
-            if not rows:
+        def finish(conn):
+            row = conn.execute("SELECT session_id FROM inbound WHERE id = ? AND "
+                               "status = 'processing'", (inbound_id,)).fetchone()
+            if row is None:
                 raise StorageError(f"inbound message {inbound_id} is not being processed")
-            stored = await self._insert_messages(conn, rows[0][0], messages)
-            await conn.execute("UPDATE inbound SET status = 'done', finished_at = ? WHERE id = ?",
-                               (utc_now(), inbound_id))
+            stored = _insert_messages(conn, row[0], messages)
+            conn.execute("UPDATE inbound SET status = 'done', finished_at = ? WHERE id = ?",
+                         (utc_now(), inbound_id))
             return stored
 
+        return await self._write(finish)
+
     async def fail_turn(self, inbound_id, error):
-        async with self._transaction() as conn:
-            await conn.execute(
-                "UPDATE inbound SET status = 'failed', error = ?, finished_at = ? WHERE id = ?",
-                (error, utc_now(), inbound_id))
+        await self._write(lambda conn: conn.execute(
+            "UPDATE inbound SET status = 'failed', error = ?, finished_at = ? WHERE id = ?",
+            (error, utc_now(), inbound_id)))
 
     async def unfinished(self):
         rows = await self._read("SELECT * FROM inbound WHERE status IN ('pending', 'processing') "
@@ -208,21 +204,19 @@ class SqliteStorage:
 
         Call once at start-up, before any turn runs, so they can be claimed again.
         """
-        async with self._transaction() as conn:
-            cursor = await conn.execute(
-                "UPDATE inbound SET status = 'pending' WHERE status = 'processing'")
-            return cursor.rowcount
+        cursor = await self._write(lambda conn: conn.execute(
+            "UPDATE inbound SET status = 'pending' WHERE status = 'processing'"))
+        return cursor.rowcount
 
     # -- the cost ledger ---------------------------------------------------------------------
 
     async def record_cost(self, entry):
-        async with self._transaction() as conn:
-            await conn.execute(
-                "INSERT INTO cost_ledger (session_id, model, input_tokens, output_tokens, "
-                "cache_creation_input_tokens, cache_read_input_tokens, cost_usd, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (entry.session_id, entry.model, *entry.usage.as_tuple(), entry.cost_usd,
-                 entry.created_at or utc_now()))
+        await self._write(lambda conn: conn.execute(
+            "INSERT INTO cost_ledger (session_id, model, input_tokens, output_tokens, "
+            "cache_creation_input_tokens, cache_read_input_tokens, cost_usd, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (entry.session_id, entry.model, *entry.usage.as_tuple(), entry.cost_usd,
+             entry.created_at or utc_now())))
 
     async def cost_since(self, since, *, session_id=None):
         where, params = ("AND session_id = ?", (session_id,)) if session_id else ("", ())
@@ -243,11 +237,10 @@ class SqliteStorage:
         return rows[0][0] if rows else None
 
     async def set_state(self, key, value):
-        async with self._transaction() as conn:
-            await conn.execute(
-                "INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) "
-                "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-                (key, value, utc_now()))
+        await self._write(lambda conn: conn.execute(
+            "INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) "
+            "DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            (key, value, utc_now())))
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -259,8 +252,32 @@ class SqliteStorage:
         except sqlite3.Error as exc:
             raise self._translate(exc) from exc
 
-    def _transaction(self):
-        return _Transaction(self)
+    async def _on_writer(self, function, *args):
+        """Run ``function(*args)`` on the writer thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._write_thread, function, *args)
+
+    async def _write(self, function, *args):
+        """Run ``function(conn, *args)`` as one transaction on the writer thread: committed
+        if it returns, rolled back if it raises (SQLite errors become StorageError)."""
+        if self._writer is None:
+            raise StorageError("the database is not open")
+        return await self._on_writer(self._transaction, function, args)
+
+    def _transaction(self, function, args):
+        conn = self._writer
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
+        try:
+            result = function(conn, *args)
+            conn.execute("COMMIT")
+            return result
+        except BaseException as exc:
+            conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise self._translate(exc) from exc
+            raise
 
     def _translate(self, exc):
         text = str(exc)
@@ -273,41 +290,24 @@ class SqliteStorage:
         return StorageError(f"{self.path}: database error: {text}")
 
 
-class _Transaction:
-    """``async with storage._transaction() as conn``: one writer, BEGIN IMMEDIATE, and a
-    commit or a rollback; SQLite errors become StorageError."""
-
-    def __init__(self, storage):
-        self.storage = storage
-
-    async def __aenter__(self):
-        storage = self.storage
-        if storage._writer is None:
-            raise StorageError("the database is not open")
-        await storage._write_lock.acquire()
-        try:
-            await storage._writer.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            storage._write_lock.release()
-            raise storage._translate(exc) from exc
-        return storage._writer
-
-    async def __aexit__(self, exc_type, exc, tb):
-        storage = self.storage
-        try:
-            if exc_type is None:
-                try:
-                    await storage._writer.execute("COMMIT")
-                    return False
-                except sqlite3.Error as commit_error:
-                    await storage._writer.execute("ROLLBACK")
-                    raise storage._translate(commit_error) from commit_error
-            await storage._writer.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise storage._translate(exc) from exc
-            return False
-        finally:
-            storage._write_lock.release()
+def _insert_messages(conn, session_id, messages):
+    now = utc_now()
+    stored = []
+    for message in messages:
+        cursor = conn.execute(
+            "INSERT INTO messages (session_id, role, content, model, input_tokens, "
+            "output_tokens, cache_creation_input_tokens, cache_read_input_tokens, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (session_id, message.role, json.dumps(message.content), message.model,
+             *message.usage.as_tuple(), now))
+        stored.append(Message(cursor.lastrowid, session_id, message.role, message.content,
+                              now, message.model, message.usage))
+    cursor = conn.execute(
+        "UPDATE sessions SET message_count = message_count + ?, updated_at = ? WHERE id = ?",
+        (len(messages), now, session_id))
+    if cursor.rowcount != 1:
+        raise StorageError(f"no session with id {session_id}")
+    return stored
 
 
 def _statements(script):

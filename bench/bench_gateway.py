@@ -1,0 +1,171 @@
+"""Gateway benchmark: overhead against the provider it fronts, throughput, and memory.
+
+    python3 bench/bench_gateway.py [--pyz dist/blufio.pyz] [--requests 300] [--load 3000]
+
+Starts the fake Anthropic API (tests/fakes) in this process, which answers instantly, and
+``blufio serve`` (from this checkout, or the archive given with --pyz) as a real process
+with SQLite persistence on. Every figure is measured in the same run against a baseline:
+
+- non-streaming overhead: p50 of a gateway turn minus p50 of the same streamed call made
+  straight to the fake (what the agent's provider does);
+- time to first delta: p50 through the gateway minus p50 straight from the fake;
+- throughput: requests/s with 32 concurrent clients, each turn persisted;
+- memory: the serve process's RSS when idle, and after --load more messages.
+
+Targets (issue 5): overhead p50 <= 3 ms; first-delta overhead <= 5 ms; >= 400 req/s;
+idle RSS <= 55 MB (default archive) and no growth after 10,000 messages.
+"""
+
+import argparse
+import asyncio
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+import httpx  # noqa: E402
+
+from tests.fakes.anthropic_server import FakeAnthropic  # noqa: E402
+
+TOKEN = "bench-token"
+BODY = {"model": "m", "max_tokens": 32, "messages": [{"role": "user", "content": "hello"}]}
+PROVIDER_BODY = {**BODY, "stream": True, "system": [{"type": "text", "text": "s"}]}
+
+
+def start_serve(fake_url, pyz, data_dir):
+    env = dict(os.environ, ANTHROPIC_BASE_URL=fake_url, ANTHROPIC_API_KEY="sk-bench",
+               BLUFIO_GATEWAY__PORT="0", BLUFIO_GATEWAY__BEARER_TOKEN=TOKEN,
+               BLUFIO_PLUGINS__TELEGRAM="false", BLUFIO_DATA_DIR=data_dir,
+               BLUFIO_ANTHROPIC__MAX_RETRIES="0", PYTHONPATH=ROOT)
+    env.pop("BLUFIO_CONFIG", None)
+    command = [sys.executable, pyz, "serve"] if pyz else [sys.executable, "-m", "blufio", "serve"]
+    process = subprocess.Popen(command, env=env, cwd=data_dir, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
+    url = re.search(r"http://[\d.]+:\d+", process.stdout.readline()).group(0)
+    return process, url
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def timed_json(client, url, headers, body, count):
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        response = await client.post(url, json=body, headers=headers)
+        await response.aread()
+        response.raise_for_status()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+async def first_delta_times(client, url, headers, body, count):
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        first = None
+        async with client.stream("POST", url, json=body, headers=headers) as response:
+            async for line in response.aiter_lines():  # read to the end, note the first delta
+                if first is None and '"text_delta"' in line:
+                    first = time.perf_counter() - started
+        times.append(first)
+    return times
+
+
+async def throughput(url, total, concurrency=32):
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        remaining = iter(range(total))
+        headers = {"x-api-key": TOKEN}
+
+        async def worker():
+            for _ in remaining:
+                response = await client.post(f"{url}/v1/messages", json=BODY, headers=headers)
+                response.raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return total / (time.perf_counter() - started)
+
+
+def ms(seconds):
+    return seconds * 1000
+
+
+async def main(args):
+    with FakeAnthropic() as fake, tempfile.TemporaryDirectory() as data_dir:
+        process, url = start_serve(fake.base_url, args.pyz, data_dir)
+        try:
+            time.sleep(1.0)
+            idle = rss_mb(process.pid)
+            provider_headers = {"x-api-key": "sk-bench", "anthropic-version": "2023-06-01"}
+            gateway_headers = {"x-api-key": TOKEN}
+            async with httpx.AsyncClient(timeout=60) as client:
+                for warm in range(2):  # warm both paths (imports, connections, caches)
+                    await timed_json(client, f"{fake.base_url}/v1/messages", provider_headers, PROVIDER_BODY, 20)
+                    await timed_json(client, f"{url}/v1/messages", gateway_headers, BODY, 20)
+                direct = await timed_json(client, f"{fake.base_url}/v1/messages", provider_headers,
+                                          PROVIDER_BODY, args.requests)
+                through = await timed_json(client, f"{url}/v1/messages", gateway_headers, BODY,
+                                           args.requests)
+                direct_first = await first_delta_times(client, f"{fake.base_url}/v1/messages",
+                                                       provider_headers, PROVIDER_BODY, args.requests)
+                through_first = await first_delta_times(client, f"{url}/v1/messages", gateway_headers,
+                                                        {**BODY, "stream": True}, args.requests)
+            direct_rps = await throughput_direct(fake.base_url, provider_headers, args.requests)
+            rps = await throughput(url, args.requests * 4)
+            before_load = rss_mb(process.pid)
+            await throughput(url, args.load)
+            after_load = rss_mb(process.pid)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(60)
+
+    p50 = statistics.median
+    print(f"{'figure':44} {'baseline':>10} {'gateway':>10} {'overhead':>10}  target")
+    print(f"{'non-streaming turn, p50 (ms)':44} {ms(p50(direct)):10.2f} {ms(p50(through)):10.2f} "
+          f"{ms(p50(through) - p50(direct)):10.2f}  <= 3 ms")
+    print(f"{'time to first delta, p50 (ms)':44} {ms(p50(direct_first)):10.2f} "
+          f"{ms(p50(through_first)):10.2f} {ms(p50(through_first) - p50(direct_first)):10.2f}  <= 5 ms")
+    print(f"{'requests/s, 32 concurrent clients':44} {direct_rps:10.0f} {rps:10.0f} "
+          f"{rps / direct_rps:9.2f}x  >= 400 req/s")
+    print(f"{'serve RSS idle (MB)':44} {'':10} {idle:10.1f} {'':10}  <= 55 MB")
+    print(f"{'RSS growth over ' + str(args.load) + ' more messages (MB)':44} {before_load:10.1f} "
+          f"{after_load:10.1f} {after_load - before_load:10.1f}  ~0")
+
+
+async def throughput_direct(base_url, headers, total, concurrency=32):
+    """The fake's own capacity with the same concurrency: the ceiling for the gateway."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        remaining = iter(range(total))
+
+        async def worker():
+            for _ in remaining:
+                response = await client.post(f"{base_url}/v1/messages", json=PROVIDER_BODY,
+                                             headers=headers)
+                await response.aread()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return total / (time.perf_counter() - started)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pyz", help="serve from this archive instead of the checkout")
+    parser.add_argument("--requests", type=int, default=200, help="samples per latency figure")
+    parser.add_argument("--load", type=int, default=10_000, help="messages for the memory check")
+    asyncio.run(main(parser.parse_args()))
