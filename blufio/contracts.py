@@ -93,6 +93,9 @@ class Storage(PluginAdapter, Protocol):
     async def unfinished(self) -> list[Inbound]:
         """Entries left ``pending`` or ``processing`` (e.g. by a crash), oldest first."""
 
+    async def reset_processing(self, *, channels: Optional[list] = None) -> int:
+        """Return entries a crash left ``processing`` (of ``channels``, or all) to ``pending``."""
+
     async def record_cost(self, entry: CostEntry) -> None: ...
 
     async def cost_since(self, since: str, *, session_id: Optional[str] = None) -> float:

@@ -1,7 +1,7 @@
 """``Service``: everything ``blufio serve`` runs, started from the registry and stopped in order.
 
-Start: storage → observability → auth → provider → agent → channels, then the replies a
-crash left unanswered. Stop (SIGINT/SIGTERM): channels stop accepting and drain, the agent
+Start: observability → auth → storage, provider and agent (``open_runtime``) → channels,
+then the replies a crash left unanswered. Stop (SIGINT/SIGTERM): channels stop accepting and drain, the agent
 finishes turns in flight (up to ``[agent] drain_timeout``), then the provider and storage
 close. Every plugin gets one log line: started, disabled, not configured (and why), or
 incompatible (and why).
@@ -11,9 +11,9 @@ import asyncio
 import logging
 import signal
 
-from blufio.errors import ConfigError, PluginError
+from blufio.errors import ConfigError
 from blufio.observability import NullObserver
-from blufio.registry import DISABLED, ENABLED, NOT_CONFIGURED, PluginRegistry
+from blufio.registry import DISABLED, ENABLED, PluginRegistry
 
 log = logging.getLogger("blufio.serve")
 
@@ -24,37 +24,31 @@ class Service:
     def __init__(self, config, registry=None):
         self.config = config
         self.registry = registry or PluginRegistry(config)
+        self.runtime = None
         self.storage = None
-        self.provider = None
         self.observer = NullObserver()
         self.auth = []
         self.agent = None
         self.channels = {}  # name -> started channel
         self.adapters = {}  # name -> every started adapter, for health checks
-        self._stopping = None
+        self._extras = []  # adapters started here rather than by the runtime or as channels
 
     async def start(self):
         """Start every enabled plugin; raise PluginError if serving is impossible."""
-        from blufio.agent.loop import Agent
+        from blufio.agent.runtime import open_runtime
 
         self._report_states()
         channels = self.registry.enabled("channel")
         if not channels:
             raise ConfigError("no channel is enabled, so nothing would reach the agent; enable "
                               "one with 'blufio plugin install gateway' (or telegram)")
-        storage_info = self.registry.require("storage")
-        self.storage = self._create(storage_info.name)
-        await self.storage.open()
-
         for info in self.registry.enabled("observability")[:1]:
             self.observer = self._create(info.name)
         self.auth = [self._create(info.name) for info in self.registry.enabled("auth")]
-
-        provider_info = self._provider_info()
-        self.provider = self.registry.adapter_class(provider_info.name)(self.config)
-        self.adapters[provider_info.name] = self.provider
-        self.agent = Agent.from_config(self.config, provider=self.provider,
-                                       storage=self.storage, observer=self.observer)
+        self.runtime = await open_runtime(self.config, observer=self.observer,
+                                          registry=self.registry, require_provider_key=False)
+        self.adapters.update(self.runtime.adapters)
+        self.storage, self.agent = self.runtime.storage, self.runtime.agent
 
         for info in channels:
             channel = self._create(info.name, storage=self.storage, observer=self.observer,
@@ -71,19 +65,9 @@ class Service:
     def _create(self, name, **services):
         adapter = self.registry.create(name, **services)
         self.adapters[name] = adapter
+        if self.registry.get(name).kind != "channel":
+            self._extras.append((name, adapter))
         return adapter
-
-    def _provider_info(self):
-        """The provider to use. One that is only missing its key still starts: each turn
-        then fails with an error naming the key, instead of the whole service refusing."""
-        try:
-            return self.registry.require("provider")
-        except PluginError:
-            waiting = [p for p in self.registry.plugins()
-                       if p.kind == "provider" and p.state == NOT_CONFIGURED]
-            if not waiting:
-                raise
-            return waiting[0]
 
     def _report_states(self):
         for info in self.registry.plugins():
@@ -110,14 +94,16 @@ class Service:
             log.info("answered %d message(s) left unanswered by the last run", count)
 
     async def stop(self):
-        """Stop in order; safe to call twice."""
+        """Stop in order (channels, agent and runtime, the rest); safe to call twice."""
         for name, channel in list(self.channels.items()):
             await _quietly(name, channel.shutdown())
         self.channels.clear()
-        if self.agent is not None:
-            await _quietly("agent", self.agent.aclose())
-        for name, adapter in list(self.adapters.items()):
+        if self.runtime is not None:
+            await _quietly("agent", self.runtime.aclose())  # drains turns; closes provider, storage
+            self.runtime = None
+        for name, adapter in self._extras:
             await _quietly(name, adapter.shutdown())
+        self._extras.clear()
         self.adapters.clear()
 
     async def run(self, ready=None):

@@ -74,3 +74,11 @@ async def storage(config):
 def repo_root():
     """This checkout's root directory."""
     return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def archives(tmp_path_factory):
+    """The test archives (see ``tests.archives.build_archives``), built once per session."""
+    from tests.archives import build_archives
+
+    return build_archives(tmp_path_factory.mktemp("archives"))

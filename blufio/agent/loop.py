@@ -167,9 +167,7 @@ class Agent:
         ``deliver(inbound, events)`` is awaited for each (concurrently across entries);
         without it the events are consumed and dropped. Returns how many were resumed.
         """
-        reset = getattr(self.storage, "reset_processing", None)
-        if reset is not None:
-            await reset()
+        await self.storage.reset_processing(channels=channels)
         entries = [entry for entry in await self.storage.unfinished()
                    if channels is None or entry.channel in channels]
         streams = [(entry, self.process(entry)) for entry in entries]  # in order, per session

@@ -1,11 +1,6 @@
 """``blufio serve`` as a user runs it: a real process, real signals, Anthropic's SDK."""
 
-import os
-import re
-import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 
@@ -14,29 +9,9 @@ import httpx
 import pytest
 
 from tests.fakes.anthropic_server import FakeAnthropic, FakeResponse, Stall, message_events
+from tests.served import Served, checkout_env
 
 TOKEN = "serve-test-token"
-
-
-class Served:
-    """A ``blufio serve`` process; ``url`` is read from what it prints."""
-
-    def __init__(self, repo_root, env):
-        environ = dict(os.environ, PYTHONPATH=repo_root, BLUFIO_GATEWAY__PORT="0", **env)
-        self.process = subprocess.Popen([sys.executable, "-m", "blufio", "serve"], env=environ,
-                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.process.stdout.readline()
-        match = re.search(r"http://[\d.]+:\d+", line)
-        if not match:
-            self.process.kill()
-            raise AssertionError(f"serve printed {line!r}; stderr: {self.process.stderr.read()}")
-        self.url = match.group(0)
-
-    def stop(self, timeout=30):
-        self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout)
-        self.stderr = self.process.stderr.read()
-        return code
 
 
 @pytest.fixture
@@ -53,15 +28,13 @@ def serve(repo_root, fake):
         base = {"ANTHROPIC_BASE_URL": fake.base_url, "ANTHROPIC_API_KEY": "sk-ant-x",
                 "BLUFIO_GATEWAY__BEARER_TOKEN": TOKEN, "BLUFIO_PLUGINS__TELEGRAM": "false"}
         base.update(env)
-        served = Served(repo_root, {k: v for k, v in base.items() if v is not None})
+        served = Served(checkout_env(repo_root, **base))
         started.append(served)
         return served
 
     yield start
     for served in started:
-        if served.process.poll() is None:
-            served.process.kill()
-            served.process.wait()
+        served.kill()
 
 
 def test_serve_answers_the_sdk_and_lists_the_session_then_exits_cleanly(serve):

@@ -21,6 +21,10 @@ ERROR_TYPES = {
 }
 
 
+_STATUS_OF_TYPE = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500,
+                   "timeout_error": 504}
+
+
 class GatewayError(Exception):
     """An error to answer with: an HTTP status, Anthropic's error type, a message, and
     whether a client should retry (sent as ``x-should-retry``)."""
@@ -50,7 +54,8 @@ def from_exception(exc):
         # e.g. no provider key: the server's configuration, not the client's request
         return GatewayError(503, str(exc), retry=False)
     if isinstance(exc, ProviderError):
-        status = exc.status
+        # An error event in the middle of a stream has no HTTP status; its type tells.
+        status = exc.status or _STATUS_OF_TYPE.get(exc.error_type)
         if status is None:
             return GatewayError(503, f"the model provider could not be reached: {exc}")
         if status in (429, 529) or status >= 500:

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import aiosqlite
 
 from blufio.errors import SchemaTooNewError, StorageError
-from blufio.model import CostEntry, Inbound, Message, NewMessage, Session, Usage, utc_now
+from blufio.model import CostEntry, Inbound, Message, Session, Usage, utc_now
 from blufio.paths import ensure_private_dir, touch_private
 from blufio.plugins.sqlite.migrations import MIGRATIONS
 
@@ -199,13 +199,15 @@ class SqliteStorage:
                                 "ORDER BY id")
         return [_inbound(row) for row in rows]
 
-    async def reset_processing(self):
-        """Return entries a crash left ``processing`` to ``pending``; return how many.
-
-        Call once at start-up, before any turn runs, so they can be claimed again.
-        """
+    async def reset_processing(self, *, channels=None):
+        """Return entries a crash left ``processing`` to ``pending`` (only those of
+        ``channels`` when given); return how many. Call at start-up, before any turn runs."""
+        where, params = "", ()
+        if channels is not None:
+            where = f"AND channel IN ({', '.join('?' * len(channels))})"
+            params = tuple(channels)
         cursor = await self._write(lambda conn: conn.execute(
-            "UPDATE inbound SET status = 'pending' WHERE status = 'processing'"))
+            f"UPDATE inbound SET status = 'pending' WHERE status = 'processing' {where}", params))
         return cursor.rowcount
 
     # -- the cost ledger ---------------------------------------------------------------------

@@ -7,7 +7,7 @@ import anthropic
 import httpx
 import pytest
 
-from tests.fakes.anthropic_server import (Stall, http_error, message_events, text_reply,
+from tests.fakes.anthropic_server import (Stall, http_error, message_events,
                                           FakeResponse)
 
 from .conftest import TOKEN
