@@ -1,0 +1,88 @@
+"""The built archive as the product: ``python3 blufio.pyz serve`` with real clients.
+
+The default archive answers Anthropic's SDK and a Telegram conversation at the same time; a
+stripped archive without prometheus and keypair serves the gateway with a static token.
+"""
+
+import asyncio
+import os
+
+import anthropic
+import httpx
+
+from tests.archives import PYTHON
+from tests.fakes.anthropic_server import FakeAnthropic
+from tests.fakes.telegram_server import FakeTelegram
+from tests.served import Served
+
+TOKEN = "archive-test-token"
+OWNER = 4242
+
+
+def archive_env(**extra):
+    """A bare environment: only what a user on a VPS would have, plus ``extra``."""
+    env = {name: os.environ[name] for name in ("PATH", "HOME", "BLUFIO_DATA_DIR",
+                                               "XDG_CONFIG_HOME", "XDG_DATA_HOME")}
+    env.update(BLUFIO_GATEWAY__PORT="0", BLUFIO_GATEWAY__BEARER_TOKEN=TOKEN, **extra)
+    return env
+
+
+async def serve(archive, env):
+    return await asyncio.to_thread(Served, env, [PYTHON, "-I", archive])
+
+
+async def test_the_default_archive_answers_the_sdk_and_telegram_together(archives):
+    async with FakeTelegram() as telegram:
+        with FakeAnthropic() as fake:
+            served = await serve(archives["default"], archive_env(
+                ANTHROPIC_BASE_URL=fake.base_url, ANTHROPIC_API_KEY="sk-ant-archive",
+                TELEGRAM_BOT_TOKEN=telegram.token, BLUFIO_TELEGRAM__API_BASE_URL=telegram.base_url,
+                BLUFIO_TELEGRAM__ALLOWED_USERS=f"[{OWNER}]", BLUFIO_TELEGRAM__POLL_TIMEOUT="1"))
+            try:
+                sdk = anthropic.AsyncAnthropic(base_url=served.url, api_key=TOKEN, max_retries=0)
+                telegram.send_text(user_id=OWNER, text="hi from telegram")
+
+                async def streamed():
+                    async with sdk.messages.stream(model="m", max_tokens=20, messages=[
+                            {"role": "user", "content": "streamed"}]) as stream:
+                        return "".join([chunk async for chunk in stream.text_stream])
+
+                created, text = await asyncio.gather(
+                    sdk.messages.create(model="m", max_tokens=20,
+                                        messages=[{"role": "user", "content": "created"}]),
+                    streamed())
+                assert created.content[0].text == "echo: created"
+                assert text == "echo: streamed"
+                await telegram.wait_for(lambda: "echo: hi from telegram" in telegram.texts(OWNER), 20)
+
+                async with httpx.AsyncClient() as client:
+                    listed = (await client.get(f"{served.url}/v1/sessions",
+                                               headers={"x-api-key": TOKEN})).json()
+                    metrics = await client.get(f"{served.url}/metrics", headers={"x-api-key": TOKEN})
+                assert sorted(s["channel"] for s in listed["data"]) == ["gateway", "gateway", "telegram"]
+                assert metrics.status_code == 200 and "blufio_messages_total" in metrics.text
+            finally:
+                code = await asyncio.to_thread(served.stop)
+    assert code == 0
+    for plugin in ("telegram", "gateway", "sqlite", "anthropic", "prometheus", "keypair"):
+        assert f"{plugin}: started" in served.stderr
+    assert telegram.token not in served.stderr and "sk-ant-archive" not in served.stderr
+
+
+async def test_a_build_without_prometheus_and_keypair_serves_with_the_static_token(archives):
+    with FakeAnthropic() as fake:
+        served = await serve(archives["api"], archive_env(
+            ANTHROPIC_BASE_URL=fake.base_url, ANTHROPIC_API_KEY="sk-ant-archive"))
+        try:
+            sdk = anthropic.AsyncAnthropic(base_url=served.url, api_key=TOKEN, max_retries=0)
+            reply = await sdk.messages.create(model="m", max_tokens=20,
+                                              messages=[{"role": "user", "content": "hi"}])
+            assert reply.content[0].text == "echo: hi"
+            async with httpx.AsyncClient() as client:
+                metrics = await client.get(f"{served.url}/metrics", headers={"x-api-key": TOKEN})
+                health = (await client.get(f"{served.url}/v1/health")).json()
+            assert metrics.status_code == 404
+            assert set(health["plugins"]) == {"sqlite", "anthropic", "gateway"}
+        finally:
+            code = await asyncio.to_thread(served.stop)
+    assert code == 0
