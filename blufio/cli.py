@@ -75,6 +75,13 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("blufio: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (e.g. `blufio plugin list | head -1`): stop quietly, and keep
+        # the interpreter's final flush from complaining.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as exc:
         from blufio.errors import BlufioError
 

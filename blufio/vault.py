@@ -10,7 +10,6 @@ PyNaCl: commands like ``config get`` stay light.
 """
 
 import os
-import sqlite3
 
 from blufio.errors import VaultError
 from blufio.paths import data_dir, ensure_private_dir, touch_private
@@ -96,6 +95,8 @@ class Vault:
     # -- internals -------------------------------------------------------------------------
 
     def _connect(self):
+        import sqlite3  # here, not at the top: the light commands that never open it stay fast
+
         try:
             conn = sqlite3.connect(self.path, timeout=5.0)
             conn.executescript(_SCHEMA)

@@ -196,7 +196,11 @@ class Agent:
     # --- one turn ---
 
     def _lock(self, session_id):
-        entry = self._locks.setdefault(session_id, [asyncio.Lock(), 0])
+        """The session's turn lock; a session holding one is *active* (a turn queued or running)."""
+        entry = self._locks.get(session_id)
+        if entry is None:
+            entry = self._locks[session_id] = [asyncio.Lock(), 0]
+            self.observer.sessions_active(len(self._locks))
         entry[1] += 1
         return entry
 
@@ -204,6 +208,7 @@ class Agent:
         entry[1] -= 1
         if entry[1] == 0:
             del self._locks[session_id]
+            self.observer.sessions_active(len(self._locks))
 
     async def _run(self, inbound, emit):
         entry = self._lock(inbound.session_id)

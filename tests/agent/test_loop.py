@@ -306,3 +306,23 @@ async def test_unknown_session_is_refused(harness):
 
     with pytest.raises(StorageError, match="no session"):
         await harness.agent.receive("nope", "test", "hi")
+
+
+async def test_sessions_with_a_turn_in_flight_are_reported_active(harness, fake):
+    from blufio.observability import NullObserver
+    from tests.fakes.anthropic_server import FakeResponse, Stall, _headers, message_events
+
+    class ActiveSessions(NullObserver):
+        def __init__(self):
+            self.counts = []
+
+        def sessions_active(self, count):
+            self.counts.append(count)
+
+    harness.agent.observer = observer = ActiveSessions()
+    parts = message_events([{"type": "text", "text": "slow"}])
+    fake.add(FakeResponse(headers=_headers(), parts=[*parts[:3], Stall(0.3), *parts[3:]]))
+    a = await harness.agent.new_session("test")
+    b = await harness.agent.new_session("test")
+    await asyncio.gather(turn(harness.agent, a.id, "a"), turn(harness.agent, b.id, "b"))
+    assert max(observer.counts) == 2 and observer.counts[-1] == 0
