@@ -2,8 +2,8 @@
 
     python3 bench/bench_gateway.py [--pyz dist/blufio.pyz] [--requests 300] [--load 3000]
 
-Starts the fake Anthropic API (tests/fakes) in this process, which answers instantly, and
-``blufio serve`` (from this checkout, or the archive given with --pyz) as a real process
+Starts an Anthropic API stand-in that answers instantly (bench/instant_provider.py, its own
+process) and ``blufio serve`` (from this checkout, or the archive given with --pyz) as a real process
 with SQLite persistence on. Every figure is measured in the same run against a baseline:
 
 - non-streaming overhead: p50 of a gateway turn minus p50 of the same streamed call made
@@ -30,9 +30,9 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-import httpx  # noqa: E402
+import contextlib  # noqa: E402
 
-from tests.fakes.anthropic_server import FakeAnthropic  # noqa: E402
+import httpx  # noqa: E402
 
 TOKEN = "bench-token"
 BODY = {"model": "m", "max_tokens": 32, "messages": [{"role": "user", "content": "hello"}]}
@@ -104,9 +104,21 @@ def ms(seconds):
     return seconds * 1000
 
 
+@contextlib.contextmanager
+def instant_provider():
+    """Run bench/instant_provider.py; yield its base URL."""
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, "bench", "instant_provider.py")],
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        yield process.stdout.readline().strip()
+    finally:
+        process.kill()
+        process.wait()
+
+
 async def main(args):
-    with FakeAnthropic() as fake, tempfile.TemporaryDirectory() as data_dir:
-        process, url = start_serve(fake.base_url, args.pyz, data_dir)
+    with instant_provider() as fake_url, tempfile.TemporaryDirectory() as data_dir:
+        process, url = start_serve(fake_url, args.pyz, data_dir)
         try:
             time.sleep(1.0)
             idle = rss_mb(process.pid)
@@ -114,17 +126,17 @@ async def main(args):
             gateway_headers = {"x-api-key": TOKEN}
             async with httpx.AsyncClient(timeout=60) as client:
                 for warm in range(2):  # warm both paths (imports, connections, caches)
-                    await timed_json(client, f"{fake.base_url}/v1/messages", provider_headers, PROVIDER_BODY, 20)
+                    await timed_json(client, f"{fake_url}/v1/messages", provider_headers, PROVIDER_BODY, 20)
                     await timed_json(client, f"{url}/v1/messages", gateway_headers, BODY, 20)
-                direct = await timed_json(client, f"{fake.base_url}/v1/messages", provider_headers,
+                direct = await timed_json(client, f"{fake_url}/v1/messages", provider_headers,
                                           PROVIDER_BODY, args.requests)
                 through = await timed_json(client, f"{url}/v1/messages", gateway_headers, BODY,
                                            args.requests)
-                direct_first = await first_delta_times(client, f"{fake.base_url}/v1/messages",
+                direct_first = await first_delta_times(client, f"{fake_url}/v1/messages",
                                                        provider_headers, PROVIDER_BODY, args.requests)
                 through_first = await first_delta_times(client, f"{url}/v1/messages", gateway_headers,
                                                         {**BODY, "stream": True}, args.requests)
-            direct_rps = await throughput_direct(fake.base_url, provider_headers, args.requests)
+            direct_rps = await throughput_direct(fake_url, provider_headers, args.requests)
             rps = await throughput(url, args.requests * 4)
             before_load = rss_mb(process.pid)
             await throughput(url, args.load)
