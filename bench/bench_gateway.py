@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -45,11 +46,16 @@ def start_serve(fake_url, pyz, data_dir):
                BLUFIO_PLUGINS__TELEGRAM="false", BLUFIO_DATA_DIR=data_dir,
                BLUFIO_ANTHROPIC__MAX_RETRIES="0", PYTHONPATH=ROOT)
     env.pop("BLUFIO_CONFIG", None)
-    command = [sys.executable, pyz, "serve"] if pyz else [sys.executable, "-m", "blufio", "serve"]
+    command = ([sys.executable, os.path.abspath(pyz), "serve"] if pyz
+               else [sys.executable, "-m", "blufio", "serve"])
     process = subprocess.Popen(command, env=env, cwd=data_dir, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
-    url = re.search(r"http://[\d.]+:\d+", process.stdout.readline()).group(0)
-    return process, url
+                               stderr=subprocess.PIPE, text=True)
+    found = re.search(r"http://[\d.]+:\d+", process.stdout.readline())
+    if not found:
+        raise SystemExit(f"serve did not start: {process.communicate()[1]}")
+    # keep reading its log so a full pipe never blocks it
+    threading.Thread(target=process.stderr.read, daemon=True).start()
+    return process, found.group(0)
 
 
 def rss_mb(pid):

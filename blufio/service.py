@@ -45,6 +45,8 @@ class Service:
         for info in self.registry.enabled("observability")[:1]:
             self.observer = self._create(info.name)
         self.auth = [self._create(info.name) for info in self.registry.enabled("auth")]
+        for adapter in self.auth:  # loads the device key now rather than on the first request
+            await adapter.health_check()
         self.runtime = await open_runtime(self.config, observer=self.observer,
                                           registry=self.registry, require_provider_key=False)
         self.adapters.update(self.runtime.adapters)

@@ -42,7 +42,7 @@ def cmd_token(auth, args):
 
 
 def cmd_list(auth, args):
-    from blufio.commands.plugin import print_table
+    from blufio.commands import print_table
 
     records = auth.tokens()
     if args["--json"]:

@@ -6,6 +6,7 @@ registry and nothing heavier (no adapter code, no json unless ``--json``).
 
 import sys
 
+from blufio.commands import print_table
 from blufio.errors import UsageError
 from blufio.registry import INCOMPATIBLE, NOT_CONFIGURED, PluginRegistry
 
@@ -175,11 +176,3 @@ def _print_fields(fields):
 def _print_warnings(registry):
     for warning in registry.config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-
-
-def print_table(header, rows):
-    """Aligned columns, ``systemctl list-unit-files`` style (the last column is not padded)."""
-    widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header) - 1)]
-    for row in (header, *rows):
-        cells = [f"{str(cell):<{widths[i]}}" for i, cell in enumerate(row[:-1])]
-        print("  ".join([*cells, str(row[-1])]).rstrip())

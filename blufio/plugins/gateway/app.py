@@ -107,7 +107,7 @@ def create_app(gateway):
     if gateway.metrics is not None:
         @app.get("/metrics")
         async def metrics():
-            payload, content_type = gateway.metrics.render()
+            payload, content_type = gateway.metrics.render(request.headers.get("accept"))
             return Response(payload, content_type=content_type)
 
     @app.websocket("/ws")
