@@ -82,3 +82,12 @@ def archives(tmp_path_factory):
     from tests.archives import build_archives
 
     return build_archives(tmp_path_factory.mktemp("archives"))
+
+
+@pytest.fixture
+def fake_anthropic():
+    """A fake Anthropic Messages API on 127.0.0.1 (see ``tests.fakes.anthropic_server``)."""
+    from tests.fakes.anthropic_server import FakeAnthropic
+
+    with FakeAnthropic() as server:
+        yield server

@@ -1,4 +1,4 @@
-"""The agent loop end to end: real provider over HTTP to the fake, real SQLite storage."""
+"""The agent loop end to end: real provider over HTTP to the fake_anthropic, real SQLite storage."""
 
 import asyncio
 
@@ -9,23 +9,17 @@ from blufio.agent.loop import Agent
 from blufio.model import NewMessage, text_blocks
 from blufio.plugins.anthropic.provider import AnthropicProvider
 from blufio.plugins.sqlite.storage import SqliteStorage
-from tests.fakes.anthropic_server import (FakeAnthropic, dropped, malformed, stream_error,
+from tests.fakes.anthropic_server import (dropped, malformed, stream_error,
                                           text_reply, tool_use_reply)
 from tests.fakes.config import make_config
 
 
-@pytest.fixture
-def fake():
-    with FakeAnthropic() as server:
-        yield server
-
-
 class Harness:
-    """Config + storage + provider + agent over the fake, rebuilt on demand (a restart)."""
+    """Config + storage + provider + agent over the fake_anthropic, rebuilt on demand (a restart)."""
 
-    def __init__(self, tmp_path, fake, toml=""):
+    def __init__(self, tmp_path, fake_anthropic, toml=""):
         self.config = make_config(
-            tmp_path, f'[anthropic]\nbase_url = "{fake.base_url}"\nread_timeout = 2.0\n'
+            tmp_path, f'[anthropic]\nbase_url = "{fake_anthropic.base_url}"\nread_timeout = 2.0\n'
             f'[storage]\npath = "{tmp_path / "blufio.db"}"\n'
             f'[tools]\nworkspace = "{tmp_path / "ws"}"\n{toml}',
             environ={"ANTHROPIC_API_KEY": "sk-test"})
@@ -46,8 +40,8 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(tmp_path, fake):
-    h = Harness(tmp_path, fake)
+async def harness(tmp_path, fake_anthropic):
+    h = Harness(tmp_path, fake_anthropic)
     await h.start()
     yield h
     await h.stop()
@@ -57,8 +51,8 @@ async def turn(agent, session_id, text, channel="test"):
     return [event async for event in agent.submit(session_id, channel, text)]
 
 
-async def test_plain_turn_streams_and_is_stored(harness, fake):
-    fake.add(text_reply("Hello there!", usage={"input_tokens": 20, "output_tokens": 4}))
+async def test_plain_turn_streams_and_is_stored(harness, fake_anthropic):
+    fake_anthropic.add(text_reply("Hello there!", usage={"input_tokens": 20, "output_tokens": 4}))
     session = await harness.agent.new_session("test")
     events = await turn(harness.agent, session.id, "hi")
     assert isinstance(events[0], Typing)
@@ -74,13 +68,13 @@ async def test_plain_turn_streams_and_is_stored(harness, fake):
     ledger = await harness.storage.cost_entries(session_id=session.id)
     assert len(ledger) == 1 and ledger[0].usage.input_tokens == 20
     assert await harness.storage.unfinished() == []
-    body = fake.message_requests[0].json
+    body = fake_anthropic.message_requests[0].json
     assert body["system"][0]["cache_control"] == {"type": "ephemeral"}
     assert body["tools"][-1]["cache_control"] == {"type": "ephemeral"}
 
 
-async def test_tool_turn_runs_the_tool_and_stores_every_message(harness, fake):
-    fake.add(tool_use_reply("current_time", {"timezone": "UTC"}, text="Checking.",
+async def test_tool_turn_runs_the_tool_and_stores_every_message(harness, fake_anthropic):
+    fake_anthropic.add(tool_use_reply("current_time", {"timezone": "UTC"}, text="Checking.",
                             tool_id="toolu_a"),
              text_reply("It is late."))
     session = await harness.agent.new_session("test")
@@ -95,26 +89,26 @@ async def test_tool_turn_runs_the_tool_and_stores_every_message(harness, fake):
     assert [m.role for m in stored] == ["user", "assistant", "user", "assistant"]
     assert stored[1].content[-1]["type"] == "tool_use"
     assert stored[2].content[0]["tool_use_id"] == "toolu_a"
-    second = fake.message_requests[1].json["messages"]
+    second = fake_anthropic.message_requests[1].json["messages"]
     assert second[-1]["content"][0]["type"] == "tool_result"
     assert second[-2]["content"][-1]["id"] == "toolu_a"
     assert len(await harness.storage.cost_entries(session_id=session.id)) == 2
 
 
-async def test_a_refused_tool_is_reported_to_the_model(harness, fake):
-    fake.add(tool_use_reply("read_file", {"path": "../../etc/passwd"}), text_reply("Cannot."))
+async def test_a_refused_tool_is_reported_to_the_model(harness, fake_anthropic):
+    fake_anthropic.add(tool_use_reply("read_file", {"path": "../../etc/passwd"}), text_reply("Cannot."))
     session = await harness.agent.new_session("test")
     events = await turn(harness.agent, session.id, "read it")
     result = next(e for e in events if isinstance(e, ToolResult))
     assert result.is_error and "outside the workspace" in result.content
     assert isinstance(events[-1], TurnComplete)
-    sent = fake.message_requests[1].json["messages"][-1]["content"][0]
+    sent = fake_anthropic.message_requests[1].json["messages"][-1]["content"][0]
     assert sent["is_error"] is True
 
 
 @pytest.mark.parametrize("failure", [stream_error, dropped, malformed])
-async def test_mid_stream_failure_stores_no_partial_reply(harness, fake, failure):
-    fake.add(failure("Partial"))
+async def test_mid_stream_failure_stores_no_partial_reply(harness, fake_anthropic, failure):
+    fake_anthropic.add(failure("Partial"))
     session = await harness.agent.new_session("test")
     events = await turn(harness.agent, session.id, "hi")
     assert isinstance(events[-1], TurnError) and events[-1].kind == "provider"
@@ -124,27 +118,27 @@ async def test_mid_stream_failure_stores_no_partial_reply(harness, fake, failure
     # the next turn works and does not see the failed one's partial text
     events = await turn(harness.agent, session.id, "again")
     assert isinstance(events[-1], TurnComplete)
-    assert [m["role"] for m in fake.message_requests[-1].json["messages"]] == ["user"]
+    assert [m["role"] for m in fake_anthropic.message_requests[-1].json["messages"]] == ["user"]
 
 
-async def test_spent_budget_refuses_without_a_provider_call(tmp_path, fake):
-    h = Harness(tmp_path, fake, "[cost]\ndaily_budget_usd = 0.0001\n")
+async def test_spent_budget_refuses_without_a_provider_call(tmp_path, fake_anthropic):
+    h = Harness(tmp_path, fake_anthropic, "[cost]\ndaily_budget_usd = 0.0001\n")
     agent = await h.start()
     try:
         session = await agent.new_session("test")
         first = await turn(agent, session.id, "hi")  # spends more than 0.0001
         assert isinstance(first[-1], TurnComplete)
-        calls = len(fake.message_requests)
+        calls = len(fake_anthropic.message_requests)
         events = await turn(agent, session.id, "again")
         assert isinstance(events[-1], TurnError) and events[-1].kind == "budget"
         assert "daily budget" in events[-1].message
-        assert len(fake.message_requests) == calls
+        assert len(fake_anthropic.message_requests) == calls
     finally:
         await h.stop()
 
 
-async def test_history_is_sent_and_sessions_survive_a_restart(tmp_path, fake):
-    h = Harness(tmp_path, fake)
+async def test_history_is_sent_and_sessions_survive_a_restart(tmp_path, fake_anthropic):
+    h = Harness(tmp_path, fake_anthropic)
     agent = await h.start()
     session = await agent.new_session("test")
     await turn(agent, session.id, "first")
@@ -153,14 +147,14 @@ async def test_history_is_sent_and_sessions_survive_a_restart(tmp_path, fake):
     try:
         events = await turn(agent, session.id, "second")
         assert events[-1].text == "echo: second"
-        sent = fake.message_requests[-1].json["messages"]
+        sent = fake_anthropic.message_requests[-1].json["messages"]
         assert [m["role"] for m in sent] == ["user", "assistant", "user"]
         assert sent[1]["content"][0]["text"] == "echo: first"
     finally:
         await h.stop()
 
 
-async def test_one_session_runs_in_order_and_sessions_run_concurrently(harness, fake):
+async def test_one_session_runs_in_order_and_sessions_run_concurrently(harness, fake_anthropic):
     agent = harness.agent
     a = await agent.new_session("test")
     b = await agent.new_session("test")
@@ -171,7 +165,7 @@ async def test_one_session_runs_in_order_and_sessions_run_concurrently(harness, 
     slow = FakeResponse(headers=_headers(), parts=[*message_events(
         [{"type": "text", "text": "slow"}])[:3], Stall(0.5), *message_events(
         [{"type": "text", "text": "slow"}])[3:]])
-    fake.add(slow)
+    fake_anthropic.add(slow)
     a1 = asyncio.create_task(turn(agent, a.id, "a1"))
     await asyncio.sleep(0.1)
     a2 = asyncio.create_task(turn(agent, a.id, "a2"))
@@ -181,12 +175,12 @@ async def test_one_session_runs_in_order_and_sessions_run_concurrently(harness, 
     await a1
     second = await a2
     assert second[-1].text == "echo: a2"
-    sent = fake.message_requests[-1].json["messages"]
+    sent = fake_anthropic.message_requests[-1].json["messages"]
     assert [m["content"][0]["text"] for m in sent] == ["a1", "slow", "a2"]
 
 
-async def test_unfinished_messages_are_answered_once_after_a_crash(tmp_path, fake):
-    h = Harness(tmp_path, fake)
+async def test_unfinished_messages_are_answered_once_after_a_crash(tmp_path, fake_anthropic):
+    h = Harness(tmp_path, fake_anthropic)
     agent = await h.start()
     session = await agent.new_session("test")
     crashed = await agent.receive(session.id, "test", "lost in the crash")
@@ -207,12 +201,12 @@ async def test_unfinished_messages_are_answered_once_after_a_crash(tmp_path, fak
         assert await agent.resume_unfinished(deliver) == 0
         stored = await h.storage.get_messages(session.id)
         assert [m.role for m in stored] == ["user", "assistant", "user", "assistant"]
-        assert len(fake.message_requests) == 2
+        assert len(fake_anthropic.message_requests) == 2
     finally:
         await h.stop()
 
 
-async def test_a_turn_completes_even_if_the_channel_stops_listening(harness, fake):
+async def test_a_turn_completes_even_if_the_channel_stops_listening(harness, fake_anthropic):
     session = await harness.agent.new_session("test")
     async for event in harness.agent.submit(session.id, "test", "hi"):
         break  # the channel went away
@@ -220,22 +214,22 @@ async def test_a_turn_completes_even_if_the_channel_stops_listening(harness, fak
     assert [m.role for m in await harness.storage.get_messages(session.id)] == ["user", "assistant"]
 
 
-async def test_tool_rounds_are_bounded(tmp_path, fake):
-    h = Harness(tmp_path, fake, "[agent]\nmax_tool_rounds = 2\n")
-    fake.default = lambda request: tool_use_reply("current_time", {})
+async def test_tool_rounds_are_bounded(tmp_path, fake_anthropic):
+    h = Harness(tmp_path, fake_anthropic, "[agent]\nmax_tool_rounds = 2\n")
+    fake_anthropic.default = lambda request: tool_use_reply("current_time", {})
     agent = await h.start()
     try:
         session = await agent.new_session("test")
         events = await turn(agent, session.id, "loop forever")
         assert isinstance(events[-1], TurnComplete)
         assert events[-1].stop_reason == "max_tool_rounds"
-        assert len(fake.message_requests) == 3
+        assert len(fake_anthropic.message_requests) == 3
         stored = await h.storage.get_messages(session.id)
         assert all(b["type"] != "tool_use" for b in stored[-1].content)
         # the next turn's history is valid: every tool_use has its tool_result
-        fake.default = lambda request: text_reply("ok")
+        fake_anthropic.default = lambda request: text_reply("ok")
         assert isinstance((await turn(agent, session.id, "next"))[-1], TurnComplete)
-        _assert_tool_pairs(fake.message_requests[-1].json["messages"])
+        _assert_tool_pairs(fake_anthropic.message_requests[-1].json["messages"])
     finally:
         await h.stop()
 
@@ -282,8 +276,8 @@ async def _seed_long_session(storage, rounds):
 
 
 @pytest.mark.parametrize("limit,chars", [(6, 10**9), (7, 10**9), (200, 3000), (200, 10)])
-async def test_history_trimming_never_splits_tool_pairs(tmp_path, fake, limit, chars):
-    h = Harness(tmp_path, fake)
+async def test_history_trimming_never_splits_tool_pairs(tmp_path, fake_anthropic, limit, chars):
+    h = Harness(tmp_path, fake_anthropic)
     storage = SqliteStorage(h.config)
     await storage.open()
     try:
@@ -308,7 +302,7 @@ async def test_unknown_session_is_refused(harness):
         await harness.agent.receive("nope", "test", "hi")
 
 
-async def test_sessions_with_a_turn_in_flight_are_reported_active(harness, fake):
+async def test_sessions_with_a_turn_in_flight_are_reported_active(harness, fake_anthropic):
     from blufio.observability import NullObserver
     from tests.fakes.anthropic_server import FakeResponse, Stall, _headers, message_events
 
@@ -321,7 +315,7 @@ async def test_sessions_with_a_turn_in_flight_are_reported_active(harness, fake)
 
     harness.agent.observer = observer = ActiveSessions()
     parts = message_events([{"type": "text", "text": "slow"}])
-    fake.add(FakeResponse(headers=_headers(), parts=[*parts[:3], Stall(0.3), *parts[3:]]))
+    fake_anthropic.add(FakeResponse(headers=_headers(), parts=[*parts[:3], Stall(0.3), *parts[3:]]))
     a = await harness.agent.new_session("test")
     b = await harness.agent.new_session("test")
     await asyncio.gather(turn(harness.agent, a.id, "a"), turn(harness.agent, b.id, "b"))

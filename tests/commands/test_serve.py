@@ -8,24 +8,18 @@ import anthropic
 import httpx
 import pytest
 
-from tests.fakes.anthropic_server import FakeAnthropic, FakeResponse, Stall, message_events
+from tests.fakes.anthropic_server import FakeResponse, Stall, message_events
 from tests.served import Served, checkout_env
 
 TOKEN = "serve-test-token"
 
 
 @pytest.fixture
-def fake():
-    with FakeAnthropic() as server:
-        yield server
-
-
-@pytest.fixture
-def serve(repo_root, fake):
+def serve(repo_root, fake_anthropic):
     started = []
 
     def start(**env):
-        base = {"ANTHROPIC_BASE_URL": fake.base_url, "ANTHROPIC_API_KEY": "sk-ant-x",
+        base = {"ANTHROPIC_BASE_URL": fake_anthropic.base_url, "ANTHROPIC_API_KEY": "sk-ant-x",
                 "BLUFIO_GATEWAY__BEARER_TOKEN": TOKEN, "BLUFIO_PLUGINS__TELEGRAM": "false"}
         base.update(env)
         served = Served(checkout_env(repo_root, **base))
@@ -54,9 +48,9 @@ def test_serve_answers_the_sdk_and_lists_the_session_then_exits_cleanly(serve):
     assert TOKEN not in served.stderr and "sk-ant-x" not in served.stderr
 
 
-def test_sigterm_during_a_stream_finishes_it_and_loses_nothing(serve, fake, data_dir):
+def test_sigterm_during_a_stream_finishes_it_and_loses_nothing(serve, fake_anthropic, data_dir):
     parts = message_events([{"type": "text", "text": "a reply that takes a while"}], chunk_size=6)
-    fake.add(FakeResponse(headers={"request-id": "req_up"},
+    fake_anthropic.add(FakeResponse(headers={"request-id": "req_up"},
                           parts=[*parts[:4], Stall(1.0), *parts[4:]], stream=True))
     served = serve()
     sdk = anthropic.Anthropic(base_url=served.url, api_key=TOKEN, max_retries=0)
@@ -82,7 +76,7 @@ def test_sigterm_during_a_stream_finishes_it_and_loses_nothing(serve, fake, data
     assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 2
 
 
-def test_without_a_provider_key_serve_starts_and_turns_name_the_missing_key(serve, fake):
+def test_without_a_provider_key_serve_starts_and_turns_name_the_missing_key(serve, fake_anthropic):
     served = serve(ANTHROPIC_API_KEY=None)
     assert httpx.get(f"{served.url}/v1/health").status_code == 200
     sdk = anthropic.Anthropic(base_url=served.url, api_key=TOKEN, max_retries=0)
@@ -90,7 +84,7 @@ def test_without_a_provider_key_serve_starts_and_turns_name_the_missing_key(serv
         sdk.messages.create(model="m", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
     assert "ANTHROPIC_API_KEY" in caught.value.message
     assert caught.value.response.headers["x-should-retry"] == "false"
-    assert fake.message_requests == []
+    assert fake_anthropic.message_requests == []
     assert served.stop() == 0
     assert "anthropic: not-configured" in served.stderr
 

@@ -3,24 +3,15 @@
 import os
 
 from blufio.config import load_config
-
-
-class EmptyVault:
-    """A vault with nothing in it (tests never touch the user's vault)."""
-
-    directory = ""
-    path = ""
-
-    def names(self):
-        return []
-
-    def get(self, name):
-        return None
+from blufio.vault import Vault
 
 
 def make_config(tmp_path, toml="", environ=None, vault=None):
-    """Write ``toml`` to ``tmp_path/blufio.toml`` and load it with ``environ`` only."""
+    """Write ``toml`` to ``tmp_path/blufio.toml`` and load it with ``environ`` only, over a
+    vault of the test's own (``tmp_path/vault``), never the user's."""
     path = os.path.join(str(tmp_path), "blufio.toml")
     with open(path, "w", encoding="utf-8") as f:
         f.write(toml)
-    return load_config(path, environ=dict(environ or {}), vault=vault or EmptyVault())
+    environ = dict(environ or {})
+    vault = vault or Vault(os.path.join(str(tmp_path), "vault"), environ)
+    return load_config(path, environ=environ, vault=vault)

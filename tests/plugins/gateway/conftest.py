@@ -6,7 +6,6 @@ import threading
 
 import pytest
 
-from tests.fakes.anthropic_server import FakeAnthropic
 
 TOKEN = "gw-test-token"
 
@@ -47,12 +46,6 @@ class RunningGateway:
 
     def auth(self, token=TOKEN):
         return {"authorization": f"Bearer {token}"}
-
-
-@pytest.fixture
-def fake_anthropic():
-    with FakeAnthropic() as fake:
-        yield fake
 
 
 @pytest.fixture

@@ -1,26 +1,18 @@
 """The telegram channel as ``blufio serve`` runs it: created by the registry from its
 manifest, beside the gateway, over one agent; stopped in order."""
 
-import pytest
 
 from blufio.service import Service
-from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.config import make_config
 
 OWNER = 42  # as in conftest.py's allowed_users
 
 
-@pytest.fixture
-def anthropic():
-    with FakeAnthropic() as server:
-        yield server
-
-
-async def test_serve_starts_telegram_beside_the_gateway(tmp_path, tg, telegram_toml, anthropic):
+async def test_serve_starts_telegram_beside_the_gateway(tmp_path, tg, telegram_toml, fake_anthropic):
     config = make_config(tmp_path, telegram_toml() + f"""
 [anthropic]
 api_key = "sk-ant-test"
-base_url = "{anthropic.base_url}"
+base_url = "{fake_anthropic.base_url}"
 
 [gateway]
 port = 0

@@ -17,17 +17,11 @@ OWNER = 42  # as in conftest.py's allowed_users
 
 
 @pytest.fixture
-def anthropic():
-    with FakeAnthropic() as server:
-        yield server
-
-
-@pytest.fixture
-def config(tmp_path, telegram_toml, anthropic):
+def config(tmp_path, telegram_toml, fake_anthropic):
     return make_config(tmp_path, telegram_toml() + f"""
 [anthropic]
 api_key = "sk-ant-test"
-base_url = "{anthropic.base_url}"
+base_url = "{fake_anthropic.base_url}"
 """)
 
 
@@ -61,9 +55,9 @@ async def blufio(config):
     await stop()
 
 
-async def test_a_conversation_is_answered_and_kept_in_one_session(tg, anthropic, blufio):
+async def test_a_conversation_is_answered_and_kept_in_one_session(tg, fake_anthropic, blufio):
     long_text = "Hello from the model. " * 12
-    anthropic.add(text_reply(long_text, chunk_size=8))
+    fake_anthropic.add(text_reply(long_text, chunk_size=8))
     _, _, storage = await blufio()
 
     tg.send_text(OWNER, "hi")
@@ -78,7 +72,7 @@ async def test_a_conversation_is_answered_and_kept_in_one_session(tg, anthropic,
     assert [text_of(m.content) for m in await storage.get_messages(session.id)] == [
         "hi", long_text, "and again", "echo: and again"]
     # the second turn was sent the first as history
-    assert len(anthropic.message_requests[-1].json["messages"]) == 3
+    assert len(fake_anthropic.message_requests[-1].json["messages"]) == 3
 
 
 async def _turns_finished(storage, timeout=5.0):
