@@ -91,6 +91,21 @@ class Budget:
         self.monthly = monthly
         self.observer = observer
         self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self._used = None  # {period: USD} as of the last check, for spend() to update
+
+    def spend(self, usd):
+        """Note ``usd`` just recorded in the ledger, so the remaining budget reported to the
+        observer is current without another query (the next check re-reads the ledger)."""
+        if self._used is None:
+            return
+        for period, limit in (("daily", self.daily), ("monthly", self.monthly)):
+            self._used[period] += usd
+            if limit is not None:
+                self._report(period, limit, self._used[period])
+
+    def _report(self, period, limit, used):
+        if self.observer is not None:
+            self.observer.budget_remaining(period, max(0.0, limit - used))
 
     @classmethod
     def from_config(cls, config, storage, observer=None):
@@ -106,14 +121,13 @@ class Budget:
         if self.daily is None and self.monthly is None:
             return
         today, month = await self.spent()
+        self._used = {"daily": today, "monthly": month}
         for period, limit, used, resets in (("daily", self.daily, today, "at 00:00 UTC"),
                                             ("monthly", self.monthly, month,
                                              "on the 1st of next month (UTC)")):
             if limit is None:
                 continue
-            remaining = max(0.0, limit - used)
-            if self.observer is not None:
-                self.observer.budget_remaining(period, remaining)
+            self._report(period, limit, used)
             if used >= limit:
                 raise BudgetExceededError(
                     f"the {period} budget of {usd(limit)} is spent ({usd(used)} used); the agent "

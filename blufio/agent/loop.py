@@ -317,6 +317,7 @@ class Agent:
             if count:
                 self.observer.tokens(self.model, kind, count)
         await self.storage.record_cost(CostEntry(inbound.session_id, self.model, usage, usd))
+        self.budget.spend(usd)
 
     async def _history(self, session_id):
         """The session's recent messages as API messages, bounded and starting cleanly."""

@@ -107,3 +107,22 @@ def test_device_key_tokens_work_with_the_sdk_until_revoked_or_rotated(gateway, b
     with pytest.raises(anthropic.AuthenticationError):
         reply(phone)
     assert reply(TOKEN).content[0].text == "echo: hi"  # the static token still works
+
+
+def test_budget_remaining_follows_the_ledger(gateway_env, monkeypatch):
+    monkeypatch.setenv("BLUFIO_COST__DAILY_BUDGET_USD", "10")
+    monkeypatch.setenv("BLUFIO_COST__MONTHLY_BUDGET_USD", "100")
+    running = RunningGateway().start()
+    try:
+        sdk = anthropic.Anthropic(base_url=running.url, api_key=TOKEN, max_retries=0)
+        for text in ("one", "two"):
+            sdk.messages.create(model="m", max_tokens=20, messages=[{"role": "user", "content": text}])
+        spent = sum(e.cost_usd for e in running.call(running.storage.cost_entries()))
+        values = samples(scrape(running).text)
+    finally:
+        running.stop()
+    assert spent > 0
+    daily = values[("blufio_budget_remaining_usd", frozenset({("period", "daily")}))]
+    monthly = values[("blufio_budget_remaining_usd", frozenset({("period", "monthly")}))]
+    assert daily == pytest.approx(10 - spent) and monthly == pytest.approx(100 - spent)
+    assert values[("blufio_sessions_active", frozenset())] == 0  # nothing in flight now
