@@ -169,7 +169,7 @@ async def _session_for(gateway, header_id, turn):
     """Continue the session named by the header, or start one seeded with the history."""
     if header_id:
         return (await _existing_session(gateway, header_id)).id
-    session = await gateway.storage.create_session(CHANNEL)
+    session = await gateway.agent.new_session(CHANNEL)
     if turn.history:
         await gateway.storage.append_messages(
             session.id, [NewMessage(m["role"], m["content"]) for m in turn.history])

@@ -95,7 +95,7 @@ async def _converse(gateway, frame, ref, send, send_error):
             if not isinstance(session_id, str) or await gateway.storage.get_session(session_id) is None:
                 raise GatewayError(404, f"no session with id '{session_id}'")
         else:
-            session_id = (await gateway.storage.create_session(CHANNEL)).id
+            session_id = (await gateway.agent.new_session(CHANNEL)).id
             await send(_tagged({"type": "session"}, ref, session_id))
         async for event in gateway.agent.submit(session_id, CHANNEL, content):
             out = _frame_for(event)
