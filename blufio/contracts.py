@@ -78,8 +78,9 @@ class Storage(PluginAdapter, Protocol):
         """Append messages outside any turn (e.g. seeding a session), in one transaction."""
 
     async def enqueue(self, session_id: str, channel: str, content: list, *,
-                      reply_to: Optional[dict] = None) -> Inbound:
-        """Queue a received message as ``pending``."""
+                      reply_to: Optional[dict] = None, claimed: bool = False) -> Inbound:
+        """Queue a received message as ``pending`` (``processing`` when ``claimed``: the
+        caller answers it at once, and a crash leaves it for ``reset_processing``)."""
 
     async def claim(self, inbound_id: int) -> bool:
         """Move an entry from ``pending`` to ``processing``; False if it was not pending."""

@@ -135,15 +135,17 @@ class Agent:
         self._known_sessions.add(session.id)
         return session
 
-    async def receive(self, session_id, channel, content, reply_to=None):
-        """Store a received message (``content``: text or content blocks) as pending."""
+    async def receive(self, session_id, channel, content, reply_to=None, *, claim=False):
+        """Store a received message (``content``: text or content blocks) as pending, or
+        already claimed for this process when ``claim`` (``submit`` processes it at once)."""
         if isinstance(content, str):
             content = text_blocks(content)
         if session_id not in self._known_sessions:
             if await self.storage.get_session(session_id) is None:
                 raise StorageError(f"no session with id {session_id}")
             self._known_sessions.add(session_id)
-        inbound = await self.storage.enqueue(session_id, channel, content, reply_to=reply_to)
+        inbound = await self.storage.enqueue(session_id, channel, content, reply_to=reply_to,
+                                             claimed=claim)
         self.observer.message(channel, "in")
         return inbound
 
@@ -157,7 +159,7 @@ class Agent:
 
     async def submit(self, session_id, channel, content, reply_to=None):
         """Store the message, then yield the events of its turn (see the module docstring)."""
-        inbound = await self.receive(session_id, channel, content, reply_to)
+        inbound = await self.receive(session_id, channel, content, reply_to, claim=True)
         async for event in self.process(inbound):
             yield event
 
@@ -220,8 +222,8 @@ class Agent:
             emit(_DONE)
 
     async def _run_locked(self, inbound, emit):
-        if not await self.storage.claim(inbound.id):
-            return
+        if inbound.status != "processing" and not await self.storage.claim(inbound.id):
+            return  # someone else is answering it
         started = time.monotonic()
         emit(Typing(inbound.session_id, inbound.id))
         try:

@@ -161,14 +161,15 @@ class SqliteStorage:
 
     # -- the inbound queue -------------------------------------------------------------------
 
-    async def enqueue(self, session_id, channel, content, *, reply_to=None):
+    async def enqueue(self, session_id, channel, content, *, reply_to=None, claimed=False):
         now = utc_now()
         reply_to = dict(reply_to or {})
+        status = "processing" if claimed else "pending"
         cursor = await self._write(lambda conn: conn.execute(
-            "INSERT INTO inbound (session_id, channel, content, reply_to, received_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (session_id, channel, json.dumps(content), json.dumps(reply_to), now)))
-        return Inbound(cursor.lastrowid, session_id, channel, content, "pending", now, reply_to)
+            "INSERT INTO inbound (session_id, channel, content, reply_to, status, received_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (session_id, channel, json.dumps(content), json.dumps(reply_to), status, now)))
+        return Inbound(cursor.lastrowid, session_id, channel, content, status, now, reply_to)
 
     async def claim(self, inbound_id):
         cursor = await self._write(lambda conn: conn.execute(

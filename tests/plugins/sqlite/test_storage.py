@@ -177,3 +177,12 @@ def test_a_process_killed_mid_write_leaves_a_consistent_database(config, tmp_pat
 
 def _repo_root():
     return os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+async def test_a_message_answered_at_once_is_queued_already_claimed(storage):
+    session = await storage.create_session("gateway")
+    inbound = await storage.enqueue(session.id, "gateway", text_blocks("hi"), claimed=True)
+    assert inbound.status == "processing"
+    assert await storage.claim(inbound.id) is False  # nobody else can take it
+    assert await storage.reset_processing(channels=["telegram"]) == 0  # other channels untouched
+    assert await storage.reset_processing(channels=["gateway"]) == 1  # a crash returns it
