@@ -114,7 +114,7 @@ def throughput_wrk(url, headers, body, seconds=8, concurrency=32):
 
     if shutil.which("wrk") is None:
         return None
-    lines = [f'wrk.method = "POST"', f"wrk.body = {json.dumps(json.dumps(body))}",
+    lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(json.dumps(body))}",
              'wrk.headers["content-type"] = "application/json"']
     lines += [f'wrk.headers["{name}"] = "{value}"' for name, value in headers.items()]
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
