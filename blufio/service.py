@@ -79,16 +79,13 @@ class Service:
                 log.warning("%s: %s: %s", info.name, info.state, info.reason)
 
     async def _resume(self):
+        """Answer what a crash left unanswered on these channels (a shell's own messages wait
+        for the next shell)."""
         async def deliver(inbound, events):
-            channel = self.channels.get(inbound.channel)
-            if channel is None:
-                async for _ in events:
-                    pass
-            else:
-                await channel.deliver(inbound, events)
+            await self.channels[inbound.channel].deliver(inbound, events)
 
         try:
-            count = await self.agent.resume_unfinished(deliver)
+            count = await self.agent.resume_unfinished(deliver, channels=list(self.channels))
         except Exception:
             log.exception("resuming unanswered messages failed")
             return

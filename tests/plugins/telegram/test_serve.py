@@ -28,3 +28,33 @@ port = 0
         assert await service.storage.count_sessions(channel="telegram") == 1
     finally:
         await service.stop()
+
+
+async def test_serve_answers_a_telegram_message_a_crash_left_unanswered(tmp_path, tg, telegram_toml,
+                                                                        fake_anthropic):
+    config = make_config(tmp_path, telegram_toml() + f"""
+[anthropic]
+api_key = "sk-ant-test"
+base_url = "{fake_anthropic.base_url}"
+
+[plugins]
+gateway = false
+""")
+    from blufio.model import text_blocks
+    from blufio.plugins.sqlite.storage import SqliteStorage
+
+    storage = SqliteStorage(config)  # the last run: received, claimed, then killed
+    await storage.open()
+    session = await storage.create_session("telegram")
+    await storage.enqueue(session.id, "telegram", text_blocks("are you there?"),
+                          reply_to={"chat_id": OWNER}, claimed=True)
+    await storage.shutdown()
+
+    service = Service(config)
+    await service.start()
+    try:
+        await tg.wait_for(lambda: "echo: are you there?" in tg.texts(OWNER))
+        assert await service.storage.unfinished() == []
+    finally:
+        await service.stop()
+    assert len(fake_anthropic.message_requests) == 1  # answered once
