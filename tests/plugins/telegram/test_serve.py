@@ -1,6 +1,7 @@
 """The telegram channel as ``blufio serve`` runs it: created by the registry from its
 manifest, beside the gateway, over one agent; stopped in order."""
 
+import asyncio
 
 from blufio.service import Service
 from tests.fakes.config import make_config
@@ -54,6 +55,10 @@ gateway = false
     await service.start()
     try:
         await tg.wait_for(lambda: "echo: are you there?" in tg.texts(OWNER))
+        for _ in range(100):  # the reply shows before the turn's transaction commits
+            if not await service.storage.unfinished():
+                break
+            await asyncio.sleep(0.05)
         assert await service.storage.unfinished() == []
     finally:
         await service.stop()
