@@ -49,6 +49,8 @@ def create_app(gateway):
     @app.after_request
     async def stamp(response):
         response.headers["request-id"] = getattr(g, "request_id", "")
+        if getattr(g, "session_id", None):  # errors of a turn name its session too
+            response.headers[SESSION_HEADER] = g.session_id
         return response
 
     @app.errorhandler(GatewayError)
@@ -98,11 +100,12 @@ def create_app(gateway):
         body = parse_body(await request.get_data())
         wants_stream = "text/event-stream" in request.headers.get("accept", "")
         turn = parse_messages_request(body, wants_stream)
-        session_id = await _session_for(gateway, request.headers.get(SESSION_HEADER), turn)
+        session_id = g.session_id = await _session_for(
+            gateway, request.headers.get(SESSION_HEADER), turn)
         events = gateway.agent.submit(session_id, CHANNEL, turn.turn)
         if turn.stream:
-            return await _stream_reply(gateway, session_id, events)
-        return await _json_reply(session_id, events)
+            return await _stream_reply(gateway, events)
+        return await _json_reply(events)
 
     if gateway.metrics is not None:
         @app.get("/metrics")
@@ -184,18 +187,18 @@ async def _until_outcome(events):
             return
 
 
-async def _json_reply(session_id, events):
+async def _json_reply(events):
     async for event in _until_outcome(events):
         if isinstance(event, TurnError):
             raise from_exception(event.error)
         if isinstance(event, TurnComplete):
             body = message_body(new_message_id(), event.model, event.text, event.stop_reason,
                                 event.usage.as_dict())
-            return body, 200, {SESSION_HEADER: session_id}
+            return body
     raise GatewayError(500, "the turn ended without a reply")
 
 
-async def _stream_reply(gateway, session_id, events):
+async def _stream_reply(gateway, events):
     """SSE for one turn. Errors known before any output are a plain HTTP error instead (the
     SDK cannot retry an error event); after that they are an ``error`` event."""
     events = _with_pings(_until_outcome(events))
@@ -230,8 +233,8 @@ async def _stream_reply(gateway, session_id, events):
                 yield stream.error(error.error_type, error.message)
                 return
 
-    headers = {SESSION_HEADER: session_id, "cache-control": "no-cache"}
-    response = Response(body(), content_type="text/event-stream", headers=headers)
+    response = Response(body(), content_type="text/event-stream",
+                        headers={"cache-control": "no-cache"})
     response.timeout = None
     return response
 

@@ -183,6 +183,7 @@ def test_a_spent_budget_is_402_billing_error(gateway, fake_anthropic, monkeypatc
         client(gateway).messages.create(model="any", max_tokens=5, messages=HELLO)
     assert caught.value.status_code == 402
     assert caught.value.body["error"]["type"] == "billing_error"
+    assert caught.value.response.headers["x-blufio-session"]  # the session it was refused in
     assert len(fake_anthropic.message_requests) == before  # no provider call
 
 
