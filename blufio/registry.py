@@ -102,9 +102,9 @@ class PluginRegistry:
         key = self._aliases.get(key, key)
         if key in self._entries:
             return key
-        from blufio.config import _closest
+        from blufio.config import did_you_mean
 
-        raise UsageError(f"'{name}' is not a Blufio plugin{_closest(key, self.known_names())}; "
+        raise UsageError(f"'{name}' is not a Blufio plugin{did_you_mean(key, self.known_names())}; "
                          f"the plugins are: {', '.join(self._entries)}")
 
     def known_names(self):

@@ -12,7 +12,8 @@ import os
 from blufio.config.schema import CORE_SECTIONS, PLUGINS_SECTION, ConfigKey
 from blufio.errors import ConfigError
 
-__all__ = ["Config", "ConfigKey", "find_config_file", "load_config", "parse_env_value"]
+__all__ = ["Config", "ConfigKey", "check_value", "did_you_mean", "find_config_file", "load_config",
+           "parse_env_value", "validate_document"]
 
 _FROM_VAULT = object()  # placeholder: the value is in the vault and decrypted on first use
 
@@ -47,7 +48,8 @@ def parse_env_value(raw, key):
         return raw
 
 
-def _closest(word, choices):
+def did_you_mean(word, choices):
+    """' (did you mean 'x'?)' for the choice closest to ``word``, or ''."""
     import difflib
 
     match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
@@ -92,15 +94,15 @@ class Schema:
         if section == PLUGINS_SECTION:
             if name not in self.build_features:
                 raise ConfigError(f"unknown key '{dotted}': '{name}' is not a plugin in this "
-                                  f"build{_closest(name, self.build_features)}")
+                                  f"build{did_you_mean(name, self.build_features)}")
             return ConfigKey(PLUGINS_SECTION, name, "boolean", default=True,
                              description=f"Whether the {name} plugin is enabled")
         if section not in self.sections:
             raise ConfigError(f"unknown section '{section}' in '{dotted}'"
-                              f"{_closest(section, self.known_sections())}")
+                              f"{did_you_mean(section, self.known_sections())}")
         keys = self.sections[section]
         if name not in keys:
-            raise ConfigError(f"unknown key '{dotted}'{_closest(name, keys)}; "
+            raise ConfigError(f"unknown key '{dotted}'{did_you_mean(name, keys)}; "
                               f"[{section}] has: {', '.join(keys)}")
         return keys[name]
 
@@ -198,6 +200,11 @@ def load_config(cli_path=None, environ=None, vault=None, schema=None):
     return Config(path, file_exists, schema, values, sources, switches, warnings, vault)
 
 
+def validate_document(schema, path, document):
+    """Raise ConfigError if the parsed TOML ``document`` would not load as ``path``."""
+    _layer_file(schema, path, document, {}, {}, {}, [])
+
+
 def _try_key(schema, dotted):
     try:
         return schema.key(dotted)
@@ -221,7 +228,8 @@ def _read_file(path):
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
 
 
-def _check_value(key, value, where):
+def check_value(key, value, where):
+    """``value`` in ``key``'s type, or a ConfigError naming ``where``, the key and the type."""
     if not key.accepts(value):
         shown = f"{value!r}" if not isinstance(value, str) else f'"{value}"'
         if key.secret:
@@ -237,13 +245,13 @@ def _layer_file(schema, path, document, values, sources, switches, warnings):
                 raise ConfigError(f"{path}: [plugins] must be a table of name = true|false")
             for name, enabled in table.items():
                 if name in schema.build_features:
-                    switches[name] = _check_value(schema.key(f"plugins.{name}"), enabled, path)
+                    switches[name] = check_value(schema.key(f"plugins.{name}"), enabled, path)
                 elif name in schema.catalog_names:
                     warnings.append(f"{path}: [plugins] {name}: the {name} plugin is not in "
                                     "this build; the setting has no effect")
                 else:
                     raise ConfigError(f"{path}: [plugins] '{name}' is not a plugin"
-                                      f"{_closest(name, schema.catalog_names)}")
+                                      f"{did_you_mean(name, schema.catalog_names)}")
             continue
         if section not in schema.sections:
             owner = _absent_owner(schema, section)
@@ -252,7 +260,7 @@ def _layer_file(schema, path, document, values, sources, switches, warnings):
                                 f"{'is not in this build' if owner not in schema.broken else 'has a broken manifest'}; ignored")
                 continue
             raise ConfigError(f"{path}: unknown section [{section}]"
-                              f"{_closest(section, schema.known_sections())}; known sections: "
+                              f"{did_you_mean(section, schema.known_sections())}; known sections: "
                               f"{', '.join(schema.known_sections())}")
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: '{section}' must be a table, written [{section}]")
@@ -260,9 +268,9 @@ def _layer_file(schema, path, document, values, sources, switches, warnings):
         for name, value in table.items():
             if name not in keys:
                 raise ConfigError(f"{path}: [{section}] unknown key '{name}'"
-                                  f"{_closest(name, keys)}; [{section}] has: {', '.join(keys)}")
+                                  f"{did_you_mean(name, keys)}; [{section}] has: {', '.join(keys)}")
             key = keys[name]
-            values[key.dotted] = _check_value(key, value, path)
+            values[key.dotted] = check_value(key, value, path)
             sources[key.dotted] = "file"
             if key.secret:
                 warnings.append(f"{path}: '{key.dotted}' is a secret written in clear; move it "
@@ -278,7 +286,7 @@ def _absent_owner(schema, section):
 def _layer_environment(schema, environ, values, sources, switches):
     for key in schema.all_keys():
         if key.env and environ.get(key.env):
-            values[key.dotted] = _check_value(key, parse_env_value(environ[key.env], key), key.env)
+            values[key.dotted] = check_value(key, parse_env_value(environ[key.env], key), key.env)
             sources[key.dotted] = key.env
     for variable, raw in environ.items():
         if not variable.startswith("BLUFIO_") or "__" not in variable:
@@ -288,7 +296,7 @@ def _layer_environment(schema, environ, values, sources, switches):
             key = schema.key(f"{section}.{name}")
         except ConfigError as exc:
             raise ConfigError(f"environment variable {variable}: {exc}") from None
-        value = _check_value(key, parse_env_value(raw, key), variable)
+        value = check_value(key, parse_env_value(raw, key), variable)
         if key.section == PLUGINS_SECTION:
             switches[key.name] = value
         else:

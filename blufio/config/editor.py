@@ -6,7 +6,7 @@ atomically, so a bad value or a crash never leaves a half-written or invalid fil
 
 import os
 
-from blufio.config import _check_value, _layer_file, parse_env_value
+from blufio.config import check_value, parse_env_value, validate_document
 from blufio.errors import ConfigError
 from blufio.paths import atomic_write, ensure_private_dir
 
@@ -17,7 +17,7 @@ def set_key(config, dotted, raw):
     Returns the value written. Creates the file (and its directory) when there is none.
     """
     key = config.schema.key(dotted)
-    value = _check_value(key, parse_env_value(raw, key), f"value for {dotted}")
+    value = check_value(key, parse_env_value(raw, key), f"value for {dotted}")
     write_value(config, key.section, key.name, value)
     return value
 
@@ -48,7 +48,7 @@ def write_value(config, section, name, value):
         return False
     table[name] = value
     new_text = tomlkit.dumps(document)
-    _layer_file(config.schema, path, tomlkit.parse(new_text).unwrap(), {}, {}, {}, [])
+    validate_document(config.schema, path, tomlkit.parse(new_text).unwrap())
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
         ensure_private_dir(directory)
