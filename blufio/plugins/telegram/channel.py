@@ -21,7 +21,8 @@ import time
 
 from blufio.agent.events import TextDelta, TurnComplete, TurnError
 from blufio.errors import BlufioError, ConfigError, PluginError
-from blufio.plugins.telegram.api import Backoff, BotAPI, BotAPIError
+from blufio.plugins.telegram.api import BotAPI, BotAPIError
+from blufio.retry import Backoff
 from blufio.plugins.telegram.reply import StreamedReply, typing
 
 log = logging.getLogger("blufio.telegram")
