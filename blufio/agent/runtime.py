@@ -30,8 +30,10 @@ class Runtime:
 
         registry, stack = self.registry, self._lifecycle
         provider_info = _provider_info(registry)
+        # A provider only missing its key is created either way; its own check says which
+        # key to set, in the words its users know.
         self.provider = registry.create(provider_info.name, observer=self.observer,
-                                        allow_not_configured=not require_provider_key)
+                                        allow_not_configured=True)
         check = getattr(self.provider, "check_configured", None)
         if require_provider_key and check is not None:
             check()  # before anything is opened or created
