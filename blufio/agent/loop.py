@@ -308,7 +308,7 @@ class Agent:
         return content, builder.usage, builder.stop_reason
 
     async def _record(self, inbound, usage, state):
-        usd = cost_usd(self.model, usage)
+        usd = cost_usd(self.model, usage, self.provider.prices)
         state.usage = state.usage + usage
         state.cost += usd
         for attribute, kind in USAGE_LABELS.items():

@@ -23,6 +23,8 @@ import logging
 
 from blufio.errors import ConfigError, ProviderError
 from blufio.retry import backoff_delay, retry_after
+from blufio.manifest import identity
+from blufio.plugins.anthropic.prices import PRICES
 
 log = logging.getLogger("blufio.anthropic")
 
@@ -45,9 +47,8 @@ _STATUS_WORDS = {400: "rejected the request", 401: "refused the API key",
 class AnthropicProvider:
     """The ``anthropic`` provider plugin (implements ``blufio.contracts.Provider``)."""
 
-    name = "anthropic"
-    version = "0.1.0"
-    adapter_type = "provider"
+    name, version, adapter_type = identity("anthropic")
+    prices = PRICES
 
     def __init__(self, config, **services):
         section = config.section("anthropic")

@@ -32,6 +32,7 @@ import nacl.signing
 
 from blufio.durations import parse_duration
 from blufio.errors import BlufioError, ConfigError
+from blufio.manifest import identity
 
 PREFIX = "blufio_"
 KEY_NAME = "keypair:device_key"  # not "section.key": the configuration never mistakes these
@@ -53,9 +54,7 @@ class KeypairAuth:
     (a new dict) or None. The other methods are for ``blufio auth`` and raise BlufioError.
     """
 
-    name = "keypair"
-    version = "0.1.0"
-    adapter_type = "auth"
+    name, version, adapter_type = identity("keypair")
 
     def __init__(self, config, **_services):
         self.config = config

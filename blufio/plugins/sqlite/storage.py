@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import aiosqlite
 
 from blufio.errors import SchemaTooNewError, StorageError
+from blufio.manifest import identity
 from blufio.model import USAGE_FIELDS, CostEntry, Inbound, Message, Session, Usage, utc_now
 from blufio.paths import ensure_private_dir, touch_private
 from blufio.plugins.sqlite.migrations import MIGRATIONS
@@ -38,9 +39,7 @@ def database_path(config):
 class SqliteStorage:
     """Sessions, messages, the inbound queue, the cost ledger and state in SQLite."""
 
-    name = "sqlite"
-    version = "0.1.0"
-    adapter_type = "storage"
+    name, version, adapter_type = identity("sqlite")
 
     def __init__(self, config, **_services):
         self.path = database_path(config)
