@@ -1,20 +1,35 @@
 """Every error Blufio shows a user, in one tree, and what each one means.
 
-    BlufioError                       internal  exit 1   HTTP 500, client told only "see the log"
-    ├── UsageError                    exit 2: the command line is wrong
-    ├── ConfigError                   config    exit 2   HTTP 503, no retry: the configuration
+    BlufioError                       anything Blufio reports to a user
+    ├── UsageError                    the command line is wrong
+    ├── ConfigError                   a configuration file, key or value is wrong
     ├── PluginError                   a plugin cannot be found, loaded or started
     │   ├── ManifestError             a plugin.toml does not parse or breaks the format
-    │   └── BotAPIError               a Telegram Bot API call failed (plugins.telegram.api)
+    │   └── BotAPIError               a Telegram Bot API call failed (plugins/telegram/api.py)
     ├── VaultError                    the vault cannot be opened (e.g. a wrong passphrase)
-    ├── StorageError                  storage: the database cannot be used
+    ├── StorageError                  the database cannot be used
     │   └── SchemaTooNewError         the database was made by a newer Blufio
-    ├── ProviderError                 provider  HTTP as the edge translated the provider's answer
-    │   ├── ProviderUnavailableError  HTTP 503: no usable answer (network, timeout, cut stream)
-    │   └── ProviderAuthError         HTTP 502, no retry: the provider refused the credentials
-    ├── BudgetExceededError           budget    HTTP 402 billing_error, no retry
-    ├── GatewayError                  HTTP as given: a refused request (plugins.gateway.errors)
+    ├── ProviderError                 the model provider failed
+    │   ├── ProviderUnavailableError  no usable answer came: network, timeout, a cut stream
+    │   └── ProviderAuthError         the provider refused Blufio's credentials
+    ├── BudgetExceededError           a daily or monthly budget is spent
+    ├── GatewayError                  the gateway refuses a request (plugins/gateway/errors.py)
     └── ToolError                     a tool refused or failed (reported to the model)
+
+What each means, where it differs from its parent (subclasses inherit the rest):
+
+    class                     exit  kind      HTTP answer        x-should-retry  a client sees
+    BlufioError               1     internal  500 api_error      (not sent)      a generic line
+    UsageError                2
+    ConfigError               2     config    503 api_error      false           the message
+    StorageError                    storage
+    ProviderError                   provider  500 api_error *                    the message
+    ProviderUnavailableError                  503 api_error                      prefixed message
+    ProviderAuthError                         502 api_error      false           prefixed message
+    BudgetExceededError             budget    402 billing_error  false           the message
+    GatewayError                              as raised          as raised       the message
+
+    * or what the provider's plugin set from the provider's own answer
 
 What an error means is said once, by its class, and read everywhere it is handled:
 
