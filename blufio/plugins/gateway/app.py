@@ -3,7 +3,8 @@
 ``create_app(gateway)`` wires routes to a ``Gateway`` (the services a request needs: the
 agent, storage, token check, observer and the plugins whose health ``/v1/health`` reports).
 Every error, including 404, 405 and 413, is answered in Anthropic's error envelope, and every
-response carries a ``request-id`` header.
+response carries a ``request-id`` header. A turn's reply is written by ``replies`` (JSON or
+SSE) and, on ``/ws``, by ``websocket``.
 """
 
 import secrets
