@@ -279,13 +279,7 @@ async def _events(response, request_id):
         if kind == "ping":
             continue
         if kind == "error":
-            error = event.get("error") or {}
-            error_type = error.get("type") or "api_error"
-            text = (f"the Anthropic API failed mid-stream ({error_type}): "
-                    f"{error.get('message') or 'no message'}")
-            if request_id:
-                text += f" [request-id {request_id}]"
-            raise _provider_error(text, status=None, error_type=error_type, request_id=request_id)
+            raise _error_event(event, request_id)
         yield event
         if kind == "message_stop":
             finished = True
@@ -297,6 +291,17 @@ async def _events(response, request_id):
             "the Anthropic API stream ended before the message was complete"
             + (f" [request-id {request_id}]" if request_id else ""),
             error_type="api_connection_error", request_id=request_id)
+
+
+def _error_event(event, request_id):
+    """The ProviderError for an ``error`` event in the middle of a stream."""
+    error = event.get("error") or {}
+    error_type = error.get("type") or "api_error"
+    text = (f"the Anthropic API failed mid-stream ({error_type}): "
+            f"{error.get('message') or 'no message'}")
+    if request_id:
+        text += f" [request-id {request_id}]"
+    return _provider_error(text, status=None, error_type=error_type, request_id=request_id)
 
 
 async def _drain(lines, timeout=1.0):
