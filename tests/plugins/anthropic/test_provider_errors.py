@@ -4,8 +4,9 @@ into a ProviderError class and the answer Blufio's own clients get."""
 import pytest
 
 from blufio.errors import ProviderAuthError, ProviderError, ProviderUnavailableError
-from tests.fakes.anthropic_server import dropped, http_error, malformed, stream_error
-from tests.plugins.anthropic.test_provider import collect, fake, provider_for  # noqa: F401
+from tests.fakes.anthropic_server import (FakeAnthropic, dropped, http_error, malformed,
+                                          stream_error)
+from tests.plugins.anthropic.test_provider import collect, provider_for
 
 # Anthropic's failure -> (the class raised, http_status, http_error_type)
 FAILURES = [
@@ -24,6 +25,12 @@ FAILURES = [
     (lambda: dropped("Hel"), ProviderUnavailableError, 503, "api_error"),
     (lambda: malformed("Hel"), ProviderError, 500, "api_error"),
 ]
+
+
+@pytest.fixture
+def fake():
+    with FakeAnthropic(api_key="sk-test") as server:
+        yield server
 
 
 @pytest.mark.parametrize("respond, cls, status, error_type", FAILURES)
