@@ -103,19 +103,26 @@ def main(argv=None):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except Exception as exc:
-        from blufio.errors import BlufioError
+        return _report(exc, debug)
 
-        if debug:
-            import traceback
 
-            traceback.print_exc()
-        if isinstance(exc, BlufioError):
-            print(f"blufio: error: {exc}", file=sys.stderr)
-            return exc.exit_code
-        if not debug:
-            print(f"blufio: unexpected error: {type(exc).__name__}: {exc} "
-                  "(run again with --debug for the traceback)", file=sys.stderr)
-        return 1
+def _report(exc, debug):
+    """Say what went wrong in one line on stderr (``--debug``: the traceback first); return
+    the exit code. A BlufioError's message and exit code are its own; anything else is
+    unexpected."""
+    from blufio.errors import BlufioError
+
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc)
+    if isinstance(exc, BlufioError):
+        print(f"blufio: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if not debug:
+        print(f"blufio: unexpected error: {type(exc).__name__}: {exc} "
+              "(run again with --debug for the traceback)", file=sys.stderr)
+    return 1
 
 
 class _Args(dict):
