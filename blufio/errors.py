@@ -9,7 +9,9 @@
     │   └── SchemaTooNewError    the database was made by a newer Blufio
     ├── ProviderError            the model provider failed (status, type, request id)
     ├── BudgetExceededError      a daily or monthly budget is spent
-    └── ToolError                a tool refused or failed (reported to the model)
+    ├── ToolError                a tool refused or failed (reported to the model)
+    └── BuildError               build_zipapp.py cannot build (lock, download, compiler)
+        └── BuildUsageError      exit 2: an unknown feature, an incomplete selection, a bad target
 
 Messages are complete sentences fit to show a user: what went wrong, where, and how to fix
 it. Lower-level errors are translated once, at the edge, with ``raise ... from exc``.
@@ -71,3 +73,14 @@ class BudgetExceededError(BlufioError):
 
 class ToolError(BlufioError):
     """A tool refused or failed; the agent reports it to the model as an error result."""
+
+
+class BuildError(BlufioError):
+    """``build_zipapp.py`` cannot build; the message says why and what to do."""
+
+
+class BuildUsageError(BuildError):
+    """The build was asked for something impossible: an unknown feature, an incomplete
+    selection, a target Blufio does not support."""
+
+    exit_code = 2

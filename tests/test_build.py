@@ -1,13 +1,14 @@
 """``build_zipapp.py`` and the archives it makes, run by a bare interpreter.
 
 The archives are built once per session (wheels and bytecode are cached under ``build/``)
-and run with the pyenv CPython binaries directly, ``-I`` so nothing from a virtualenv or the
+and run with real CPython binaries directly, ``-I`` so nothing from a virtualenv or the
 environment leaks in.
 """
 
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -15,7 +16,10 @@ import zipfile
 
 import pytest
 
-from tests.archives import HOST, IMPORTER, OTHER, PYTHON, ROOT, _pyenv, build, run
+from blufio_build.interpreters import find_pythons
+
+from tests.archives import HOST, IMPORTER, OTHER, PYTHON, ROOT, build, interpreter, run
+
 
 def rows(stdout):
     return {line.split()[0]: line.split()[2] for line in stdout.splitlines()[1:]
@@ -141,14 +145,24 @@ def _as_nobody():
     os.setuid(65534)
 
 
-# An interpreter an unprivileged user can run (pyenv's live under /root, 0700).
-SYSTEM_PYTHON = next((p for p in (f"/usr/bin/python{HOST}", f"/usr/local/bin/python{HOST}")
-                      if os.path.exists(p)), None)
+def _runnable_by_anyone(path):
+    """Whether every directory above ``path`` and the file itself are executable by all."""
+    while True:
+        if not os.stat(path).st_mode & stat.S_IXOTH:
+            return False
+        parent = os.path.dirname(path)
+        if parent == path:
+            return True
+        path = parent
+
+
+# An interpreter an unprivileged user can run (pyenv's may live under /root, 0700).
+SYSTEM_PYTHON = next((p for p in find_pythons(HOST) if _runnable_by_anyone(p)), None)
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
                     reason="needs root to switch to an unprivileged user")
-@pytest.mark.skipif(SYSTEM_PYTHON is None, reason=f"no system python{HOST} for user nobody")
+@pytest.mark.skipif(SYSTEM_PYTHON is None, reason=f"no python{HOST} that user nobody can run")
 def test_runs_as_an_unprivileged_user_with_an_unwritable_home(archives):
     place = tempfile.mkdtemp(prefix="blufio-nobody-", dir="/tmp")
     try:
@@ -183,21 +197,22 @@ def test_runs_as_an_unprivileged_user_with_an_unwritable_home(archives):
         shutil.rmtree(place, ignore_errors=True)
 
 
-@pytest.mark.skipif(OTHER is None, reason="needs a second CPython minor under pyenv")
+@pytest.mark.skipif(OTHER is None, reason="needs a second CPython minor (3.11/3.12/3.13) "
+                    "from pyenv or on PATH")
 def test_another_interpreter_is_refused_in_one_line(archives):
     result = run(archives["other"], "plugin", "list")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert f"built for CPython {OTHER}" in result.stderr
     assert f"python3 build_zipapp.py --python-version {HOST}" in result.stderr
-    ok = run(archives["other"], "plugin", "list", python=_pyenv(OTHER))
+    ok = run(archives["other"], "plugin", "list", python=interpreter(OTHER))
     assert ok.returncode == 0, ok.stderr
 
 
 def test_old_interpreter_is_refused_in_one_line(archives):
-    old = _pyenv("3.9") or _pyenv("3.8")
+    old = interpreter("3.9") or interpreter("3.8")
     if old is None:
-        pytest.skip("no CPython < 3.10 under pyenv")
+        pytest.skip("needs a CPython 3.9 or 3.8 (from pyenv or on PATH)")
     result = run(archives["default"], "plugin", "list", python=old)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "needs CPython 3.10 or newer" in result.stderr
