@@ -5,8 +5,15 @@ import os
 from blufio._archive.native import NATIVE_PREFIX
 from blufio_build.bytecode import compile_all, find_interpreter, sources_to_compile
 from blufio_build.catalog import load_catalog
-from blufio_build.contents import (FROZEN, blufio_files, blufio_version, frozen_module,
-                                   main_module, manifests_of, wheel_entries)
+from blufio_build.contents import (
+    FROZEN,
+    blufio_files,
+    blufio_version,
+    frozen_module,
+    main_module,
+    manifests_of,
+    wheel_entries,
+)
 from blufio_build.lock import read_lock
 from blufio_build.resolve import resolve
 from blufio_build.writer import built_at, write_archive, zip_date

@@ -12,8 +12,8 @@ import subprocess
 import sys
 import tempfile
 
-from blufio.errors import BuildError
 from blufio._archive.native import NATIVE_PREFIX
+from blufio.errors import BuildError
 from blufio_build import cache_dir
 from blufio_build.interpreters import find_python
 
@@ -72,9 +72,9 @@ def compile_all(sources, target, interpreter):
 
 def interpreter_tag(interpreter):
     """A short hash of the interpreter's version and bytecode magic number."""
-    probe = subprocess.run([interpreter, "-c", "import sys, importlib.util as u; "
-                            "print(sys.version, u.MAGIC_NUMBER.hex())"],
-                           capture_output=True, text=True, check=True)
+    code = "import sys, importlib.util as u; print(sys.version, u.MAGIC_NUMBER.hex())"
+    probe = subprocess.run([interpreter, "-c", code], capture_output=True, text=True,
+                           check=True)
     return hashlib.sha256(probe.stdout.encode()).hexdigest()[:16]
 
 
@@ -89,7 +89,7 @@ def _compile(missing, interpreter):
                 f.write(source)
             jobs.append([path, path + "c", key[1]])
         result = subprocess.run([interpreter, "-I", WORKER], input=json.dumps(jobs),
-                                capture_output=True, text=True,
+                                capture_output=True, text=True, check=False,
                                 env=dict(os.environ, PYTHONHASHSEED="0"))
         if result.returncode != 0:
             raise BuildError(f"compiling bytecode failed: {result.stderr.strip()[-2000:]}")

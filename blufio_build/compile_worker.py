@@ -11,10 +11,13 @@ import sys
 
 
 def main():
-    """Compile every job; the first failure raises (and exits non-zero)."""
+    """Compile every job; at the first that fails, print why (no traceback) and exit 1."""
     for source, cfile, dfile in json.load(sys.stdin):
-        py_compile.compile(source, cfile=cfile, dfile=dfile, doraise=True,
-                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+        try:
+            py_compile.compile(source, cfile=cfile, dfile=dfile, doraise=True,
+                               invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+        except py_compile.PyCompileError as exc:
+            sys.exit(exc.msg.strip())
 
 
 if __name__ == "__main__":

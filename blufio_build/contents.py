@@ -9,8 +9,8 @@ import hashlib
 import os
 import re
 
-from blufio.errors import BuildError
 from blufio._archive.native import NATIVE_PREFIX
+from blufio.errors import BuildError
 from blufio_build import ROOT
 from blufio_build.wheels import fetch, is_native, top_level_names, wheel_files
 
@@ -100,4 +100,4 @@ def main_module():
 def blufio_version():
     """``blufio.__version__``, read from the source (importing it is not needed)."""
     with open(os.path.join(PACKAGE, "__init__.py"), encoding="utf-8") as f:
-        return re.search(r'^__version__ = "([^"]+)"', f.read(), re.M).group(1)
+        return re.search(r'^__version__ = "([^"]+)"', f.read(), re.MULTILINE).group(1)

@@ -21,7 +21,8 @@ def pyenv_roots():
     roots = [os.environ.get("PYENV_ROOT")]
     pyenv = shutil.which("pyenv")
     if pyenv and not roots[0]:
-        result = subprocess.run([pyenv, "root"], capture_output=True, text=True)
+        result = subprocess.run([pyenv, "root"], capture_output=True, text=True,
+                                check=False)
         roots.append(result.stdout.strip() if result.returncode == 0 else None)
     roots.append(os.path.expanduser("~/.pyenv"))
     return list(dict.fromkeys(r for r in roots if r and os.path.isdir(r)))
@@ -47,7 +48,7 @@ def probe(path):
     """``(minor, implementation, in_virtualenv, executable)`` of an interpreter, or None."""
     try:
         result = subprocess.run([path, "-I", "-c", _PROBE], capture_output=True, text=True,
-                                timeout=30)
+                                check=False, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return None
     fields = result.stdout.split(None, 3)

@@ -13,13 +13,24 @@ import tempfile
 
 from blufio.errors import BuildError
 from blufio_build import LOCK_PATH
-from blufio_build._packaging import (Requirement, SpecifierSet, canonicalize_name,
-                                     parse_wheel_filename)
+from blufio_build._packaging import (
+    Requirement,
+    SpecifierSet,
+    canonicalize_name,
+    parse_wheel_filename,
+)
 from blufio_build.catalog import load_catalog
 from blufio_build.resolve import best_wheel, top_level_requirements, walk
 from blufio_build.target import GLIBC_FLOOR, Target
-from blufio_build.wheels import (PREFER_PURE, download, fetch, is_pure, pip_download,
-                                 sha256_file, wheel_cache)
+from blufio_build.wheels import (
+    PREFER_PURE,
+    download,
+    fetch,
+    is_pure,
+    pip_download,
+    sha256_file,
+    wheel_cache,
+)
 
 LOCK_TARGETS = [(minor, arch) for minor in ("3.10", "3.11", "3.12", "3.13")
                 for arch in ("x86_64", "aarch64")]
@@ -60,10 +71,10 @@ def read_lock(path=LOCK_PATH):
 
 def format_lock(lock):
     """The text of a lock file: a header, then one sorted line per wheel."""
+    minors = ", ".join(sorted({minor for minor, _ in LOCK_TARGETS}))
     lines = ["# Pinned, hashed wheels for build_zipapp.py: name==version sha256 wheel.",
              "# Regenerate with: python3 build_zipapp.py --update-lock",
-             f"# Targets: CPython {', '.join(sorted({m for m, _ in LOCK_TARGETS}))} on "
-             f"manylinux_2_{GLIBC_FLOOR} x86_64 and aarch64."]
+             f"# Targets: CPython {minors} on manylinux_2_{GLIBC_FLOOR} x86_64 and aarch64."]
     for name in sorted(lock):
         version, files = lock[name]
         for digest, filename in sorted(set(files), key=lambda f: f[1]):

@@ -22,7 +22,7 @@ class Target:
         self.python_version = python_version
         self.minor = tuple(int(x) for x in python_version.split("."))
         if self.minor < MIN_PYTHON:
-            raise BuildUsageError("Blufio needs CPython %d.%d or newer" % MIN_PYTHON)
+            raise BuildUsageError("Blufio needs CPython {}.{} or newer".format(*MIN_PYTHON))
         self.arch = normalize_arch(arch)
         self.abi = "cp" + python_version.replace(".", "")
         self.platforms = ([f"manylinux_2_{n}_{self.arch}" for n in range(GLIBC_FLOOR, 4, -1)]
@@ -79,4 +79,4 @@ def normalize_arch(arch):
 
 def host_target():
     """The target of the interpreter and machine running the build."""
-    return Target("%d.%d" % sys.version_info[:2], platform.machine())
+    return Target("{}.{}".format(*sys.version_info[:2]), platform.machine())

@@ -18,7 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build_zipapp.py")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def interpreter(minor):
     """The real binary of a CPython ``minor`` ("3.12") on this machine, or None."""
     return find_python(minor)
@@ -41,7 +41,7 @@ for m in sys.argv[2].split(','):
 
 def build(*args, env=None):
     result = subprocess.run([PYTHON, BUILD, *args], capture_output=True, text=True, cwd=ROOT,
-                            env=dict(os.environ, **(env or {})), timeout=600)
+                            env=dict(os.environ, **(env or {})), timeout=600, check=False)
     return result
 
 
@@ -76,4 +76,4 @@ def run(archive, *args, python=PYTHON, env=None, cwd=None, preexec_fn=None):
                "XDG_CACHE_HOME": os.path.join(os.environ["HOME"], ".cache")}
     environ.update(env or {})
     return subprocess.run([python, "-I", archive, *args], capture_output=True, text=True,
-                          env=environ, cwd=cwd, preexec_fn=preexec_fn, timeout=120)
+                          env=environ, cwd=cwd, preexec_fn=preexec_fn, timeout=120, check=False)

@@ -17,7 +17,6 @@ import zipfile
 import pytest
 
 from blufio_build.interpreters import find_pythons
-
 from tests.archives import HOST, IMPORTER, OTHER, PYTHON, ROOT, build, interpreter, run
 
 
@@ -26,6 +25,7 @@ def rows(stdout):
             if line.strip() and not line.endswith("listed.")}
 
 
+@pytest.mark.slow
 def test_default_archive_lists_six_plugins(archives):
     result = run(archives["default"], "plugin", "list")
     assert result.returncode == 0, result.stderr
@@ -35,6 +35,7 @@ def test_default_archive_lists_six_plugins(archives):
     assert result.stdout.splitlines()[-1] == "6 plugins listed."
 
 
+@pytest.mark.slow
 def test_version_shows_the_frozen_features(archives):
     result = run(archives["stripped"], "--version")
     assert result.returncode == 0, result.stderr
@@ -42,6 +43,7 @@ def test_version_shows_the_frozen_features(archives):
     assert f"target: cp{HOST.replace('.', '')}-manylinux_2_17_" in result.stdout
 
 
+@pytest.mark.slow
 def test_remove_and_install_in_the_archive_keep_comments(archives, isolated_env):
     work = isolated_env / "work"
     (work / "blufio.toml").write_text("# mine\n[plugins]\n# comment\n")
@@ -55,6 +57,7 @@ def test_remove_and_install_in_the_archive_keep_comments(archives, isolated_env)
     assert result.returncode == 2 and "the plugins are" in result.stderr
 
 
+@pytest.mark.slow
 def test_stripped_archive_leaves_out_plugins_and_their_packages(archives):
     result = run(archives["stripped"], "plugin", "list")
     assert set(rows(result.stdout)) == {"telegram", "anthropic", "sqlite"}
@@ -74,10 +77,12 @@ def test_stripped_archive_leaves_out_plugins_and_their_packages(archives):
         in install.stderr
 
 
+@pytest.mark.slow
 def test_default_archive_is_small_enough(archives):
     assert os.path.getsize(archives["default"]) <= 8 * 1024 * 1024
 
 
+@pytest.mark.slow
 def test_same_inputs_give_the_same_bytes(archives, tmp_path):
     # a snapshot of the tree, so edits made elsewhere during the run cannot interfere
     tree = tmp_path / "tree"
@@ -94,6 +99,7 @@ def test_same_inputs_give_the_same_bytes(archives, tmp_path):
     assert digests[0] == digests[1]
 
 
+@pytest.mark.slow
 def test_imports_come_from_the_archive_not_the_venv(archives, isolated_env):
     # the dev venv's python has quart, nacl, ... installed; the archive must still win
     venv_python = os.path.join(ROOT, ".venv", "bin", "python")
@@ -111,12 +117,14 @@ def test_imports_come_from_the_archive_not_the_venv(archives, isolated_env):
         assert path.startswith((archives["default"] + "/", str(isolated_env / "cache"))), line
 
 
+@pytest.mark.slow
 def test_light_commands_import_no_native_code_or_extraction(archives, isolated_env):
     result = run(archives["default"], "plugin", "list")
     assert result.returncode == 0
     assert not (isolated_env / "home" / ".cache" / "blufio").exists()
 
 
+@pytest.mark.slow
 def test_eight_first_runs_at_once(archives, isolated_env):
     helper = isolated_env / "importer.py"
     helper.write_text(IMPORTER)
@@ -160,6 +168,7 @@ def _runnable_by_anyone(path):
 SYSTEM_PYTHON = next((p for p in find_pythons(HOST) if _runnable_by_anyone(p)), None)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
                     reason="needs root to switch to an unprivileged user")
 @pytest.mark.skipif(SYSTEM_PYTHON is None, reason=f"no python{HOST} that user nobody can run")
@@ -197,6 +206,7 @@ def test_runs_as_an_unprivileged_user_with_an_unwritable_home(archives):
         shutil.rmtree(place, ignore_errors=True)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(OTHER is None, reason="needs a second CPython minor (3.11/3.12/3.13) "
                     "from pyenv or on PATH")
 def test_another_interpreter_is_refused_in_one_line(archives):
@@ -209,6 +219,7 @@ def test_another_interpreter_is_refused_in_one_line(archives):
     assert ok.returncode == 0, ok.stderr
 
 
+@pytest.mark.slow
 def test_old_interpreter_is_refused_in_one_line(archives):
     old = interpreter("3.9") or interpreter("3.8")
     if old is None:

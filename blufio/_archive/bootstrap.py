@@ -23,15 +23,16 @@ def interpreter_problem(built_for, running=None):
     ``sys.version_info``-like tuple (this interpreter's by default).
     """
     running = tuple((running or sys.version_info)[:2])
-    this = "%d.%d" % running
+    this = "{}.{}".format(*running)
     if this == built_for:
         return None
     if running < MIN_PYTHON:
-        return ("blufio: needs CPython %d.%d or newer, and this is %s; run it with python%s"
-                % (MIN_PYTHON + (this, built_for)))
-    return ("blufio: this blufio.pyz was built for CPython %s, and this is %s; run it with "
-            "python%s, or build one for this interpreter: python3 build_zipapp.py "
-            "--python-version %s" % (built_for, this, built_for, this))
+        oldest = "{}.{}".format(*MIN_PYTHON)
+        return (f"blufio: needs CPython {oldest} or newer, and this is {this}; run it with "
+                f"python{built_for}")
+    return (f"blufio: this blufio.pyz was built for CPython {built_for}, and this is {this}; "
+            f"run it with python{built_for}, or build one for this interpreter: "
+            f"python3 build_zipapp.py --python-version {this}")
 
 
 class NativeFinder:
@@ -58,7 +59,8 @@ def prepare(build=None, native=None):
     """
     if build is None:
         try:
-            from blufio._frozen_build import BUILD as build, NATIVE as native
+            from blufio._frozen_build import BUILD as build
+            from blufio._frozen_build import NATIVE as native
         except ImportError:
             return
     problem = interpreter_problem(build["python_version"])
