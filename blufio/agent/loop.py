@@ -364,6 +364,10 @@ class Agent:
         await self.storage.record_cost(CostEntry(inbound.session_id, model, usage, usd))
         self.budget.spend(usd)
 
+    async def history(self, session_id):
+        """The session's recent messages as a turn would send them to the provider."""
+        return await self._history(session_id)
+
     async def _history(self, session_id):
         """The session's recent messages as API messages, bounded and starting cleanly."""
         stored = await self.storage.get_messages(session_id, limit=self.max_history_messages)
