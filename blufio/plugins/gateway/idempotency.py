@@ -39,15 +39,19 @@ class IdempotentRequests:
             return Response(body, status=status, headers=headers)
         self._answers[key] = (time.monotonic(), _RUNNING)
         try:
-            response = await answer()
+            return await self._keep(key, await answer())
         except BaseException:
             del self._answers[key]  # nothing answered: the key is free again
             raise
-        return await self._keep(key, response)
 
     async def _keep(self, key, response):
+        from quart import Response, current_app, g
+
+        response = await current_app.make_response(response)
         headers = {name: response.headers[name] for name in _KEPT_HEADERS
                    if name in response.headers}
+        if getattr(g, "session_id", None):  # set on the response later, by the app
+            headers["x-blufio-session"] = g.session_id
         if response.mimetype != "text/event-stream":
             body = await response.get_data()
             self._answers[key] = (time.monotonic(), (response.status_code, headers, body))

@@ -5,7 +5,7 @@ naming the path of what is wrong (``messages.2.content.0.text: ...``), before an
 stored. ``parse_content`` is the one check of message content, for HTTP and ``/ws`` alike.
 
 What passes is normalised: string content becomes a text block, ``cache_control`` marks are
-dropped (the provider places its own), consecutive messages of one role are merged (as
+dropped (the provider places its own) and so are null fields, consecutive messages of one role are merged (as
 Anthropic merges them), and ``role: "system"`` messages are taken out of the conversation:
 their text is added to the system prompt, after the owner's.
 """
@@ -174,7 +174,10 @@ def parse_block(block, where, role="user"):
 
 
 def _clean(block):
-    return {key: value for key, value in block.items() if key not in _STRIPPED}
+    """The block without cache marks and without null fields (SDKs dump their models with
+    ``"citations": null`` and the like; they mean nothing)."""
+    return {key: value for key, value in block.items()
+            if key not in _STRIPPED and value is not None}
 
 
 def _string(block, name, where, *, empty=False):
