@@ -159,8 +159,11 @@ def _sampling(body):
 
 
 def _thinking(thinking):
-    if not isinstance(thinking, dict) or thinking.get("type") not in _THINKING:
-        fail("thinking.type", f"must be one of {', '.join(_THINKING)}")
+    """``enabled`` (with its budget) is checked; other types (``disabled``, and those newer
+    models take, e.g. ``adaptive``) are passed on for the provider to judge."""
+    if not isinstance(thinking, dict) or not isinstance(thinking.get("type"), str):
+        fail("thinking.type", f"field required: one of {', '.join(_THINKING)}, or another "
+                              "type the model accepts")
     if thinking["type"] == "enabled":
         budget = thinking.get("budget_tokens")
         if not _integer(budget) or budget < 1024:

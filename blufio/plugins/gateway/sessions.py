@@ -36,12 +36,14 @@ _STATE_DIGEST = "gateway.transcript-of."   # + session id -> digest
 
 def canonical(message):
     """A message as compared between requests: marks and citations dropped, adjacent text
-    blocks joined, a tool result's string content as a text block."""
+    blocks joined, a tool result's string content as a text block, and system reminders
+    left out (Claude Code wraps context it adds to user messages in ``<system-reminder>``
+    tags and adds or drops such blocks when it re-sends a conversation)."""
     blocks = []
     for block in message["content"]:
         block = {key: value for key, value in block.items() if key not in _UNCOMPARED}
         if block["type"] == "text":
-            if not block["text"]:
+            if not block["text"] or _is_reminder(block["text"]):
                 continue
             if blocks and blocks[-1]["type"] == "text":
                 blocks[-1] = {"type": "text", "text": blocks[-1]["text"] + block["text"]}
@@ -51,6 +53,11 @@ def canonical(message):
         blocks.append(block)
     return json.dumps([message["role"], blocks], sort_keys=True, separators=(",", ":"),
                       ensure_ascii=False)
+
+
+def _is_reminder(text):
+    text = text.strip()
+    return text.startswith("<system-reminder>") and text.endswith("</system-reminder>")
 
 
 def chain(messages, start=ROOT):

@@ -98,3 +98,15 @@ def test_a_session_is_found_among_a_thousand_by_its_transcript(gateway):
     assert gateway.call(transcripts.find(chain([*wanted, *wanted]))) == ("s500", 1)
     assert gateway.call(transcripts.find(chain([{"role": "user", "content": [
         {"type": "text", "text": "conversation 1000"}]}]))) == (None, 0)
+
+
+def test_system_reminders_added_on_a_re_send_do_not_break_the_match(gateway):
+    """Claude Code adds ``<system-reminder>`` blocks to the first message when it re-sends."""
+    session_id, reply = create(gateway, [{"role": "user", "content": "one"}])
+    again, _ = create(gateway, [
+        {"role": "user", "content": [
+            {"type": "text", "text": "<system-reminder>\nSkills: none\n</system-reminder>"},
+            {"type": "text", "text": "one"}]},
+        {"role": "assistant", "content": reply.content[0].text},
+        {"role": "user", "content": "two"}])
+    assert again == session_id
