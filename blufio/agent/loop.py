@@ -274,27 +274,14 @@ class Agent:
         state = TurnState(started)
         for round_number in range(self.max_tool_rounds + 1):
             await self.budget.check()
-            first = round_number == 0
-            sent = messages
-            if first and options.prefill:  # the reply continues the client's prefill
-                sent = [*messages, {"role": "assistant", "content": options.prefill}]
-            content, usage, stop_reason = await self._call(
-                inbound, request, sent, options.provider_options(first), emit, state)
-            if first and options.prefill:
-                content = [*options.prefill, *content]
-            state.stop_reason = stop_reason
+            content, usage = await self._call(inbound, request, messages, options,
+                                              round_number == 0, emit, state)
             tool_uses = [block for block in content if block.get("type") == "tool_use"]
-            if stop_reason != "tool_use" or not tool_uses:
-                turn.append(NewMessage("assistant", content or text_blocks(""), model, usage))
-                break
             for_client = [block for block in tool_uses if block.get("name") in client_tools]
-            if round_number == self.max_tool_rounds and not for_client:
-                note = (f"(I stopped here: this turn reached the limit of {self.max_tool_rounds} "
-                        "tool rounds.)")
-                state.add_text(emit, inbound, note)
-                kept = [b for b in content if b.get("type") != "tool_use"] + text_blocks(note)
-                turn.append(NewMessage("assistant", kept, model, usage))
-                state.stop_reason = "max_tool_rounds"
+            asked = state.stop_reason == "tool_use" and bool(tool_uses)
+            if not asked or (round_number == self.max_tool_rounds and not for_client):
+                turn.append(self._closing_message(inbound, content, usage, model, asked,
+                                                  emit, state))
                 break
             turn.append(NewMessage("assistant", content, model, usage))
             append_message(messages, "assistant", content)
@@ -314,6 +301,18 @@ class Agent:
                           model=model, cost_usd=state.cost, stop_sequence=state.stop_sequence,
                           tool_uses=state.client_tool_uses))
 
+    def _closing_message(self, inbound, content, usage, model, asked_for_tools, emit, state):
+        """The turn's last assistant message: as the model wrote it, or, when it still asked
+        for tools at the limit of tool rounds, without those calls and with a note."""
+        if not asked_for_tools:
+            return NewMessage("assistant", content or text_blocks(""), model, usage)
+        note = (f"(I stopped here: this turn reached the limit of {self.max_tool_rounds} "
+                "tool rounds.)")
+        state.add_text(emit, inbound, note)
+        state.stop_reason = "max_tool_rounds"
+        kept = [b for b in content if b.get("type") != "tool_use"] + text_blocks(note)
+        return NewMessage("assistant", kept, model, usage)
+
     async def _run_tools(self, inbound, tool_uses, emit):
         """Run the server tools of one round; their ``tool_result`` blocks, in the order
         the model asked for them."""
@@ -332,15 +331,19 @@ class Agent:
             results.append(result)
         return results
 
-    async def _call(self, inbound, request, messages, options, emit, state):
-        """One streamed provider call; returns (content, usage, stop_reason) and records
-        its cost, even when it fails part-way (the tokens were billed)."""
+    async def _call(self, inbound, request, messages, options, first, emit, state):
+        """One streamed provider call; returns (content, usage), sets the state's stop
+        reason, and records its cost, even when it fails part-way (the tokens were billed).
+        The turn's first call continues the client's prefill, if it sent one."""
+        prefill = options.prefill if first else []
+        if prefill:
+            messages = [*messages, {"role": "assistant", "content": prefill}]
         builder = MessageBuilder()
         call_started = time.monotonic()
         model = request["model"]
         try:
             async for event in self.provider.stream(**request, messages=messages,
-                                                    options=options):
+                                                    options=options.provider_options(first)):
                 text = builder.feed(event)
                 if text:
                     state.add_text(emit, inbound, text, self.observer)
@@ -350,8 +353,8 @@ class Agent:
             self.observer.provider_latency(model, time.monotonic() - call_started)
             if builder.started:
                 await self._record(inbound, model, builder.usage, state)
-        state.stop_sequence = builder.stop_sequence
-        return content, builder.usage, builder.stop_reason
+        state.stop_reason, state.stop_sequence = builder.stop_reason, builder.stop_sequence
+        return [*prefill, *content], builder.usage
 
     async def _record(self, inbound, model, usage, state):
         usd = cost_usd(model, usage, self.provider.prices)

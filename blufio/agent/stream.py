@@ -33,16 +33,7 @@ class MessageBuilder:
         """Take one event; return the text it adds to the reply ("" if none)."""
         kind = event.get("type")
         if kind == "content_block_delta":
-            block = self._block(event)
-            delta = event.get("delta") or {}
-            if delta.get("type") == "text_delta":
-                text = delta.get("text", "")
-                block["text"] = block.get("text", "") + text
-                return text
-            if delta.get("type") == "input_json_delta":
-                index = event["index"]
-                self.partial_json[index] = self.partial_json.get(index, "") + delta.get("partial_json", "")
-            return ""
+            return self._delta(event)
         if kind == "content_block_start":
             block = dict(event.get("content_block") or {})
             if "type" not in block or "index" not in event:
@@ -64,13 +55,28 @@ class MessageBuilder:
             self.model = message.get("model") or ""
             self._set_usage(message.get("usage"))
         elif kind == "message_delta":
-            delta = event.get("delta") or {}
-            self.stop_reason = delta.get("stop_reason") or self.stop_reason
-            self.stop_sequence = delta.get("stop_sequence") or self.stop_sequence
+            self._stop(event.get("delta") or {})
             self._set_usage(event.get("usage"))
         elif kind == "message_stop":
             self.stopped = True
         return ""
+
+    def _delta(self, event):
+        """A content block delta: its text (or "" for a piece of tool input)."""
+        block = self._block(event)
+        delta = event.get("delta") or {}
+        if delta.get("type") == "text_delta":
+            text = delta.get("text", "")
+            block["text"] = block.get("text", "") + text
+            return text
+        if delta.get("type") == "input_json_delta":
+            index = event["index"]
+            self.partial_json[index] = self.partial_json.get(index, "") + delta.get("partial_json", "")
+        return ""
+
+    def _stop(self, delta):
+        self.stop_reason = delta.get("stop_reason") or self.stop_reason
+        self.stop_sequence = delta.get("stop_sequence") or self.stop_sequence
 
     def _block(self, event):
         block = self.blocks.get(event.get("index"))

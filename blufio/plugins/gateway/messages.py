@@ -79,29 +79,35 @@ def parse_messages(messages):
         where = f"messages.{index}"
         if not isinstance(message, dict):
             fail(where, "must be an object with 'role' and 'content'")
-        role = message.get("role")
-        if role == "system":
+        if message.get("role") == "system":
             system += text_blocks(message.get("content"), f"{where}.content")
-            continue
-        if role not in ("user", "assistant"):
-            fail(f"{where}.role", "must be 'user', 'assistant' or 'system'")
-        if not checked and role != "user":
-            fail(f"{where}.role", "the first message must use the 'user' role")
-        content = parse_content(message.get("content"), f"{where}.content", role)
-        previous = checked[-1] if checked else None
-        if role == "user":
-            _check_tool_results(content, previous, where)
-        elif previous is not None and previous["role"] == "user":
-            _check_answered(checked, where)
-        if previous is not None and previous["role"] == role:
-            previous["content"] = [*previous["content"], *content]
         else:
-            checked.append({"role": role, "content": content})
+            _add_message(checked, message, where)
     if not checked:
         fail("messages", "there must be at least one user message besides system messages")
     if checked[-1]["role"] == "user":
         _check_answered(checked, f"messages.{len(messages) - 1}")
     return Conversation(checked, system)
+
+
+def _add_message(checked, message, where):
+    """Check a user or assistant message in its place, and add it to ``checked`` (merged
+    with the one before when both have its role)."""
+    role = message.get("role")
+    if role not in ("user", "assistant"):
+        fail(f"{where}.role", "must be 'user', 'assistant' or 'system'")
+    if not checked and role != "user":
+        fail(f"{where}.role", "the first message must use the 'user' role")
+    content = parse_content(message.get("content"), f"{where}.content", role)
+    previous = checked[-1] if checked else None
+    if role == "user":
+        _check_tool_results(content, previous, where)
+    elif previous is not None and previous["role"] == "user":
+        _check_answered(checked, where)
+    if previous is not None and previous["role"] == role:
+        previous["content"] = [*previous["content"], *content]
+    else:
+        checked.append({"role": role, "content": content})
 
 
 def _check_tool_results(content, previous, where):

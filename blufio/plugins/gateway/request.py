@@ -136,26 +136,30 @@ def _sampling(body):
         if not _integer(body["top_k"]) or body["top_k"] < 0:
             fail("top_k", "must be an integer of at least 0")
         sampling["top_k"] = body["top_k"]
-    stops = body.get("stop_sequences")
-    if stops is not None:
-        if not isinstance(stops, list):
-            fail("stop_sequences", "must be a list of strings")
-        for index, stop in enumerate(stops):
-            if not isinstance(stop, str) or not stop.strip():
-                fail(f"stop_sequences.{index}", "each stop sequence must contain "
-                                                "non-whitespace text")
-        if stops:
-            sampling["stop_sequences"] = stops
+    if body.get("stop_sequences") is not None and _stop_sequences(body["stop_sequences"]):
+        sampling["stop_sequences"] = body["stop_sequences"]
     if body.get("thinking") is not None:
         sampling["thinking"] = _thinking(body["thinking"])
-    metadata = body.get("metadata")
-    if metadata is not None:
-        if not isinstance(metadata, dict):
-            fail("metadata", "must be an object")
-        if metadata.get("user_id") is not None and not isinstance(metadata["user_id"], str):
-            fail("metadata.user_id", "must be a string")
-        sampling["metadata"] = metadata
+    if body.get("metadata") is not None:
+        sampling["metadata"] = _metadata(body["metadata"])
     return sampling
+
+
+def _stop_sequences(stops):
+    if not isinstance(stops, list):
+        fail("stop_sequences", "must be a list of strings")
+    for index, stop in enumerate(stops):
+        if not isinstance(stop, str) or not stop.strip():
+            fail(f"stop_sequences.{index}", "each stop sequence must contain non-whitespace text")
+    return stops
+
+
+def _metadata(metadata):
+    if not isinstance(metadata, dict):
+        fail("metadata", "must be an object")
+    if metadata.get("user_id") is not None and not isinstance(metadata["user_id"], str):
+        fail("metadata.user_id", "must be a string")
+    return metadata
 
 
 def _thinking(thinking):

@@ -4,9 +4,17 @@ import pytest
 
 from blufio.errors import ProviderError
 
-from .test_provider import collect, fake, provider_for  # noqa: F401 (fake is a fixture)
+from tests.fakes.anthropic_server import FakeAnthropic
+
+from .test_provider import collect, provider_for
 
 MESSAGES = [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
+
+
+@pytest.fixture
+def fake():
+    with FakeAnthropic(api_key="sk-test") as server:
+        yield server
 
 
 async def test_client_settings_go_into_the_body_as_they_are(tmp_path, fake):
