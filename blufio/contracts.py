@@ -15,8 +15,7 @@ its class matches the Protocol, its identity agrees with its ``plugin.toml``, an
 from __future__ import annotations
 
 import inspect
-from typing import (TYPE_CHECKING, AsyncIterator, Awaitable, Callable, Mapping, Optional,
-                    Protocol, runtime_checkable)
+from typing import TYPE_CHECKING, AsyncIterator, Mapping, Optional, Protocol, runtime_checkable
 
 from blufio.model import CostEntry, Inbound, Message, NewMessage, Session
 
@@ -202,9 +201,6 @@ class SkillRuntime(PluginAdapter, Protocol):
 
     async def invoke(self, name: str, arguments: dict) -> str: ...
 
-
-# A callback a channel gets to report progress: ``await on_event(event)``.
-EventCallback = Callable[["AgentEvent"], Awaitable[None]]
 
 CONTRACTS = {
     "channel": Channel,

@@ -143,7 +143,9 @@ def _switch(args, enable):
 def _env_override(name):
     import os
 
-    variable = f"BLUFIO_PLUGINS__{name.upper()}"
+    from blufio.config.schema import env_variable
+
+    variable = env_variable("plugins", name)
     return variable if variable in os.environ else None
 
 
