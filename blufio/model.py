@@ -112,3 +112,30 @@ class CostEntry:
     usage: Usage
     cost_usd: float
     created_at: str = ""
+
+
+@dataclass(slots=True)
+class Memory:
+    """A fact saved to remember: its text, where it came from, when, and tags."""
+
+    id: int
+    text: str
+    created_at: str
+    session_id: str = None
+    message_id: int = None
+    channel: str = ""
+    tags: list = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class MemoryHit:
+    """One search result: a saved memory (``kind`` ``memory``) or a stored message
+    (``message``), with its text, date, source and score (higher is better)."""
+
+    kind: str
+    id: int
+    text: str
+    created_at: str
+    session_id: str = None
+    channel: str = ""
+    score: float = 0.0

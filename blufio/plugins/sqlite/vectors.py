@@ -1,0 +1,107 @@
+"""The vector side of memory: embeddings stored in SQLite, cosine similarity, and fusion.
+
+Vectors live in ``memory_vectors`` (``item`` numbered as in ``memory_index``: a message's id,
+or a memory's id negated), one per item, tagged with the embedding model that made it, as
+little-endian float32 blobs normalised to length 1 (sqlite-vec's own format). A vector of
+zero length marks an item with no text to embed.
+
+Similarity is computed inside SQLite, on the reader's thread, by one of two functions:
+
+- ``vec_distance_cosine`` from sqlite-vec, when the interpreter can load extensions and the
+  ``sqlite_vec`` package (bundled in the archive as native code) is there;
+- ``blufio_dot``, a pure-Python function registered on the connection: a linear scan, slower
+  but everywhere.
+
+Lexical and vector rankings are combined by reciprocal rank fusion (``fuse``).
+"""
+
+import logging
+import math
+import operator
+from array import array
+
+from blufio.plugins.sqlite.search import scope_filter
+
+log = logging.getLogger("blufio.memory")
+
+RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al.)
+
+_dot = getattr(math, "sumprod", None) or (lambda a, b: sum(map(operator.mul, a, b)))
+
+
+def pack(vector):
+    """``vector`` normalised to length 1, as a float32 blob (empty for a zero vector)."""
+    values = array("f", vector)
+    norm = math.sqrt(_dot(values, values))
+    if not norm or not math.isfinite(norm):
+        return b""
+    return array("f", (v / norm for v in values)).tobytes()
+
+
+def unpack(blob):
+    values = array("f")
+    values.frombytes(blob)
+    return list(values)
+
+
+def python_dot(stored, query):
+    """Cosine similarity of two packed (normalised) vectors; None when sizes differ."""
+    if len(stored) != len(query) or not stored:
+        return None
+    a, b = array("f"), array("f")
+    a.frombytes(stored)
+    b.frombytes(query)
+    return _dot(a, b)
+
+
+async def enable_similarity(conn):
+    """Give the aiosqlite connection ``conn`` a similarity function; return its SQL
+    expression over ``vector`` and a parameter, and which implementation it is."""
+    try:
+        import sqlite_vec
+
+        await conn.enable_load_extension(True)
+        try:
+            await conn.load_extension(sqlite_vec.loadable_path())
+        finally:
+            await conn.enable_load_extension(False)
+        return "1 - vec_distance_cosine(v.vector, ?)", "sqlite-vec"
+    except Exception as exc:  # no package, no extension loading, or a library that won't load
+        log.info("vector search uses the pure-Python scan (sqlite-vec unavailable: %s)",
+                 exc or type(exc).__name__)
+    await conn.create_function("blufio_dot", 2, python_dot, deterministic=True)
+    return "blufio_dot(v.vector, ?)", "python"
+
+
+def vector_search_sql(similarity, model, query_blob, limit, *, channel=None,
+                      exclude_session=None):
+    """``(sql, params)`` ranking items by similarity to ``query_blob``, best first; the
+    same row shape as ``search.fts_search_sql``. Only vectors of ``model`` and of the
+    query's size take part."""
+    where, params = scope_filter(channel, exclude_session)
+    extra = "".join(f" AND {w}" for w in where)
+    sql = f"""
+        SELECT i.item, i.text, i.created_at, i.session_id, coalesce(s.channel, i.channel)
+               AS channel, i.score FROM (
+            SELECT v.item, coalesce(m.content, mm.text) AS text, {similarity} AS score,
+                   coalesce(m.created_at, mm.created_at) AS created_at,
+                   coalesce(m.session_id, mm.session_id) AS session_id,
+                   coalesce(mm.channel, '') AS channel
+            FROM memory_vectors v
+            LEFT JOIN messages m ON v.item > 0 AND m.id = v.item
+            LEFT JOIN memories mm ON v.item < 0 AND mm.id = -v.item
+            WHERE v.model = ? AND length(v.vector) = ?
+              AND (m.id IS NOT NULL OR mm.id IS NOT NULL)
+        ) AS i LEFT JOIN sessions s ON s.id = i.session_id
+        WHERE 1{extra} ORDER BY i.score DESC LIMIT ?"""
+    return sql, (query_blob, model, len(query_blob), *params, limit)
+
+
+def fuse(*rankings, k=RRF_K):
+    """Reciprocal rank fusion: ``{item: score}`` from lists of items, each best first;
+    an item scores the sum of ``1 / (k + rank)`` over the lists it appears in."""
+    scores = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, 1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return scores
