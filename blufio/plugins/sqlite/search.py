@@ -30,7 +30,7 @@ TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Words that match nearly everything: a query made only of them still runs, with them.
-STOPWORDS = frozenset("""
+_STOPWORDS = """
 a about above after again all am an and any are as at be because been before being below
 between both but by can could did do does doing don down during each few for from further
 had has have having he her here hers herself him himself his how i if in into is it its
@@ -39,7 +39,8 @@ ourselves out over own same she should so some such than that the their theirs t
 themselves then there these they this those through to too under until up very was we
 were what when where which while who whom why will with would you your yours yourself
 yourselves please tell know remember recall
-""".split())
+"""
+STOPWORDS = frozenset(_STOPWORDS.split())
 
 
 @functools.cache

@@ -18,6 +18,7 @@ Lexical and vector rankings are combined by reciprocal rank fusion (``fuse``).
 import logging
 import math
 import operator
+import sqlite3
 from array import array
 
 from blufio.plugins.sqlite.search import scope_filter
@@ -66,7 +67,8 @@ async def enable_similarity(conn):
         finally:
             await conn.enable_load_extension(False)
         return "1 - vec_distance_cosine(v.vector, ?)", "sqlite-vec"
-    except Exception as exc:  # no package, no extension loading, or a library that won't load
+    # no package, an interpreter that cannot load extensions, or a library that won't load
+    except (ImportError, AttributeError, OSError, sqlite3.Error) as exc:
         log.info("vector search uses the pure-Python scan (sqlite-vec unavailable: %s)",
                  exc or type(exc).__name__)
     await conn.create_function("blufio_dot", 2, python_dot, deterministic=True)
