@@ -8,6 +8,7 @@
     ├── StorageError             the database cannot be used
     │   └── SchemaTooNewError    the database was made by a newer Blufio
     ├── ProviderError            the model provider failed (status, type, request id)
+    ├── EmbeddingError           the embedding server failed or sent something unusable
     ├── BudgetExceededError      a daily or monthly budget is spent
     └── ToolError                a tool refused or failed (reported to the model)
 
@@ -63,6 +64,16 @@ class ProviderError(BlufioError):
         self.status = status
         self.error_type = error_type
         self.request_id = request_id
+
+
+class EmbeddingError(BlufioError):
+    """The embedding server failed, or answered with something unusable (e.g. vectors of
+    the wrong size). ``status`` is the HTTP status, None when no response arrived.
+    Memory falls back to lexical search; a turn never fails for it."""
+
+    def __init__(self, message, *, status=None):
+        super().__init__(message)
+        self.status = status
 
 
 class BudgetExceededError(BlufioError):

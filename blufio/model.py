@@ -17,6 +17,21 @@ def utc_now():
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def clean_text(text):
+    """``text`` as valid UTF-8: lone surrogates (e.g. undecodable command-line bytes)
+    become U+FFFD instead of failing the write."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:  # bytes smuggled in by surrogateescape: decode them again, as far as they go
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        raw = text.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "replace")
+
+
 def text_blocks(text):
     """``text`` as a content block list."""
     return [{"type": "text", "text": text}]

@@ -10,7 +10,7 @@ reciprocal rank, so a paraphrase that shares no word with a memory can still fin
 import json
 
 from blufio.errors import UsageError
-from blufio.model import Memory, MemoryHit, utc_now
+from blufio.model import Memory, MemoryHit, clean_text, utc_now
 from blufio.plugins.sqlite import search, vectors
 
 MAX_MEMORY_CHARS = 4000
@@ -39,13 +39,13 @@ class SqliteMemory:
     async def save_memory(self, text, *, session_id=None, message_id=None, channel="",
                           tags=()):
         """Save ``text`` to remember; raise UsageError if it is empty or too long."""
-        text = search.clean_text(text or "").strip()
+        text = clean_text(text or "").strip()
         if not text:
             raise UsageError("a memory needs some text")
         if len(text) > MAX_MEMORY_CHARS:
             raise UsageError(f"a memory is at most {MAX_MEMORY_CHARS} characters (this one "
                              f"has {len(text)}); save the fact, not the document")
-        tags = [search.clean_text(str(t)) for t in tags]
+        tags = [clean_text(str(t)) for t in tags]
         now = utc_now()
 
         def save(conn):
@@ -166,7 +166,7 @@ class SqliteMemory:
             "INSERT INTO session_summaries (session_id, through_id, text, created_at) "
             "VALUES (?, ?, ?, ?) ON CONFLICT(session_id) DO UPDATE SET through_id = "
             "excluded.through_id, text = excluded.text, created_at = excluded.created_at",
-            (session_id, through_id, search.clean_text(text), utc_now())))
+            (session_id, through_id, clean_text(text), utc_now())))
 
 
 def _fused(lexical, semantic, limit):

@@ -21,6 +21,8 @@ import logging
 import re
 import sqlite3
 
+from blufio.model import clean_text
+
 log = logging.getLogger("blufio.memory")
 
 MAX_INDEXED_CHARS = 32_000  # of one message; a longer text is indexed by its beginning
@@ -53,21 +55,6 @@ def fts5_available():
         log.warning("this Python's SQLite has no FTS5: memory search falls back to a slow, "
                     "unranked scan (install a Python whose sqlite3 has FTS5 for ranked recall)")
         return False
-
-
-def clean_text(text):
-    """``text`` as valid UTF-8: lone surrogates (e.g. undecodable command-line bytes)
-    become U+FFFD instead of failing the write."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        pass
-    try:  # bytes smuggled in by surrogateescape: decode them again, as far as they go
-        raw = text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        raw = text.encode("utf-8", "surrogatepass")
-    return raw.decode("utf-8", "replace")
 
 
 def searchable_text(content):
