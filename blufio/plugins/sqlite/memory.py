@@ -14,6 +14,7 @@ from blufio.model import Memory, MemoryHit, clean_text, utc_now
 from blufio.plugins.sqlite import search, vectors
 
 MAX_MEMORY_CHARS = 4000
+MMAP_BYTES = 256 * 1024 * 1024
 
 
 class SqliteMemory:
@@ -27,6 +28,8 @@ class SqliteMemory:
         self._fts = search.fts5_available()
         if self._fts:
             await self._write(search.prepare_index)
+        # Vector search reads every vector: mapped, the pages are not copied on each search.
+        await self._reader.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
         self._similarity, self.vector_backend = await vectors.enable_similarity(self._reader)
 
     def _index_stored(self, conn, stored):
@@ -107,10 +110,19 @@ class SqliteMemory:
             return []
         scope = {"channel": channel, "exclude_session": exclude_session}
         if self._fts:
-            sql, params = search.fts_search_sql(terms, limit, **scope)
+            sql, params = await self._fts_query(terms, limit, scope)
         else:
             sql, params = search.like_search_sql(terms, limit, **scope)
         return [_hit(row, raw_messages=not self._fts) for row in await self._read(sql, params)]
+
+    async def _fts_query(self, terms, limit, scope):
+        """The FTS5 query for ``terms``, without the common ones (see MAX_TERM_DOCS); when
+        every term is common, the newest matches instead of a costly ranking."""
+        counts = (await self._read(*search.term_counts_sql(terms)))[0]
+        rare = [term for term, count in zip(terms, counts) if count <= search.MAX_TERM_DOCS]
+        if rare:
+            return search.fts_search_sql(rare, limit, **scope)
+        return search.fts_search_sql(terms, limit, ranked=False, **scope)
 
     async def vector_search(self, vector, model, *, limit=10, channel=None,
                             exclude_session=None):

@@ -27,6 +27,9 @@ log = logging.getLogger("blufio.memory")
 
 MAX_INDEXED_CHARS = 32_000  # of one message; a longer text is indexed by its beginning
 MAX_QUERY_TERMS = 24
+# A term in more documents than this says little about relevance and costs the most to rank
+# (BM25 scores every match): it is left out of the query unless every term is that common.
+MAX_TERM_DOCS = 1000
 MAX_TERM_CHARS = 64
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 
@@ -138,26 +141,38 @@ def scope_filter(channel, exclude_session):
     return where, params
 
 
-def fts_search_sql(terms, limit, *, channel=None, exclude_session=None):
-    """``(sql, params)`` ranking memories and messages by BM25, best first. Rows: ``item``
-    (rowid as in the index), ``text``, ``created_at``, ``session_id``, ``channel``, ``score``
-    (higher is better)."""
+def term_counts_sql(terms):
+    """``(sql, params)`` of one row: for each term, how many documents hold it, counted up
+    to MAX_TERM_DOCS + 1 only (so a common term costs no more than a rare one)."""
+    probe = "(SELECT count(*) FROM (SELECT 1 FROM memory_index WHERE memory_index MATCH ? " \
+            "LIMIT ?))"
+    params = []
+    for term in terms:
+        params += [match_query([term]), MAX_TERM_DOCS + 1]
+    return "SELECT " + ", ".join([probe] * len(terms)), params
+
+
+def fts_search_sql(terms, limit, *, channel=None, exclude_session=None, ranked=True):
+    """``(sql, params)`` ranking memories and messages by BM25, best first (newest messages
+    first when not ``ranked``). Rows: ``item`` (rowid as in the index), ``text``,
+    ``created_at``, ``session_id``, ``channel``, ``score`` (higher is better)."""
     where, params = scope_filter(channel, exclude_session)
     extra = "".join(f" AND {w}" for w in where)
+    score, order = ("-rank", "rank") if ranked else ("0.0", "rowid DESC")
     sql = f"""
         SELECT i.item, i.text, i.created_at, i.session_id, coalesce(s.channel, i.channel)
                AS channel, i.score FROM (
-            SELECT f.rowid AS item, f.text, -f.rank AS score,
+            SELECT f.rowid AS item, f.text, f.score,
                    coalesce(m.created_at, mm.created_at) AS created_at,
                    coalesce(m.session_id, mm.session_id) AS session_id,
                    coalesce(mm.channel, '') AS channel
-            FROM (SELECT rowid, text, rank FROM memory_index WHERE memory_index MATCH ?
-                  ORDER BY rank LIMIT ?) AS f
+            FROM (SELECT rowid, text, {score} AS score FROM memory_index
+                  WHERE memory_index MATCH ? ORDER BY {order} LIMIT ?) AS f
             LEFT JOIN messages m ON f.rowid > 0 AND m.id = f.rowid
             LEFT JOIN memories mm ON f.rowid < 0 AND mm.id = -f.rowid
             WHERE m.id IS NOT NULL OR mm.id IS NOT NULL
         ) AS i LEFT JOIN sessions s ON s.id = i.session_id
-        WHERE 1{extra} ORDER BY i.score DESC LIMIT ?"""
+        WHERE 1{extra} ORDER BY i.score DESC, i.item DESC LIMIT ?"""
     # Scoped searches look deeper into the ranking, since the scope drops some of it.
     depth = limit * (8 if where else 2)
     return sql, (match_query(terms), depth, *params, limit)

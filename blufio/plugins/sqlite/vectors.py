@@ -55,10 +55,13 @@ def python_dot(stored, query):
     return _dot(a, b)
 
 
-async def enable_similarity(conn):
-    """Give the aiosqlite connection ``conn`` a similarity function; return its SQL
-    expression over ``vector`` and a parameter, and which implementation it is."""
+async def enable_similarity(conn, *, extension=True):
+    """Give the aiosqlite connection ``conn`` a similarity function (sqlite-vec's unless
+    ``extension`` is False); return its SQL expression over ``vector`` and a parameter, and
+    which implementation it is."""
     try:
+        if not extension:
+            raise ImportError("not wanted")
         import sqlite_vec
 
         await conn.enable_load_extension(True)
@@ -85,18 +88,20 @@ def vector_search_sql(similarity, model, query_blob, limit, *, channel=None,
     sql = f"""
         SELECT i.item, i.text, i.created_at, i.session_id, coalesce(s.channel, i.channel)
                AS channel, i.score FROM (
-            SELECT v.item, coalesce(m.content, mm.text) AS text, {similarity} AS score,
+            SELECT v.item, coalesce(m.content, mm.text) AS text, v.score,
                    coalesce(m.created_at, mm.created_at) AS created_at,
                    coalesce(m.session_id, mm.session_id) AS session_id,
                    coalesce(mm.channel, '') AS channel
-            FROM memory_vectors v
+            FROM (SELECT item, {similarity} AS score FROM memory_vectors v
+                  WHERE v.model = ? AND length(v.vector) = ? ORDER BY score DESC LIMIT ?) AS v
             LEFT JOIN messages m ON v.item > 0 AND m.id = v.item
             LEFT JOIN memories mm ON v.item < 0 AND mm.id = -v.item
-            WHERE v.model = ? AND length(v.vector) = ?
-              AND (m.id IS NOT NULL OR mm.id IS NOT NULL)
+            WHERE m.id IS NOT NULL OR mm.id IS NOT NULL
         ) AS i LEFT JOIN sessions s ON s.id = i.session_id
         WHERE 1{extra} ORDER BY i.score DESC LIMIT ?"""
-    return sql, (query_blob, model, len(query_blob), *params, limit)
+    # Scoped searches look deeper into the ranking, since the scope drops some of it.
+    depth = limit * (8 if where else 2)
+    return sql, (query_blob, model, len(query_blob), depth, *params, limit)
 
 
 def fuse(*rankings, k=RRF_K):

@@ -258,3 +258,16 @@ def test_a_sqlite_without_fts5_is_reported_once(monkeypatch, caplog):
     finally:
         search.fts5_available.cache_clear()
     assert len([r for r in caplog.records if "no FTS5" in r.getMessage()]) == 1
+
+
+async def test_terms_in_too_many_documents_are_left_out_of_the_ranking(storage, monkeypatch):
+    monkeypatch.setattr(search, "MAX_TERM_DOCS", 5)
+    session = await storage.create_session("shell")
+    await say(storage, session, *[f"banana number {n}" for n in range(10)])
+    await say(storage, session, "banana bread with walnuts")
+    hits = await storage.search_memory("banana walnuts")
+    assert [h.text for h in hits] == ["banana bread with walnuts"]
+    # a query of common terms only: the newest matches, unranked
+    newest = await storage.search_memory("banana", limit=3)
+    assert [h.text for h in newest] == ["banana bread with walnuts", "banana number 9",
+                                        "banana number 8"]

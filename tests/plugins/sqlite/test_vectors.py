@@ -30,13 +30,8 @@ async def store(request, config, monkeypatch):
         pytest.skip("this interpreter cannot load sqlite-vec")
     if request.param == "python":
         real = vectors.enable_similarity
-
-        async def python_only(conn):
-            await conn.create_function("blufio_dot", 2, vectors.python_dot, deterministic=True)
-            return "blufio_dot(v.vector, ?)", "python"
-
-        monkeypatch.setattr(vectors, "enable_similarity", python_only)
-        assert real is not python_only
+        monkeypatch.setattr(vectors, "enable_similarity",
+                            lambda conn: real(conn, extension=False))
     storage = SqliteStorage(config)
     await storage.open()
     assert storage.vector_backend == request.param
