@@ -145,7 +145,8 @@ class Memory:
 @dataclass(slots=True)
 class MemoryHit:
     """One search result: a saved memory (``kind`` ``memory``) or a stored message
-    (``message``), with its text, date, source and score (higher is better)."""
+    (``message``, said by ``role``), with its text, date, source and score (higher is
+    better)."""
 
     kind: str
     id: int
@@ -154,3 +155,4 @@ class MemoryHit:
     session_id: str = None
     channel: str = ""
     score: float = 0.0
+    role: str = ""

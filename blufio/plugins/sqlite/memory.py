@@ -198,11 +198,12 @@ def _item(hit):
 
 
 def _hit(row, raw_messages):
-    item, text, created_at, session_id, channel, score = row
+    item, text, created_at, session_id, channel, role, score = row
     if item > 0 and raw_messages:
         text = search.searchable_text(json.loads(text))
     kind, ident = ("memory", -item) if item < 0 else ("message", item)
-    return MemoryHit(kind, ident, text, created_at, session_id, channel or "", float(score))
+    return MemoryHit(kind, ident, text, created_at, session_id, channel or "", float(score),
+                     role)
 
 
 def _memory(row):

@@ -129,16 +129,36 @@ def unindex_memory(conn, memory_id):
 # -- searching (SQL run on the reader) --------------------------------------------------------
 
 
-def scope_filter(channel, exclude_session):
-    """SQL conditions on ``i`` (an item: its session and channel) and ``s`` (its session)."""
-    where, params = [], []
+def hits_sql(ranked, *, text="r.text", channel=None, exclude_session=None):
+    """``(sql, params)`` turning ``ranked`` (a subquery of ``item`` (numbered as in the
+    index), ``score`` and, unless ``text`` says otherwise, ``text``) into search hits, best
+    first: ``item, text, created_at, session_id, channel, role, score``. Items whose source
+    is gone are dropped; ``channel`` keeps one channel, ``exclude_session`` leaves one
+    session out. The caller appends the LIMIT's parameter."""
+    where, params = "", []
     if channel:
-        where.append("coalesce(s.channel, i.channel) = ?")
+        where += " AND coalesce(s.channel, mm.channel, '') = ?"
         params.append(channel)
     if exclude_session:
-        where.append("coalesce(i.session_id, '') != ?")
+        where += " AND coalesce(m.session_id, mm.session_id, '') != ?"
         params.append(exclude_session)
-    return where, params
+    sql = f"""
+        SELECT r.item, {text} AS text, coalesce(m.created_at, mm.created_at) AS created_at,
+               coalesce(m.session_id, mm.session_id) AS session_id,
+               coalesce(s.channel, mm.channel, '') AS channel, coalesce(m.role, '') AS role,
+               r.score
+        FROM ({ranked}) AS r
+        LEFT JOIN messages m ON r.item > 0 AND m.id = r.item
+        LEFT JOIN memories mm ON r.item < 0 AND mm.id = -r.item
+        LEFT JOIN sessions s ON s.id = coalesce(m.session_id, mm.session_id)
+        WHERE (m.id IS NOT NULL OR mm.id IS NOT NULL){where}
+        ORDER BY r.score DESC, r.item DESC LIMIT ?"""
+    return sql, params
+
+
+def depth(limit, channel, exclude_session):
+    """How deep into a ranking to look for ``limit`` hits: deeper when a scope drops some."""
+    return limit * (8 if channel or exclude_session else 2)
 
 
 def term_counts_sql(terms):
@@ -153,45 +173,22 @@ def term_counts_sql(terms):
 
 
 def fts_search_sql(terms, limit, *, channel=None, exclude_session=None, ranked=True):
-    """``(sql, params)`` ranking memories and messages by BM25, best first (newest messages
-    first when not ``ranked``). Rows: ``item`` (rowid as in the index), ``text``,
-    ``created_at``, ``session_id``, ``channel``, ``score`` (higher is better)."""
-    where, params = scope_filter(channel, exclude_session)
-    extra = "".join(f" AND {w}" for w in where)
+    """``(sql, params)`` ranking memories and messages by BM25, best first (newest first
+    when not ``ranked``), as ``hits_sql`` rows."""
     score, order = ("-rank", "rank") if ranked else ("0.0", "rowid DESC")
-    sql = f"""
-        SELECT i.item, i.text, i.created_at, i.session_id, coalesce(s.channel, i.channel)
-               AS channel, i.score FROM (
-            SELECT f.rowid AS item, f.text, f.score,
-                   coalesce(m.created_at, mm.created_at) AS created_at,
-                   coalesce(m.session_id, mm.session_id) AS session_id,
-                   coalesce(mm.channel, '') AS channel
-            FROM (SELECT rowid, text, {score} AS score FROM memory_index
-                  WHERE memory_index MATCH ? ORDER BY {order} LIMIT ?) AS f
-            LEFT JOIN messages m ON f.rowid > 0 AND m.id = f.rowid
-            LEFT JOIN memories mm ON f.rowid < 0 AND mm.id = -f.rowid
-            WHERE m.id IS NOT NULL OR mm.id IS NOT NULL
-        ) AS i LEFT JOIN sessions s ON s.id = i.session_id
-        WHERE 1{extra} ORDER BY i.score DESC, i.item DESC LIMIT ?"""
-    # Scoped searches look deeper into the ranking, since the scope drops some of it.
-    depth = limit * (8 if where else 2)
-    return sql, (match_query(terms), depth, *params, limit)
+    ranked_sql = (f"SELECT rowid AS item, text, {score} AS score FROM memory_index "
+                  f"WHERE memory_index MATCH ? ORDER BY {order} LIMIT ?")
+    sql, params = hits_sql(ranked_sql, channel=channel, exclude_session=exclude_session)
+    return sql, (match_query(terms), depth(limit, channel, exclude_session), *params, limit)
 
 
 def like_search_sql(terms, limit, *, channel=None, exclude_session=None):
-    """The no-FTS5 fallback: memories then messages containing any term, newest first."""
-    where, params = scope_filter(channel, exclude_session)
-    extra = "".join(f" AND {w}" for w in where)
+    """The no-FTS5 fallback: memories, then messages, containing any term (unranked)."""
     likes = " OR ".join("{col} LIKE ? ESCAPE '\\'" for _ in terms)
     patterns = ["%" + re.sub(r"([%_\\])", r"\\\1", t) + "%" for t in terms]
-    sql = f"""
-        SELECT i.item, i.text, i.created_at, i.session_id, coalesce(s.channel, i.channel)
-               AS channel, 0.0 AS score FROM (
-            SELECT -id AS item, text, created_at, session_id, channel FROM memories
-            WHERE {likes.format(col="text")}
-            UNION ALL
-            SELECT id, content, created_at, session_id, '' FROM messages
-            WHERE {likes.format(col="content")}
-        ) AS i LEFT JOIN sessions s ON s.id = i.session_id
-        WHERE 1{extra} ORDER BY i.item < 0 DESC, i.created_at DESC LIMIT ?"""
+    ranked_sql = (f"SELECT -id AS item, 1.0 AS score FROM memories "
+                  f"WHERE {likes.format(col='text')} UNION ALL "
+                  f"SELECT id, 0.0 FROM messages WHERE {likes.format(col='content')}")
+    sql, params = hits_sql(ranked_sql, text="coalesce(m.content, mm.text)", channel=channel,
+                           exclude_session=exclude_session)
     return sql, (*patterns, *patterns, *params, limit)

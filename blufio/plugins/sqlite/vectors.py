@@ -21,7 +21,7 @@ import operator
 import sqlite3
 from array import array
 
-from blufio.plugins.sqlite.search import scope_filter
+from blufio.plugins.sqlite.search import depth, hits_sql
 
 log = logging.getLogger("blufio.memory")
 
@@ -80,28 +80,14 @@ async def enable_similarity(conn, *, extension=True):
 
 def vector_search_sql(similarity, model, query_blob, limit, *, channel=None,
                       exclude_session=None):
-    """``(sql, params)`` ranking items by similarity to ``query_blob``, best first; the
-    same row shape as ``search.fts_search_sql``. Only vectors of ``model`` and of the
-    query's size take part."""
-    where, params = scope_filter(channel, exclude_session)
-    extra = "".join(f" AND {w}" for w in where)
-    sql = f"""
-        SELECT i.item, i.text, i.created_at, i.session_id, coalesce(s.channel, i.channel)
-               AS channel, i.score FROM (
-            SELECT v.item, coalesce(m.content, mm.text) AS text, v.score,
-                   coalesce(m.created_at, mm.created_at) AS created_at,
-                   coalesce(m.session_id, mm.session_id) AS session_id,
-                   coalesce(mm.channel, '') AS channel
-            FROM (SELECT item, {similarity} AS score FROM memory_vectors v
-                  WHERE v.model = ? AND length(v.vector) = ? ORDER BY score DESC LIMIT ?) AS v
-            LEFT JOIN messages m ON v.item > 0 AND m.id = v.item
-            LEFT JOIN memories mm ON v.item < 0 AND mm.id = -v.item
-            WHERE m.id IS NOT NULL OR mm.id IS NOT NULL
-        ) AS i LEFT JOIN sessions s ON s.id = i.session_id
-        WHERE 1{extra} ORDER BY i.score DESC LIMIT ?"""
-    # Scoped searches look deeper into the ranking, since the scope drops some of it.
-    depth = limit * (8 if where else 2)
-    return sql, (query_blob, model, len(query_blob), depth, *params, limit)
+    """``(sql, params)`` ranking items by similarity to ``query_blob``, best first, as
+    ``search.hits_sql`` rows. Only vectors of ``model`` and of the query's size take part."""
+    ranked = (f"SELECT item, {similarity} AS score FROM memory_vectors v "
+              "WHERE v.model = ? AND length(v.vector) = ? ORDER BY score DESC LIMIT ?")
+    sql, params = hits_sql(ranked, text="coalesce(m.content, mm.text)", channel=channel,
+                           exclude_session=exclude_session)
+    return sql, (query_blob, model, len(query_blob), depth(limit, channel, exclude_session),
+                 *params, limit)
 
 
 def fuse(*rankings, k=RRF_K):

@@ -46,6 +46,7 @@ async def test_every_stored_message_is_searchable_with_its_session_and_channel(s
     hits = await storage.search_memory("when does the plumber come?")
     assert [(h.kind, h.id) for h in hits] == [("message", stored[0].id)]
     assert hits[0].session_id == session.id and hits[0].channel == "telegram"
+    assert hits[0].role == "user"
     assert hits[0].text == "the plumber comes on Thursday"
 
 
