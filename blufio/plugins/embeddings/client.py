@@ -44,6 +44,8 @@ class OpenAICompatibleEmbedding:
         self.model = section.get("model") or "nomic-embed-text"
         self.dimensions = int(section.get("dimensions") or 0)
         self._requested_dimensions = self.dimensions
+        # the label stored with each vector: vectors of another label are never compared
+        self.vector_model = f"{self.model}@{self.dimensions}" if self.dimensions else self.model
         self.batch_size = max(1, int(section.get("batch_size") or 64))
         self.timeout = float(section.get("timeout") or 30.0)
         retries = section.get("max_retries")

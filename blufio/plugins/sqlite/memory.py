@@ -15,6 +15,7 @@ from blufio.plugins.sqlite import search, vectors
 
 MAX_MEMORY_CHARS = 4000
 MMAP_BYTES = 256 * 1024 * 1024
+FORGOTTEN = "[forgotten]"
 
 
 class SqliteMemory:
@@ -87,20 +88,40 @@ class SqliteMemory:
 
         return await self._write(forget)
 
+    async def forget_message(self, message_id):
+        """Forget what a stored message said: its text (and tool results) become
+        ``FORGOTTEN`` and its index entry and vector go; the message itself stays, so the
+        session keeps its shape. False if there is no such message."""
+        def forget(conn):
+            row = conn.execute("SELECT content FROM messages WHERE id = ?",
+                               (message_id,)).fetchone()
+            if row is None:
+                return False
+            conn.execute("UPDATE messages SET content = ? WHERE id = ?",
+                         (json.dumps(_redacted(json.loads(row[0]))), message_id))
+            if self._fts:
+                conn.execute("DELETE FROM memory_index WHERE rowid = ?", (message_id,))
+            conn.execute("DELETE FROM memory_vectors WHERE item = ?", (message_id,))
+            return True
+
+        return await self._write(forget)
+
     # -- search ------------------------------------------------------------------------------
 
     async def search_memory(self, query, *, limit=10, vector=None, model=None, channel=None,
-                            exclude_session=None):
+                            exclude_session=None, min_similarity=0.0):
         """Memories and messages relevant to ``query``, best first (see the module
-        docstring); ``vector`` (with the ``model`` that made it) adds the vector ranking.
-        ``channel`` keeps only what was said or saved there; ``exclude_session`` leaves
-        one session out (the current one: it is in the context already)."""
+        docstring); ``vector`` (with the ``model`` that made it) adds the vector ranking,
+        of the items at least ``min_similarity`` alike. ``channel`` keeps only what was said
+        or saved there; ``exclude_session`` leaves one session out (the current one: it is
+        in the context already)."""
         scope = {"channel": channel, "exclude_session": exclude_session}
         depth = max(limit * 2, 20)
         lexical = await self.lexical_search(query, limit=depth, **scope)
         if vector is None or model is None:
             return lexical[:limit]
-        semantic = await self.vector_search(vector, model, limit=depth, **scope)
+        semantic = [hit for hit in await self.vector_search(vector, model, limit=depth, **scope)
+                    if hit.score >= min_similarity]
         return _fused(lexical, semantic, limit)
 
     async def lexical_search(self, query, *, limit=10, channel=None, exclude_session=None):
@@ -179,6 +200,19 @@ class SqliteMemory:
             "VALUES (?, ?, ?, ?) ON CONFLICT(session_id) DO UPDATE SET through_id = "
             "excluded.through_id, text = excluded.text, created_at = excluded.created_at",
             (session_id, through_id, clean_text(text), utc_now())))
+
+
+def _redacted(content):
+    if isinstance(content, str):
+        return FORGOTTEN
+    blocks = []
+    for block in content:
+        if block.get("type") == "text":
+            block = {**block, "text": FORGOTTEN}
+        elif block.get("type") == "tool_result":
+            block = {**block, "content": FORGOTTEN}
+        blocks.append(block)
+    return blocks
 
 
 def _fused(lexical, semantic, limit):

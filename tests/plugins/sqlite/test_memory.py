@@ -272,3 +272,16 @@ async def test_terms_in_too_many_documents_are_left_out_of_the_ranking(storage, 
     newest = await storage.search_memory("banana", limit=3)
     assert [h.text for h in newest] == ["banana bread with walnuts", "banana number 9",
                                         "banana number 8"]
+
+
+async def test_forgetting_a_message_removes_its_text_but_keeps_the_session_whole(storage):
+    session = await storage.create_session("shell")
+    said, answer = await say(storage, session, "my locker code is 4471", "noted: 4471")
+    await storage.store_vectors("m1", [(said.id, [1.0, 0.0])])
+
+    assert await storage.forget_message(said.id) is True
+    assert await storage.search_memory("locker") == []
+    assert await storage.vector_search([1.0, 0.0], "m1") == []
+    messages = await storage.get_messages(session.id)
+    assert [m.content for m in messages] == [text_blocks("[forgotten]"), answer.content]
+    assert await storage.forget_message(10_000) is False
