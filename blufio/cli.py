@@ -28,6 +28,11 @@ Usage:
   blufio [options] auth list [--json]
   blufio [options] auth revoke ID
   blufio [options] auth rotate
+  blufio [options] memory list [--json] [--limit N]
+  blufio [options] memory search QUERY [--json] [--limit N]
+  blufio [options] memory add TEXT [--tags T]
+  blufio [options] memory forget ID
+  blufio [options] memory export
   blufio -h | --help
   blufio --version
 
@@ -42,6 +47,8 @@ Options:
   --name N                A name for the new token, shown by 'auth list'.
   --expires D             How long the new token lives: 30s, 15m, 1h or 30d
                           (default: [auth] default_expiry).
+  --limit N               How many memories or results to show (default 20).
+  --tags T                Comma-separated tags for the new memory.
 """
 
 # The first word of a command line -> the module whose ``run(args)`` carries it out.
@@ -51,6 +58,7 @@ COMMANDS = {
     "config": "blufio.commands.config",
     "plugin": "blufio.commands.plugin",
     "auth": "blufio.commands.auth",
+    "memory": "blufio.commands.memory",
 }
 
 

@@ -72,7 +72,7 @@ MIGRATIONS = (
     # messages already stored) by blufio.plugins.sqlite.search on open when FTS5 is there.
     """
     CREATE TABLE memories (
-        id         INTEGER PRIMARY KEY,
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,  -- an id is never reused once forgotten
         text       TEXT NOT NULL,
         session_id TEXT,
         message_id INTEGER,

@@ -285,3 +285,10 @@ async def test_forgetting_a_message_removes_its_text_but_keeps_the_session_whole
     messages = await storage.get_messages(session.id)
     assert [m.content for m in messages] == [text_blocks("[forgotten]"), answer.content]
     assert await storage.forget_message(10_000) is False
+
+
+async def test_the_id_of_a_forgotten_memory_is_never_given_again(storage):
+    first = await storage.save_memory("first")
+    await storage.forget_memory(first.id)
+    second = await storage.save_memory("second")
+    assert second.id != first.id
