@@ -33,6 +33,11 @@ class SqliteMemory:
         await self._reader.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
         self._similarity, self.vector_backend = await vectors.enable_similarity(self._reader)
 
+    def memory_detail(self):
+        """How memory search works here, for health reports."""
+        lexical = "FTS5 (BM25)" if self._fts else "a plain scan (this SQLite has no FTS5)"
+        return f"memory search: {lexical}, vectors: {self.vector_backend}"
+
     def _index_stored(self, conn, stored):
         """Index newly stored messages, in the transaction that stores them."""
         if self._fts:

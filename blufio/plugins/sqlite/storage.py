@@ -108,7 +108,7 @@ class SqliteStorage(SqliteMemory):
             await self._reader.execute("SELECT 1")
         except sqlite3.Error as exc:
             return {"status": "down", "detail": str(exc)}
-        return {"status": "ok", "detail": "open"}
+        return {"status": "ok", "detail": f"open; {self.memory_detail()}"}
 
     async def shutdown(self):
         if self._reader is not None:

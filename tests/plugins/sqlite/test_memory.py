@@ -292,3 +292,9 @@ async def test_the_id_of_a_forgotten_memory_is_never_given_again(storage):
     await storage.forget_memory(first.id)
     second = await storage.save_memory("second")
     assert second.id != first.id
+
+
+async def test_the_health_check_says_how_memory_search_works(storage):
+    detail = (await storage.health_check())["detail"]
+    assert detail.startswith("open; memory search: FTS5 (BM25), vectors: ")
+    assert detail.endswith(("sqlite-vec", "python"))
