@@ -62,7 +62,9 @@ async def enable_similarity(conn, *, extension=True):
     try:
         if not extension:
             raise ImportError("not wanted")
-        import sqlite_vec
+        if not hasattr(sqlite3.Connection, "enable_load_extension"):
+            raise AttributeError("this Python's sqlite3 cannot load extensions")
+        import sqlite_vec  # only now: in the archive, importing it extracts native code
 
         await conn.enable_load_extension(True)
         try:
