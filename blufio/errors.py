@@ -15,13 +15,16 @@
     ├── EmbeddingError                the embedding server failed or sent something unusable
     ├── BudgetExceededError           a daily or monthly budget is spent
     ├── GatewayError                  the gateway refuses a request (plugins/gateway/errors.py)
-    └── ToolError                     a tool refused or failed (reported to the model)
+    ├── ToolError                     a tool refused or failed (reported to the model)
+    └── BuildError                    build_zipapp.py cannot build (lock, download, compiler)
+        └── BuildUsageError           an unknown feature, an incomplete selection, a bad target
 
 What each means, where it differs from its parent (subclasses inherit the rest):
 
     class                     exit  kind      HTTP answer        x-should-retry  a client sees
     BlufioError               1     internal  500 api_error      (not sent)      a generic line
     UsageError                2
+    BuildUsageError           2
     ConfigError               2     config    503 api_error      false           the message
     StorageError                    storage
     ProviderError                   provider  500 api_error *                    the message
@@ -178,3 +181,14 @@ class BudgetExceededError(BlufioError):
 
 class ToolError(BlufioError):
     """A tool refused or failed; the agent reports it to the model as an error result."""
+
+
+class BuildError(BlufioError):
+    """``build_zipapp.py`` cannot build; the message says why and what to do."""
+
+
+class BuildUsageError(BuildError):
+    """The build was asked for something impossible: an unknown feature, an incomplete
+    selection, a target Blufio does not support."""
+
+    exit_code = 2

@@ -1,9 +1,9 @@
-"""How the command line reports a failure: one line, with the exit code the error's class
-gives (a traceback only with --debug)."""
+"""The command line: how it reports a failure (one line, the exit code its error class gives,
+a traceback only with --debug) and which commands a build lists."""
 
 import pytest
 
-from blufio import cli
+from blufio import build_record, cli
 from blufio.errors import BlufioError, ConfigError, UsageError
 
 
@@ -48,3 +48,21 @@ def test_debug_shows_the_traceback_and_then_the_line(failing, capsys):
     assert err.startswith("Traceback (most recent call last):")
     assert err.endswith("blufio.errors.ConfigError: the key is wrong\n"
                         "blufio: error: the key is wrong\n")
+
+
+def test_a_command_needing_a_kind_the_build_lacks_is_left_out_of_the_usage(monkeypatch):
+    extra = cli.Command("dream", "blufio.commands.dream", ["dream [--deeply]"],
+                        ["  --deeply                Dream deeply."], needs="embedding")
+    monkeypatch.setattr(cli, "COMMANDS", [*cli.COMMANDS, extra])
+    catalog = build_record.catalog()
+    with_it = {"features": ["sqlite", "dreamer"], "target": "source", "built_at": None}
+    monkeypatch.setattr(build_record, "catalog", lambda: {**catalog, "plugins": [
+        *catalog["plugins"], {"name": "dreamer", "kind": "embedding"}]})
+
+    monkeypatch.setattr(build_record, "current", lambda: with_it)
+    assert "blufio [options] dream [--deeply]" in cli.usage_text()
+    assert "--deeply                Dream deeply." in cli.usage_text()
+
+    monkeypatch.setattr(build_record, "current", lambda: {**with_it, "features": ["sqlite"]})
+    assert "dream" not in cli.usage_text()
+    assert cli.main(["dream"]) == 2
