@@ -28,9 +28,8 @@ MAX_ITEM_CHARS = 600
 MIN_SIMILARITY = 0.3  # below this cosine, a vector match is noise for common embedding models
 HALF_LIFE_DAYS = 30.0  # an item this old weighs 3/4 of a new one; a very old one, 1/2
 MEMORY_WEIGHT = 1.5  # a saved memory outranks a message ranked the same
-HEADER = ("Memory: notes from earlier conversations and saved memories that may bear on "
-          "this message, most relevant first, each with its date and source. Use them when "
-          "they help; they may be out of date.")
+HEADER = ("Memory (from earlier conversations and saved memories, most relevant first; it "
+          "may be out of date):")
 
 
 class QueryEmbedder:
