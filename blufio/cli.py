@@ -67,7 +67,8 @@ def available_commands():
     from blufio import build_record
 
     features = set(build_record.current()["features"])
-    kinds = {p["kind"] for p in build_record.catalog()["plugins"] if p["name"] in features}
+    kinds = {p["adapter_type"] for p in build_record.catalog()["plugins"]
+             if p["name"] in features}
     return [c for c in COMMANDS if c.needs is None or c.needs in kinds]
 
 

@@ -3,13 +3,8 @@
 import json
 
 from blufio.errors import BuildUsageError
+from blufio.registry import ESSENTIAL_KINDS
 from blufio_build import CATALOG_PATH
-
-# What a build without a plugin of these kinds cannot do.
-ESSENTIAL_KINDS = (
-    ("provider", "no provider plugin: the agent cannot answer (serve, shell)"),
-    ("storage", "no storage plugin: sessions and the cost ledger cannot be kept"),
-)
 
 
 def load_catalog(path=CATALOG_PATH):
@@ -31,7 +26,7 @@ def select_features(catalog, requested, defaults, allow_incomplete):
         if raw.strip():
             chosen.add(canonical_feature(catalog, raw))
     features = [p["name"] for p in catalog["plugins"] if p["name"] in chosen]
-    kinds = {p["kind"] for p in catalog["plugins"] if p["name"] in chosen}
+    kinds = {p["adapter_type"] for p in catalog["plugins"] if p["name"] in chosen}
     gaps = [why for kind, why in ESSENTIAL_KINDS if kind not in kinds]
     if gaps and not allow_incomplete:
         raise BuildUsageError("this selection is incomplete: " + "; ".join(gaps)
@@ -57,5 +52,5 @@ def feature_lines(catalog):
     for p in catalog["plugins"]:
         alias = f" (alias: {', '.join(p['aliases'])})" if p.get("aliases") else ""
         mark = "*" if p["default"] else " "
-        lines.append(f"{mark} {p['name']:<12} {p['kind']:<14} {p['description']}{alias}")
+        lines.append(f"{mark} {p['name']:<12} {p['adapter_type']:<14} {p['description']}{alias}")
     return lines + ["", "* in the default bundle"]

@@ -57,7 +57,7 @@ def test_a_command_needing_a_kind_the_build_lacks_is_left_out_of_the_usage(monke
     catalog = build_record.catalog()
     with_it = {"features": ["sqlite", "dreamer"], "target": "source", "built_at": None}
     monkeypatch.setattr(build_record, "catalog", lambda: {**catalog, "plugins": [
-        *catalog["plugins"], {"name": "dreamer", "kind": "embedding"}]})
+        *catalog["plugins"], {"name": "dreamer", "adapter_type": "embedding"}]})
 
     monkeypatch.setattr(build_record, "current", lambda: with_it)
     assert "blufio [options] dream [--deeply]" in cli.usage_text()

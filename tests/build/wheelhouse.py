@@ -46,6 +46,6 @@ def catalog(core=(), **plugins):
     """A catalog with ``core`` packages and one default plugin per keyword (its packages)."""
     kinds = {"anthropic": "provider", "sqlite": "storage"}
     return {"catalog_version": 1, "core_packages": list(core), "plugins": [
-        {"name": name, "kind": kinds.get(name, "channel"), "description": name,
+        {"name": name, "adapter_type": kinds.get(name, "channel"), "description": name,
          "default": True, "aliases": [], "packages": list(packages)}
         for name, packages in plugins.items()]}
