@@ -5,6 +5,7 @@ Message content is a list of content blocks in Anthropic's shape (``{"type": "te
 through the gateway unchanged.
 """
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -17,19 +18,21 @@ def utc_now():
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# surrogates that surrogateescape does not make (it makes U+DC80..U+DCFF, one per byte)
+_LONE_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
+
+
 def clean_text(text):
-    """``text`` as valid UTF-8: lone surrogates (e.g. undecodable command-line bytes)
-    become U+FFFD instead of failing the write."""
+    """``text`` as valid UTF-8: bytes smuggled in by ``surrogateescape`` (e.g. undecodable
+    command-line arguments) are decoded again as far as they go, and what is left of them,
+    like any lone surrogate, becomes U+FFFD, instead of failing the write."""
     try:
         text.encode("utf-8")
         return text
     except UnicodeEncodeError:
         pass
-    try:  # bytes smuggled in by surrogateescape: decode them again, as far as they go
-        raw = text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        raw = text.encode("utf-8", "surrogatepass")
-    return raw.decode("utf-8", "replace")
+    text = _LONE_SURROGATE.sub("\ufffd", text)
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def text_blocks(text):

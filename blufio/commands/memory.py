@@ -49,11 +49,12 @@ def _limit(args):
 
 
 async def cmd_list(storage, args, registry):
+    from blufio.agent.tools.memory import memory_json
     from blufio.commands import print_table
 
     memories = await storage.list_memories(limit=_limit(args))
     if args["--json"]:
-        print(json.dumps([_memory_json(m) for m in memories], indent=2, ensure_ascii=False))
+        print(json.dumps([memory_json(m) for m in memories], indent=2, ensure_ascii=False))
         return 0
     if not memories:
         print("no memories saved yet; 'blufio memory add TEXT' saves one")
@@ -67,7 +68,7 @@ async def cmd_list(storage, args, registry):
 
 
 async def cmd_search(storage, args, registry):
-    from blufio.agent.tools.memory import describe_hit, hit_id
+    from blufio.agent.tools.memory import describe_hit, hit_json
 
     query = args["QUERY"] or ""
     if not query.strip():
@@ -79,10 +80,7 @@ async def cmd_search(storage, args, registry):
         if embedder is not None:
             await embedder.shutdown()
     if args["--json"]:
-        print(json.dumps([{"id": hit_id(h), "kind": h.kind, "text": h.text,
-                           "created_at": h.created_at, "session_id": h.session_id,
-                           "channel": h.channel, "role": h.role, "score": h.score}
-                          for h in hits], indent=2, ensure_ascii=False))
+        print(json.dumps([hit_json(h) for h in hits], indent=2, ensure_ascii=False))
         return 0
     for hit in hits:
         print(_line(describe_hit(hit), 200))
@@ -110,11 +108,13 @@ async def cmd_forget(storage, args, registry):
 
 
 async def cmd_export(storage, args, registry):
+    from blufio.agent.tools.memory import memory_json
+
     memories, offset = [], 0
     while batch := await storage.list_memories(limit=500, offset=offset):
         memories += batch
         offset += len(batch)
-    json.dump([_memory_json(m) for m in memories], sys.stdout, indent=2, ensure_ascii=False)
+    json.dump([memory_json(m) for m in memories], sys.stdout, indent=2, ensure_ascii=False)
     print()
     return 0
 
@@ -126,11 +126,6 @@ def _recall(storage, registry):
     enabled = registry.enabled("embedding")
     embedder = registry.create(enabled[0].name) if enabled else None
     return Recall(storage, embedder=embedder), embedder
-
-
-def _memory_json(memory):
-    return {"id": f"mem_{memory.id}", "text": memory.text, "created_at": memory.created_at,
-            "tags": memory.tags, "session_id": memory.session_id, "channel": memory.channel}
 
 
 def _line(text, width=100):

@@ -21,6 +21,19 @@ def hit_id(hit):
     return f"{'mem' if hit.kind == 'memory' else 'msg'}_{hit.id}"
 
 
+def memory_json(memory):
+    """A saved memory as JSON (``blufio memory list --json``, the gateway)."""
+    return {"id": f"mem_{memory.id}", "text": memory.text, "created_at": memory.created_at,
+            "tags": memory.tags, "session_id": memory.session_id, "channel": memory.channel}
+
+
+def hit_json(hit):
+    """A search hit as JSON (``blufio memory search --json``, the gateway)."""
+    return {"id": hit_id(hit), "kind": hit.kind, "text": hit.text,
+            "created_at": hit.created_at, "session_id": hit.session_id,
+            "channel": hit.channel, "role": hit.role, "score": hit.score}
+
+
 def parse_id(text):
     """``("memory" | "message", id)`` from ``mem_12``, ``msg_345`` or ``12`` (a memory);
     UsageError otherwise."""

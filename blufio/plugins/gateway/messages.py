@@ -47,6 +47,24 @@ def parse_body(raw):
     return body
 
 
+def int_arg(name, default, low, high):
+    """The query parameter ``name`` as an integer in ``[low, high]`` (``high`` None: no
+    upper bound), ``default`` when absent; a 400 otherwise."""
+    from quart import request
+
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        raise GatewayError(400, f"{name}: must be a whole number {bounds}")
+    return value
+
+
 def _fail(field, problem):
     raise GatewayError(400, f"{field}: {problem}")
 
