@@ -165,6 +165,63 @@ async def storage_benchmarks(args, tmp):
     return ok
 
 
+async def turn_benchmarks(args, tmp, path):
+    """Turns with recall against turns without, interleaved, over the same database and the
+    same fake Messages API; each turn in a new session, so no history is sent."""
+    from blufio.agent.loop import Agent
+    from blufio.plugins.anthropic.provider import AnthropicProvider
+    from blufio.plugins.sqlite.storage import SqliteStorage
+    from tests.fakes.anthropic_server import FakeAnthropic, text_reply
+    from tests.fakes.config import make_config
+
+    text = Text(seed=5)
+    with FakeAnthropic(default=lambda request: text_reply("A short answer.")) as fake:
+        base = (f'[anthropic]\nbase_url = "{fake.base_url}"\n[storage]\npath = "{path}"\n'
+                f'[tools]\nworkspace = "{tmp}/ws"\n')
+        environ = {"ANTHROPIC_API_KEY": "sk-bench"}
+        for name in ("a", "b"):
+            os.makedirs(os.path.join(tmp, name))
+        with_memory = make_config(os.path.join(tmp, "a"), base, environ=environ)
+        without = make_config(os.path.join(tmp, "b"), base + "[memory]\nenabled = false\n",
+                              environ=environ)
+        storage = SqliteStorage(with_memory)
+        await storage.open()
+        provider = AnthropicProvider(with_memory)
+        agents = {"with recall": Agent.from_config(with_memory, provider=provider,
+                                                   storage=storage),
+                  "without memory": Agent.from_config(without, provider=provider,
+                                                      storage=storage)}
+        times = {name: [] for name in agents}
+        recalled = 0
+        for i in range(args.turns + 10):
+            question = text.sentence(6, 14)
+            for name, agent in agents.items():
+                session = await agent.new_session("bench")
+                started = time.perf_counter()
+                async for event in agent.submit(session.id, "bench", question):
+                    last = event
+                elapsed = time.perf_counter() - started
+                assert type(last).__name__ == "TurnComplete", last
+                if i >= 10:
+                    times[name].append(elapsed)
+            system = fake.message_requests[-2].json.get("system", [])
+            recalled += len(system) > 1
+        for agent in agents.values():
+            await agent.aclose()
+        await provider.shutdown()
+        await storage.shutdown()
+    plain = statistics.median(times["without memory"])
+    full = statistics.median(times["with recall"])
+    print(f"turns over that database ({args.turns} each, interleaved; recall found something "
+          f"for {recalled} of {args.turns + 10}):")
+    report("turn without memory (baseline)", times["without memory"])
+    report("turn with recall", times["with recall"])
+    verdict = "PASS" if full - plain <= 0.005 else "FAIL"
+    print(f"  recall adds p50 {ms(full - plain)}   ratio {full / plain:5.2f}x   "
+          f"target <= 5 ms: {verdict}")
+    return full - plain <= 0.005
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=100_000)
@@ -172,9 +229,11 @@ def main():
     parser.add_argument("--vectors", type=int, default=10_000)
     parser.add_argument("--dims", type=int, default=768)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--turns", type=int, default=200)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         ok = asyncio.run(storage_benchmarks(args, tmp))
+        ok &= asyncio.run(turn_benchmarks(args, tmp, os.path.join(tmp, "bench.db")))
     return 0 if ok else 1
 
 

@@ -313,13 +313,7 @@ class Agent:
         """``(system, messages)`` of a turn: the owner's prompt, the session's summary and
         what memory recalls; the history since the summary, bounded, starting cleanly."""
         system = [{"type": "text", "text": self.system_prompt}] if self.system_prompt else []
-        if self.compactor is not None:
-            summary, stored = await self.compactor.history(inbound.session_id)
-        else:
-            summary, stored = None, trimmed(
-                await self.storage.get_messages(inbound.session_id,
-                                                limit=self.max_history_messages),
-                self.max_history_messages, self.max_history_chars)
+        summary, messages = await self._history(inbound.session_id)
         if summary:
             system.append({"type": "text", "text": f"{SUMMARY_HEADER}\n{summary}"})
         if self.memory is not None:
@@ -327,10 +321,20 @@ class Agent:
                                                       text_of(inbound.content))
             if recalled:
                 system.append({"type": "text", "text": recalled})
+        return system, messages
+
+    async def _history(self, session_id):
+        """``(summary or None, API messages since it)``: compacted, or else trimmed."""
+        if self.compactor is not None:
+            summary, stored = await self.compactor.history(session_id)
+        else:
+            summary, stored = None, trimmed(
+                await self.storage.get_messages(session_id, limit=self.max_history_messages),
+                self.max_history_messages, self.max_history_chars)
         messages = []
         for message in stored:
             _append(messages, message.role, message.content)
-        return system, messages
+        return summary, messages
 
 
 class _TurnState:

@@ -21,7 +21,7 @@ from blufio.errors import BlufioError
 log = logging.getLogger("blufio.memory")
 
 CHARS_PER_TOKEN = 4  # the estimate [agent] max_history_tokens uses too
-CANDIDATES = 24
+CANDIDATES = 16
 QUERY_TIMEOUT = 2.0
 RETRY_AFTER = 60.0
 MAX_ITEM_CHARS = 600

@@ -121,10 +121,10 @@ class SqliteMemory:
         or saved there; ``exclude_session`` leaves one session out (the current one: it is
         in the context already)."""
         scope = {"channel": channel, "exclude_session": exclude_session}
-        depth = max(limit * 2, 20)
-        lexical = await self.lexical_search(query, limit=depth, **scope)
         if vector is None or model is None:
-            return lexical[:limit]
+            return await self.lexical_search(query, limit=limit, **scope)
+        depth = max(limit * 2, 20)  # fusion needs more of each ranking than it returns
+        lexical = await self.lexical_search(query, limit=depth, **scope)
         semantic = [hit for hit in await self.vector_search(vector, model, limit=depth, **scope)
                     if hit.score >= min_similarity]
         return _fused(lexical, semantic, limit)

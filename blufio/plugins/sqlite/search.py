@@ -27,6 +27,7 @@ log = logging.getLogger("blufio.memory")
 
 MAX_INDEXED_CHARS = 32_000  # of one message; a longer text is indexed by its beginning
 MAX_QUERY_TERMS = 24
+MAX_HIT_CHARS = 4000  # of a message's text in a search hit (the session has all of it)
 # A term in more documents than this says little about relevance and costs the most to rank
 # (BM25 scores every match): it is left out of the query unless every term is that common.
 MAX_TERM_DOCS = 1000
@@ -157,8 +158,11 @@ def hits_sql(ranked, *, text="r.text", channel=None, exclude_session=None):
 
 
 def depth(limit, channel, exclude_session):
-    """How deep into a ranking to look for ``limit`` hits: deeper when a scope drops some."""
-    return limit * (8 if channel or exclude_session else 2)
+    """How deep into a ranking to look for ``limit`` hits: deeper when a scope drops some
+    (a channel may drop most; leaving the current session out, a few)."""
+    if channel:
+        return limit * 8
+    return limit * 2 if exclude_session else limit
 
 
 def term_counts_sql(terms):
@@ -178,7 +182,8 @@ def fts_search_sql(terms, limit, *, channel=None, exclude_session=None, ranked=T
     score, order = ("-rank", "rank") if ranked else ("0.0", "rowid DESC")
     ranked_sql = (f"SELECT rowid AS item, text, {score} AS score FROM memory_index "
                   f"WHERE memory_index MATCH ? ORDER BY {order} LIMIT ?")
-    sql, params = hits_sql(ranked_sql, channel=channel, exclude_session=exclude_session)
+    sql, params = hits_sql(ranked_sql, text=f"substr(r.text, 1, {MAX_HIT_CHARS})",
+                           channel=channel, exclude_session=exclude_session)
     return sql, (match_query(terms), depth(limit, channel, exclude_session), *params, limit)
 
 
