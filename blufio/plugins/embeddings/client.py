@@ -8,7 +8,7 @@ without ``/v1`` (``http://127.0.0.1:11434`` and ``http://127.0.0.1:11434/v1`` bo
 - Texts go in batches of ``batch_size``; each text is cut to ``MAX_INPUT_CHARS`` and made
   valid UTF-8, and an empty one is sent as a space (some servers refuse empty input).
 - 408, 409, 429, 5xx and connection failures are retried up to ``max_retries`` times with
-  exponential backoff, honouring ``retry-after`` (in seconds, capped).
+  backoff (``blufio.retry``), honouring ``retry-after`` (capped at MAX_RETRY_AFTER).
 - Every failure is an ``EmbeddingError``: the status and the server's message, a malformed
   body, a wrong number of vectors, or vectors of the wrong size (``dimensions`` when set,
   else the size of the first vector this client received).
@@ -20,7 +20,9 @@ import logging
 import math
 
 from blufio.errors import EmbeddingError
+from blufio.manifest import identity
 from blufio.model import clean_text
+from blufio.retry import backoff_delay, retry_after
 
 log = logging.getLogger("blufio.embeddings")
 
@@ -28,14 +30,13 @@ MAX_INPUT_CHARS = 8000  # about 2,000 tokens: within every common embedding mode
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 30.0
 BACKOFF_BASE = 0.5
+BACKOFF_MAX = 8.0
 
 
 class OpenAICompatibleEmbedding:
     """The ``embeddings`` plugin (implements ``blufio.contracts.Embedding``)."""
 
-    name = "embeddings"
-    version = "0.1.0"
-    adapter_type = "embedding"
+    name, version, adapter_type = identity("embeddings")
 
     def __init__(self, config, **_services):
         section = config.section("embeddings")
@@ -98,7 +99,7 @@ class OpenAICompatibleEmbedding:
             except httpx.HTTPError as exc:
                 if last:
                     raise _transport_error(exc, self.url) from exc
-                delay = self._backoff(attempt)
+                delay = backoff_delay(attempt, self.backoff_base, BACKOFF_MAX)
                 log.warning("embedding server unreachable (%s); retrying in %.2fs",
                             type(exc).__name__, delay)
             else:
@@ -106,7 +107,9 @@ class OpenAICompatibleEmbedding:
                     return response
                 if last or response.status_code not in RETRY_STATUSES:
                     raise _status_error(response)
-                delay = _retry_after(response) or self._backoff(attempt)
+                hinted = retry_after(response.headers)
+                delay = min(hinted, MAX_RETRY_AFTER) if hinted is not None else \
+                    backoff_delay(attempt, self.backoff_base, BACKOFF_MAX)
                 log.warning("embedding server answered %s; retrying in %.2fs",
                             response.status_code, delay)
             await asyncio.sleep(delay)
@@ -118,9 +121,6 @@ class OpenAICompatibleEmbedding:
             self._client = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout), headers={
                 "content-type": "application/json", "user-agent": "blufio/0.1"})
         return self._client
-
-    def _backoff(self, attempt):
-        return self.backoff_base * (2 ** attempt)
 
     def _vectors(self, response, expected):
         try:
@@ -148,13 +148,6 @@ class OpenAICompatibleEmbedding:
 
 def _prepared(text):
     return clean_text((text or " ")[:MAX_INPUT_CHARS])
-
-
-def _retry_after(response):
-    try:
-        return min(MAX_RETRY_AFTER, max(0.0, float(response.headers["retry-after"])))
-    except (KeyError, ValueError):
-        return None
 
 
 def _status_error(response):
