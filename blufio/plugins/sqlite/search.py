@@ -30,7 +30,7 @@ MAX_QUERY_TERMS = 24
 MAX_HIT_CHARS = 4000  # of a message's text in a search hit (the session has all of it)
 # A term in more documents than this says little about relevance and costs the most to rank
 # (BM25 scores every match): it is left out of the query unless every term is that common.
-MAX_TERM_DOCS = 1000
+MAX_TERM_DOCS = 500
 MAX_TERM_CHARS = 64
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 
