@@ -8,13 +8,15 @@ from blufio.config import load_config
 
 def run(args):
     from blufio import logs
+    from blufio.paths import lock_data_dir
     from blufio.service import Service
 
     config = load_config(args["--config"])
     logs.configure(args["--debug"], config.secret_values())
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    asyncio.run(Service(config).run(ready=_announce))
+    with lock_data_dir(config.data_dir):  # one serve per data directory
+        asyncio.run(Service(config).run(ready=_announce))
     return 0
 
 

@@ -105,3 +105,23 @@ def test_sigterm_leaves_no_task_pending_in_asyncio_debug_mode(serve, fake_anthro
     for symptom in ("Task was destroyed but it is pending", "was never awaited",
                     "Unclosed", "unclosed"):
         assert symptom not in served.stderr, served.stderr
+
+
+def test_a_second_serve_on_the_same_data_directory_refuses_naming_the_first(
+        serve, blufio, fake_anthropic, data_dir):
+    served = serve()
+    second = blufio("serve", env={"ANTHROPIC_BASE_URL": fake_anthropic.base_url,
+                                  "ANTHROPIC_API_KEY": "sk-ant-x", "BLUFIO_GATEWAY__PORT": "0",
+                                  "BLUFIO_GATEWAY__BEARER_TOKEN": TOKEN,
+                                  "BLUFIO_PLUGINS__TELEGRAM": "false"}, timeout=30)
+    assert second.returncode == 1
+    assert second.stderr.count("\n") == 1, second.stderr
+    assert f"pid {served.process.pid}" in second.stderr and str(data_dir) in second.stderr
+    assert second.stdout == ""  # it never listened
+    # a shell beside the running serve keeps working
+    shell = blufio("shell", input="beside\n", env={"ANTHROPIC_BASE_URL": fake_anthropic.base_url,
+                                                   "ANTHROPIC_API_KEY": "sk-ant-x"})
+    assert shell.returncode == 0 and shell.stdout == "echo: beside\n", shell.stderr
+    assert served.stop() == 0
+    again = serve()  # the lock is released with the process that held it
+    assert again.stop() == 0
