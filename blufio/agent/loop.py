@@ -41,10 +41,12 @@ from blufio.agent.stream import MessageBuilder
 from blufio.errors import BlufioError, ConfigError, StorageError
 from blufio.model import USAGE_LABELS, CostEntry, NewMessage, Usage, text_blocks
 from blufio.observability import NullObserver
+from blufio.recent import RecentSet
 
 log = logging.getLogger("blufio.agent")
 
 _DONE = object()
+KNOWN_SESSIONS = 4096  # session ids remembered as existing; others cost one lookup
 
 
 class TurnStream:
@@ -103,7 +105,7 @@ class Agent:
         self.drain_timeout = drain_timeout
         self._locks = {}  # session id -> [lock, users]
         self._tasks = set()
-        self._known_sessions = set()
+        self._known_sessions = RecentSet(KNOWN_SESSIONS)  # ids that exist, to skip a lookup
 
     @classmethod
     def from_config(cls, config, *, provider, storage, observer=None, tools=None):
