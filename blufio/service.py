@@ -16,7 +16,7 @@ import signal
 from blufio.errors import ConfigError
 from blufio.lifecycle import Lifecycle, TaskGroup
 from blufio.observability import NullObserver
-from blufio.registry import DISABLED, ENABLED, PluginRegistry
+from blufio.registry import DISABLED, ENABLED, NOT_CONFIGURED, PluginRegistry
 
 log = logging.getLogger("blufio.serve")
 
@@ -54,8 +54,8 @@ class Service:
         self._report_states()
         channels = self.registry.enabled("channel")
         if not channels:
-            raise ConfigError("no channel is enabled, so nothing would reach the agent; enable "
-                              "one with 'blufio plugin install gateway' (or telegram)")
+            raise ConfigError(self._no_channel())
+        waiting = {info.name for info in self.registry.plugins() if info.state == NOT_CONFIGURED}
         for info in self.registry.enabled("observability")[:1]:
             self.observer = self._create(info.name)
         self.auth = [self._create(info.name) for info in self.registry.enabled("auth")]
@@ -76,7 +76,7 @@ class Service:
             log.info("%s: started%s", info.name,
                      f" at {channel.url}" if getattr(channel, "url", None) else "")
         for name in self.adapters:
-            if name not in self.channels:
+            if name not in self.channels and name not in waiting:  # those said why already
                 log.info("%s: started", name)
         self.tasks.spawn(self._resume(), name="resume-unanswered")
 
@@ -86,12 +86,32 @@ class Service:
         self.adapters[name] = adapter
         return adapter
 
+    def _no_channel(self):
+        """Why no channel is enabled, and the one thing this build can do about it."""
+        from blufio.hints import command
+
+        message = "no channel is enabled, so nothing would reach the agent"
+        in_build = [info for info in self.registry.plugins() if info.adapter_type == "channel"]
+        for info in in_build:
+            if info.state == NOT_CONFIGURED:
+                return f"{message}; {info.name}: {info.reason}"
+        if in_build:
+            names = " or ".join(info.name for info in in_build)
+            return f"{message}; enable one with '{command('plugin install ' + in_build[0].name)}' ({names})"
+        return (f"{message}, and this build has none; rebuild with one: "
+                f"{self.registry.rebuild_command('gateway')}")
+
     def _report_states(self):
+        from blufio.exposure import exposure_warnings
+
         for info in self.registry.plugins():
             if info.state == DISABLED:
                 log.info("%s: disabled in [plugins]", info.name)
             elif info.state != ENABLED:
                 log.warning("%s: %s: %s", info.name, info.state, info.reason)
+        enabled = [info.name for info in self.registry.enabled()]
+        for warning in exposure_warnings(self.config, enabled):
+            log.warning("%s", warning)
 
     async def _resume(self):
         """Answer what a crash left unanswered on these channels (a shell's own messages wait
