@@ -35,6 +35,7 @@ class Service:
         self.channels = {}  # name -> started channel
         self.adapters = {}  # name -> every started adapter, for health checks
         self.tasks = TaskGroup("serve")
+        self.reexec = False  # set by SIGHUP: after the drain, run the (new) program again
         self._lifecycle = Lifecycle()
 
     async def start(self):
@@ -49,6 +50,7 @@ class Service:
             raise
 
     async def _start(self):
+        from blufio import upgrade
         from blufio.agent.runtime import open_runtime
 
         self._report_states()
@@ -67,10 +69,14 @@ class Service:
         self.adapters.update(self.runtime.adapters)
         self.storage, self.agent = self.runtime.storage, self.runtime.agent
         self._lifecycle.tasks(self.tasks, timeout=self.agent.drain_timeout)
+        if upgrade.watched():
+            watch = self.tasks.spawn(upgrade.watch(), name="archive-watch")
+            self._lifecycle.callback(watch.cancel)  # before the tasks are waited for
 
         for info in channels:
             channel = self._create(info.name, storage=self.storage, observer=self.observer,
-                                   auth=self.auth, plugins=self.adapters)
+                                   auth=self.auth, plugins=self.adapters,
+                                   status=upgrade.status)
             await channel.start(self.agent)
             self.channels[info.name] = channel
             log.info("%s: started%s", info.name,
@@ -135,18 +141,38 @@ class Service:
         self.runtime = None
 
     async def run(self, ready=None):
-        """Start, call ``ready(service)``, serve until SIGINT or SIGTERM, then stop."""
+        """Start, call ``ready(service)``, serve until SIGINT or SIGTERM, then stop.
+
+        SIGHUP stops the same way once the program on disk is checked, with ``reexec`` set:
+        the caller then runs it again (``blufio.upgrade.reexec``)."""
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self._reload_requested, stop)
         try:
             await self.start()
             if ready is not None:
                 ready(self)
             await stop.wait()
-            log.info("shutting down: draining requests and turns in flight")
+            log.info("%s: draining requests and turns in flight",
+                     "reloading" if self.reexec else "shutting down")
         finally:
             await self.stop()
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(signum)
+
+    def _reload_requested(self, stop):
+        self.tasks.spawn(self._reload(stop), name="reload")
+
+    async def _reload(self, stop):
+        """Re-execute only a program that runs: a broken file on disk keeps this one serving."""
+        from blufio import upgrade
+
+        problem = await asyncio.to_thread(upgrade.check_runnable)
+        if problem:
+            log.error("SIGHUP: not reloading, the program on disk does not run (%s); still "
+                      "serving", problem)
+            return
+        self.reexec = True
+        stop.set()

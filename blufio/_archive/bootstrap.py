@@ -96,8 +96,17 @@ def prepare(build=None, native=None):
 
 
 def main():
-    """Run Blufio's command line from the archive; return its exit status."""
+    """Run Blufio's command line from the archive; return its exit status.
+
+    A long-running command (``serve``, ``shell``) first pins the archive (``pinned``), so
+    that replacing the file on disk does not break it."""
     prepare()
+    from blufio._archive import pinned
+
+    if pinned.wanted(sys.argv[1:]):
+        import blufio
+
+        pinned.pin(blufio.__loader__.archive)
     from blufio.cli import main as cli_main
 
     return cli_main()

@@ -15,8 +15,13 @@ def run(args):
     logs.configure(args["--debug"], config.secret_values())
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    service = Service(config)
     with lock_data_dir(config.data_dir):  # one serve per data directory
-        asyncio.run(Service(config).run(ready=_announce))
+        asyncio.run(service.run(ready=_announce))
+        if service.reexec:  # SIGHUP: the lock is released by the exec itself
+            from blufio import upgrade
+
+            upgrade.reexec()
     return 0
 
 

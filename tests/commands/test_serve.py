@@ -1,5 +1,6 @@
 """``blufio serve`` as a user runs it: a real process, real signals, Anthropic's SDK."""
 
+import signal
 import sqlite3
 import threading
 import time
@@ -125,3 +126,36 @@ def test_a_second_serve_on_the_same_data_directory_refuses_naming_the_first(
     assert served.stop() == 0
     again = serve()  # the lock is released with the process that held it
     assert again.stop() == 0
+
+
+def test_sighup_drains_then_runs_again_in_the_same_process(serve, fake_anthropic, data_dir):
+    parts = message_events([{"type": "text", "text": "finished across the reload"}], chunk_size=6)
+    fake_anthropic.add(FakeResponse(headers={"request-id": "req_up"},
+                                    parts=[*parts[:4], Stall(1.0), *parts[4:]], stream=True))
+    served = serve()
+    sdk = anthropic.Anthropic(base_url=served.url, api_key=TOKEN, max_retries=0)
+    received, first_delta = [], threading.Event()
+
+    def stream():
+        with sdk.messages.stream(model="m", max_tokens=20,
+                                 messages=[{"role": "user", "content": "slow"}]) as s:
+            for chunk in s.text_stream:
+                received.append(chunk)
+                first_delta.set()
+
+    reader = threading.Thread(target=stream)
+    reader.start()
+    assert first_delta.wait(10)
+    served.process.send_signal(signal.SIGHUP)
+    reader.join(30)
+    assert "".join(received) == "finished across the reload"
+    again = served.next_url()  # the same process, run again, announces itself again
+    assert served.process.poll() is None
+    reply = anthropic.Anthropic(base_url=again, api_key=TOKEN, max_retries=0).messages.create(
+        model="m", max_tokens=20, messages=[{"role": "user", "content": "after"}])
+    assert reply.content[0].text == "echo: after"
+    assert served.stop() == 0
+    assert "reloading: draining" in served.stderr
+    assert served.stderr.count("gateway: started") == 2
+    db = sqlite3.connect(data_dir / "blufio.db")
+    assert db.execute("SELECT status FROM inbound").fetchall() == [("done",), ("done",)]
