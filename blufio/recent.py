@@ -11,7 +11,7 @@ from collections import OrderedDict
 class RecentSet:
     """``add`` and ``in``, like a set; past ``limit`` members the least recently used goes."""
 
-    __slots__ = ("limit", "_members")
+    __slots__ = ("_members", "limit")
 
     def __init__(self, limit):
         self.limit = max(1, limit)
