@@ -49,7 +49,18 @@ def set_value(args):
     written = set_key(config, dotted, raw)
     print(f"{dotted} = {_format(written)}  ({config.path})")
     _warn_overridden(config, dotted)
+    _tighten(config)
     return 0
+
+
+def _tighten(config):
+    """A file holding a secret in clear that others may read is made 0600, and told."""
+    secrets = config.secrets_in_file
+    mode = os.stat(config.path).st_mode & 0o777
+    if secrets and mode & 0o077:
+        os.chmod(config.path, 0o600)
+        print(f"note: {config.path} holds {', '.join(secrets)} in clear; made it private "
+              f"(mode 0600, was {mode:04o})", file=sys.stderr)
 
 
 def set_secret(args):

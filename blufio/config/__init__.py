@@ -131,6 +131,7 @@ class Config:
         self.plugin_switches = plugin_switches  # [plugins] as set in file or environment
         self.warnings = warnings
         self.vault = vault
+        self.secrets_in_file = []  # secret keys written in clear in the file
 
     def get(self, dotted):
         """The value of ``section.key`` (None when unset with no default)."""
@@ -195,9 +196,35 @@ def load_config(cli_path=None, environ=None, vault=None, schema=None):
     if file_exists:
         document = _read_file(path)
         _layer_file(schema, path, document, values, sources, switches, warnings)
+    in_file = secrets_in_file(schema, sources)
+    exposed = exposed_secrets_warning(path, in_file)
+    if exposed:
+        warnings.append(exposed)
 
     _layer_environment(schema, environ, values, sources, switches)
-    return Config(path, file_exists, schema, values, sources, switches, warnings, vault)
+    config = Config(path, file_exists, schema, values, sources, switches, warnings, vault)
+    config.secrets_in_file = in_file
+    return config
+
+
+def secrets_in_file(schema, sources):
+    """The secret keys whose value comes from the configuration file, in clear."""
+    return [dotted for dotted, source in sources.items()
+            if source == "file" and schema.key(dotted).secret]
+
+
+def exposed_secrets_warning(path, secrets):
+    """A warning when ``path`` holds ``secrets`` in clear and others may read it, or None."""
+    if not secrets:
+        return None
+    try:
+        mode = os.stat(path).st_mode & 0o777
+    except OSError:
+        return None
+    if not mode & 0o077:
+        return None
+    return (f"{path}: holds {', '.join(secrets)} in clear and others may read it (mode "
+            f"{mode:04o}); run 'chmod 600 {path}', or move the secret to the vault")
 
 
 def validate_document(schema, path, document):

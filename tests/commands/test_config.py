@@ -83,6 +83,35 @@ def test_validate_accepts_a_good_file_and_warns_of_secrets_in_clear(blufio):
     assert "set-secret gateway.bearer_token" in result.stderr
 
 
+def test_validate_warns_when_others_may_read_a_file_holding_a_secret_in_clear(blufio):
+    with open("blufio.toml", "w") as f:
+        f.write('[gateway]\nbearer_token = "abcdef"\n')
+    os.chmod("blufio.toml", 0o644)
+    result = blufio("config", "validate")
+    assert result.returncode == 0
+    assert "holds gateway.bearer_token in clear and others may read it (mode 0644)" in result.stderr
+    os.chmod("blufio.toml", 0o600)
+    assert "others may read it" not in blufio("config", "validate").stderr
+
+
+def test_set_on_a_readable_file_holding_a_secret_in_clear_makes_it_private(blufio):
+    with open("blufio.toml", "w") as f:
+        f.write('[gateway]\nbearer_token = "abcdef"\n')
+    os.chmod("blufio.toml", 0o644)
+    result = blufio("config", "set", "gateway.port", "9100")
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(os.stat("blufio.toml").st_mode) == 0o600
+    assert "made it private (mode 0600, was 0644)" in result.stderr
+
+
+def test_set_leaves_the_mode_of_a_file_without_secrets(blufio):
+    with open("blufio.toml", "w") as f:
+        f.write("[gateway]\nport = 1\n")
+    os.chmod("blufio.toml", 0o644)
+    assert blufio("config", "set", "gateway.port", "2").returncode == 0
+    assert stat.S_IMODE(os.stat("blufio.toml").st_mode) == 0o644
+
+
 def test_set_secret_stores_it_encrypted_and_get_masks_it(blufio, data_dir):
     result = blufio("config", "set-secret", "anthropic.api_key", input="sk-test\n")
     assert result.returncode == 0, result.stderr

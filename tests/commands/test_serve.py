@@ -159,3 +159,11 @@ def test_sighup_drains_then_runs_again_in_the_same_process(serve, fake_anthropic
     assert served.stderr.count("gateway: started") == 2
     db = sqlite3.connect(data_dir / "blufio.db")
     assert db.execute("SELECT status FROM inbound").fetchall() == [("done",), ("done",)]
+
+
+def test_serve_warns_once_when_the_provider_is_reached_over_plain_http_elsewhere(serve):
+    served = serve(ANTHROPIC_BASE_URL="http://user:hunter2@192.0.2.10:8080")
+    assert served.stop() == 0
+    warnings = [line for line in served.stderr.splitlines() if "plain http://" in line]
+    assert len(warnings) == 1 and "anthropic.base_url reaches 192.0.2.10" in warnings[0]
+    assert "hunter2" not in served.stderr
