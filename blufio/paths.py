@@ -22,16 +22,20 @@ def data_dir(environ=None):
     return os.path.join(base, "blufio")
 
 
-def ensure_private_dir(path):
-    """Create ``path`` (and its parents) if needed and make it 0700; return it."""
+DATA_DIR_HINT = "set BLUFIO_DATA_DIR to a directory you can write"
+
+
+def ensure_private_dir(path, what="data directory", hint=DATA_DIR_HINT):
+    """Create ``path`` (and its parents) if needed and make it 0700; return it.
+
+    A failure names ``what`` the directory is for and ``hint``s how to choose another."""
     try:
         os.makedirs(path, mode=PRIVATE_DIR_MODE, exist_ok=True)
         if os.stat(path).st_mode & 0o777 != PRIVATE_DIR_MODE:
             os.chmod(path, PRIVATE_DIR_MODE)
     except OSError as exc:
         raise BlufioError(
-            f"cannot create the data directory {path}: {exc.strerror or exc}; set "
-            "BLUFIO_DATA_DIR to a directory you can write") from exc
+            f"cannot create the {what} {path}: {exc.strerror or exc}; {hint}") from exc
     return path
 
 

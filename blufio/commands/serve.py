@@ -4,6 +4,7 @@ import asyncio
 import sys
 
 from blufio.config import load_config
+from blufio.hints import command
 
 
 def run(args):
@@ -33,6 +34,6 @@ def _announce(service):
     print(f"Blufio gateway: {gateway.url}  (health: {gateway.url}/v1/health)", flush=True)
     if not gateway.has_credentials:
         print("No token is configured, so every request but /v1/health gets 401: set one with "
-              "'blufio config set-secret gateway.bearer_token'", flush=True)
+              f"'{command('config set-secret gateway.bearer_token')}'", flush=True)
     elif service.auth:
-        print("Get a token with: blufio auth token --name NAME", flush=True)
+        print(f"Get a token with: {command('auth token --name NAME')}", flush=True)

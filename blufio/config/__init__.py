@@ -11,6 +11,7 @@ import os
 
 from blufio.config.schema import CORE_SECTIONS, PLUGINS_SECTION, ConfigKey
 from blufio.errors import ConfigError
+from blufio.hints import command
 
 __all__ = ["Config", "ConfigKey", "check_value", "did_you_mean", "find_config_file", "load_config",
            "parse_env_value", "validate_document"]
@@ -169,11 +170,13 @@ class Config:
         return data_dir()
 
 
-def load_config(cli_path=None, environ=None, vault=None, schema=None):
+def load_config(cli_path=None, environ=None, vault=None, schema=None, missing_ok=False):
     """Find, read, layer and validate the configuration; raise ConfigError on any mistake.
 
     ``vault`` supplies secret keys (``names()`` without decrypting, ``get(name)``); when
-    None, the vault in the data directory is used if it exists.
+    None, the vault in the data directory is used if it exists. A file named explicitly
+    (``--config``, ``BLUFIO_CONFIG``) must exist unless ``missing_ok`` (``config set``
+    creates it).
     """
     environ = os.environ if environ is None else environ
     schema = schema or Schema.for_build()
@@ -190,7 +193,7 @@ def load_config(cli_path=None, environ=None, vault=None, schema=None):
             values[dotted], sources[dotted] = _FROM_VAULT, "vault"
 
     file_exists = os.path.isfile(path)
-    if explicit and not file_exists:
+    if explicit and not file_exists and not missing_ok:
         raise ConfigError(f"{path}: configuration file not found (named by "
                           f"{'--config' if cli_path else 'BLUFIO_CONFIG'})")
     if file_exists:
@@ -301,7 +304,7 @@ def _layer_file(schema, path, document, values, sources, switches, warnings):
             sources[key.dotted] = "file"
             if key.secret:
                 warnings.append(f"{path}: '{key.dotted}' is a secret written in clear; move it "
-                                f"to the vault with 'blufio config set-secret {key.dotted}'")
+                                f"to the vault with '{command('config set-secret ' + key.dotted)}'")
 
 
 def _absent_owner(schema, section):

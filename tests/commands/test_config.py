@@ -174,3 +174,32 @@ def test_light_commands_import_nothing_heavy(repo_root):
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
                             env=dict(os.environ, PYTHONPATH=repo_root))
     assert result.returncode == 0, result.stderr
+
+
+def test_get_of_the_empty_model_prints_the_one_the_agent_uses(blufio):
+    result = blufio("config", "get", "agent.model")
+    assert result.returncode == 0
+    assert result.stdout == "claude-sonnet-4-5\n"
+    assert "anthropic.model is used" in result.stderr
+
+
+def test_set_with_an_explicit_config_that_does_not_exist_yet_creates_it(blufio, isolated_env):
+    named = isolated_env / "home" / "my.toml"
+    result = blufio("--config", str(named), "config", "set", "gateway.port", "9100")
+    assert result.returncode == 0, result.stderr
+    assert named.read_text() == "[gateway]\nport = 9100\n"
+    assert stat.S_IMODE(os.stat(named).st_mode) == 0o600
+    # other commands still refuse a named file that is missing
+    missing = blufio("--config", str(isolated_env / "nope.toml"), "config", "validate")
+    assert missing.returncode == 2 and "configuration file not found" in missing.stderr
+
+
+def test_set_without_a_writable_config_directory_names_that_directory(blufio, isolated_env):
+    blocked = isolated_env / "not-a-directory"  # unwritable even for root
+    blocked.write_text("")
+    result = blufio("config", "set", "gateway.port", "9100",
+                    env={"XDG_CONFIG_HOME": str(blocked)})
+    assert result.returncode == 1
+    assert f"cannot create the configuration directory {blocked}/blufio" in result.stderr
+    assert "data directory" not in result.stderr and "BLUFIO_DATA_DIR" not in result.stderr
+    assert "--config" in result.stderr

@@ -88,6 +88,7 @@ def test_without_a_provider_key_serve_starts_and_turns_name_the_missing_key(serv
     assert fake_anthropic.message_requests == []
     assert served.stop() == 0
     assert "anthropic: not-configured" in served.stderr
+    assert "anthropic: started" not in served.stderr  # it said why it is not ready, once
 
 
 def test_serve_with_no_channel_enabled_is_a_config_error(blufio):
@@ -95,6 +96,13 @@ def test_serve_with_no_channel_enabled_is_a_config_error(blufio):
                                   "BLUFIO_PLUGINS__TELEGRAM": "false"})
     assert result.returncode == 2
     assert "no channel is enabled" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_with_no_channel_and_no_telegram_token_serve_asks_for_the_token(blufio):
+    result = blufio("serve", env={"BLUFIO_PLUGINS__GATEWAY": "false"})
+    assert result.returncode == 2
+    assert "telegram.bot_token is not set" in result.stderr
+    assert "plugin install" not in result.stderr
 
 
 def test_sigterm_leaves_no_task_pending_in_asyncio_debug_mode(serve, fake_anthropic):

@@ -23,6 +23,7 @@ import time
 
 from blufio.agent.events import EventRenderer
 from blufio.errors import BlufioError, ConfigError, PluginError
+from blufio.hints import command
 from blufio.manifest import identity
 from blufio.plugins.telegram.api import BotAPI, BotAPIError
 from blufio.retry import Backoff
@@ -46,8 +47,9 @@ class TelegramChannel:
     def __init__(self, config, *, storage=None, **_services):
         token = config.get("telegram.bot_token")
         if not token:
-            raise ConfigError("telegram.bot_token is not set; set it with 'blufio config "
-                              "set-secret telegram.bot_token' or TELEGRAM_BOT_TOKEN")
+            raise ConfigError("telegram.bot_token is not set; set it with "
+                              f"'{command('config set-secret telegram.bot_token')}' or "
+                              "TELEGRAM_BOT_TOKEN")
         self.allowed_users = frozenset(config.get("telegram.allowed_users") or ())
         self.poll_timeout = int(config.get("telegram.poll_timeout"))
         self.edit_interval = float(config.get("telegram.edit_interval"))
@@ -104,7 +106,7 @@ class TelegramChannel:
             self._storage = getattr(agent, "storage", None)
         if self._storage is None:
             raise PluginError("the telegram channel needs a storage plugin (for its offset "
-                              "and sessions); enable one, e.g. 'blufio plugin install sqlite'")
+                              f"and sessions); enable one, e.g. '{command('plugin install sqlite')}'")
         if not self.allowed_users:
             log.warning("telegram.allowed_users is empty: every Telegram user will be refused;"
                         " add your user id to it")
