@@ -13,7 +13,6 @@ It costs one copy of the archive (7 MB, about 10 ms) in the temp directory per `
 """
 
 import os
-import re
 import sys
 
 LONG_RUNNING = ("serve", "shell")
@@ -52,6 +51,7 @@ def changed():
 
 def version_on_disk():
     """The version of the archive now at the original path (None if unreadable or gone)."""
+    import re
     import zipfile
 
     try:
