@@ -3,6 +3,7 @@
 import os
 import sys
 
+from blufio.commands import format_value
 from blufio.config import find_config_file, load_config
 from blufio.errors import ConfigError
 from blufio.hints import command
@@ -37,7 +38,7 @@ def get(args):
     value = config.get(dotted)
     if dotted == "agent.model" and not value:
         value = _provider_model(config)
-    print(_format(value))
+    print(format_value(value))
     return 0
 
 
@@ -69,7 +70,7 @@ def set_value(args):
                           f"'{command('config set-secret ' + dotted)}' so it is never written "
                           "in clear or kept in shell history")
     written = set_key(config, dotted, raw)
-    print(f"{dotted} = {_format(written)}  ({config.path})")
+    print(f"{dotted} = {format_value(written)}  ({config.path})")
     _warn_overridden(config, dotted)
     _tighten(config)
     return 0
@@ -128,14 +129,6 @@ def _read_secret(dotted):
 
         return getpass.getpass(f"{dotted}: ")
     return sys.stdin.readline().rstrip("\r\n")
-
-
-def _format(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ", ".join(_format(item) for item in value) + "]"
-    return str(value)
 
 
 def _warn_overridden(config, dotted):
