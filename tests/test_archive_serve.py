@@ -112,8 +112,8 @@ async def test_replacing_the_archive_while_serving_keeps_this_version_until_sigh
             assert health["service"]["archive_replaced"] is True
             assert "prometheus" in health["plugins"]  # still the default build
 
-            with open(running, "wb") as broken:  # a SIGHUP now would run a broken file
-                broken.write(b"not an archive")
+            # a SIGHUP now would run a broken file
+            await asyncio.to_thread((tmp_path / "blufio.pyz").write_bytes, b"not an archive")
             served.process.send_signal(signal.SIGHUP)
             log = await asyncio.to_thread(read_until, served.process.stderr, "not reloading")
             shutil.copy(archives["api"], tmp_path / "new.pyz")
