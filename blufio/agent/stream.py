@@ -19,13 +19,15 @@ _USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_creation_input_tokens",
 class MessageBuilder:
     """Accumulates content blocks, usage, model and stop reason from stream events."""
 
-    __slots__ = ("blocks", "partial_json", "usage", "model", "stop_reason", "started", "stopped")
+    __slots__ = ("blocks", "partial_json", "usage", "model", "provider", "stop_reason", "started",
+                 "stopped")
 
     def __init__(self):
         self.blocks = {}
         self.partial_json = {}
         self.usage = Usage()
         self.model = ""
+        self.provider = ""  # set when a provider chain says who answered
         self.stop_reason = ""
         self.started = False
         self.stopped = False
@@ -63,6 +65,7 @@ class MessageBuilder:
             message = event.get("message") or {}
             self.started = True
             self.model = message.get("model") or ""
+            self.provider = message.get("provider") or ""
             self._set_usage(message.get("usage"))
         elif kind == "message_delta":
             self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
