@@ -132,6 +132,14 @@ def stream_error(partial_text="Hel", message="The server is overloaded", error_t
         *_partial(partial_text), data({"error": {"message": message, "type": error_type}})])
 
 
+def openrouter_error(partial_text="Hel", message="Provider disconnected"):
+    """Some text, then OpenRouter's mid-stream error: an ``error`` beside a choice whose
+    ``finish_reason`` is ``"error"``."""
+    failed = json.loads(chunk({"content": ""}, finish_reason="error")[6:])
+    failed["error"] = {"code": 502, "message": message}
+    return FakeResponse(headers=_headers(), parts=[*_partial(partial_text), data(failed)])
+
+
 def dropped(partial_text="Hel"):
     """A stream whose connection closes after some text."""
     return FakeResponse(headers=_headers(), parts=[*_partial(partial_text), Drop()])

@@ -147,7 +147,7 @@ class OpenAIProvider:
                 done = True
                 break
             chunk = _decode(data, request_id)
-            if "error" in chunk and not chunk.get("choices"):
+            if chunk.get("error"):  # OpenRouter sends it beside a choice that finished
                 raise _stream_error(chunk["error"], self.upstream.label, request_id)
             for event in translator.feed(chunk):
                 yield event

@@ -248,6 +248,9 @@ class ChunkTranslator:
         if not self.started or self.finish_reason is None:
             raise ProviderError("the OpenAI-compatible stream ended before the reply was "
                                 "complete", error_type="api_connection_error")
+        if self.finish_reason == "error":
+            raise ProviderError("the OpenAI-compatible server ended the reply with an error",
+                                error_type="api_error")
         events = []
         if self.text_open:
             events.append({"type": "content_block_stop", "index": 0})

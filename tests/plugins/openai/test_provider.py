@@ -10,7 +10,8 @@ from blufio.errors import ConfigError, ProviderError
 from blufio.plugins.openai.provider import OpenAIProvider
 from tests.fakes.config import make_config
 from tests.fakes.openai_server import (FakeOpenAI, dropped, http_error, malformed, stalled,
-                                       stream_error, text_reply, tool_calls_reply, unfinished)
+                                       openrouter_error, stream_error, text_reply,
+                                       tool_calls_reply, unfinished)
 
 
 @pytest.fixture
@@ -214,6 +215,7 @@ async def test_an_error_chunk_mid_stream_raises_after_partial_output_without_ret
 
 
 @pytest.mark.parametrize("broken,match", [(dropped, "failed mid-stream"),
+                                          (openrouter_error, "Provider disconnected"),
                                           (malformed, "malformed"),
                                           (unfinished, "ended before")])
 async def test_broken_streams_fail_cleanly_without_retry(tmp_path, fake, broken, match):

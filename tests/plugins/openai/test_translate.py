@@ -231,3 +231,10 @@ def test_usage_without_details_and_missing_usage():
     assert anthropic_usage(None) == {"input_tokens": 0, "output_tokens": 0,
                                      "cache_creation_input_tokens": 0,
                                      "cache_read_input_tokens": 0}
+
+
+def test_a_choice_that_finished_with_an_error_is_a_provider_error():
+    translator = ChunkTranslator()
+    translator.feed(chunk({"content": "Hel"}, "error"))
+    with pytest.raises(ProviderError, match="with an error"):
+        translator.finish()
