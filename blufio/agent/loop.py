@@ -38,16 +38,12 @@ from blufio.agent.cost import Budget, cost_usd
 from blufio.agent.events import (TextDelta, ToolResult, ToolUse, TurnComplete, TurnError,
                                  Typing)
 from blufio.agent.stream import MessageBuilder
-from blufio.errors import (BlufioError, BudgetExceededError, ConfigError, ProviderError,
-                           StorageError)
-from blufio.model import CostEntry, NewMessage, Usage, text_blocks
+from blufio.errors import BlufioError, ConfigError, StorageError
+from blufio.model import USAGE_LABELS, CostEntry, NewMessage, Usage, text_blocks
 from blufio.observability import NullObserver
 
 log = logging.getLogger("blufio.agent")
 
-_TOKEN_KINDS = (("input", "input_tokens"), ("output", "output_tokens"),
-                ("cache_write", "cache_creation_input_tokens"),
-                ("cache_read", "cache_read_input_tokens"))
 _DONE = object()
 
 
@@ -231,16 +227,16 @@ class Agent:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            kind, error = _classify(exc)
-            if kind == "internal":
+            error = BlufioError.wrap(exc, "the turn failed unexpectedly")
+            if error.kind == "internal":
                 log.warning("turn %s failed: %s", inbound.id, error,
                             exc_info=exc if log.isEnabledFor(logging.DEBUG) else None)
-            self.observer.error(kind)
+            self.observer.error(error.kind)
             try:
                 await self.storage.fail_turn(inbound.id, str(error))
             except Exception:
                 log.exception("cannot mark inbound %s failed", inbound.id)
-            emit(TurnError(inbound.session_id, inbound.id, error=error, kind=kind))
+            emit(TurnError(inbound.session_id, inbound.id, error=error, kind=error.kind))
 
     async def _turn(self, inbound, emit, started):
         messages = await self._history(inbound.session_id)
@@ -311,10 +307,10 @@ class Agent:
         return content, builder.usage, builder.stop_reason
 
     async def _record(self, inbound, usage, state):
-        usd = cost_usd(self.model, usage)
+        usd = cost_usd(self.model, usage, self.provider.prices)
         state.usage = state.usage + usage
         state.cost += usd
-        for kind, attribute in _TOKEN_KINDS:
+        for attribute, kind in USAGE_LABELS.items():
             count = getattr(usage, attribute)
             if count:
                 self.observer.tokens(self.model, kind, count)
@@ -398,21 +394,6 @@ def _size(content):
         else:
             size += len(str(block.get("input", ""))) + 50
     return size
-
-
-def _classify(exc):
-    """``(kind, error)``: a low-cardinality label and an error fit to show a user."""
-    if isinstance(exc, BudgetExceededError):
-        return "budget", exc
-    if isinstance(exc, ProviderError):
-        return "provider", exc
-    if isinstance(exc, ConfigError):
-        return "config", exc
-    if isinstance(exc, StorageError):
-        return "storage", exc
-    if isinstance(exc, BlufioError):
-        return "internal", exc
-    return "internal", BlufioError(f"the turn failed unexpectedly: {type(exc).__name__}: {exc}")
 
 
 def _optional(config, dotted):

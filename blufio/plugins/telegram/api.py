@@ -7,17 +7,17 @@ into the URL by the transport, the last step before the socket: httpx's own log 
 exceptions and ``response.request`` only ever see ``.../bot/{method}``, so the token cannot
 leak through them.
 
-``Backoff`` is the capped exponential delay with jitter used between failed attempts.
+Retries wait with ``blufio.retry.Backoff``, the one backoff every client uses.
 """
 
 import asyncio
 import logging
-import random
 from urllib.parse import quote
 
 import httpx
 
 from blufio.errors import PluginError
+from blufio.retry import Backoff
 
 log = logging.getLogger("blufio.telegram")
 
@@ -31,8 +31,9 @@ class BotAPIError(PluginError):
 
     ``status`` is the HTTP status or the Bot API's ``error_code`` (None when no response
     arrived), ``description`` the Bot API's reason, ``retry_after`` the seconds a 429 asks
-    to wait. ``transient`` errors (network, 5xx, 429) are worth retrying; ``fatal`` ones mean
-    the token is wrong and retrying soon will not help.
+    to wait. ``retryable`` (also ``transient``) errors (network, 5xx, 429) are worth
+    retrying; ``fatal`` ones mean the token is wrong and retrying soon will not help;
+    ``not_modified`` means an edit changed nothing (the message already says it).
     """
 
     def __init__(self, method, message, *, status=None, description="", retry_after=None):
@@ -43,8 +44,17 @@ class BotAPIError(PluginError):
         self.retry_after = retry_after
 
     @property
-    def transient(self):
+    def retryable(self):
         return self.status is None or self.status == 429 or self.status >= 500
+
+    @property
+    def transient(self):
+        return self.retryable
+
+    @property
+    def not_modified(self):
+        # The Bot API says so only in words: "Bad Request: message is not modified: ..."
+        return "not modified" in self.description
 
     @property
     def fatal(self):
@@ -110,7 +120,7 @@ class BotAPI:
             try:
                 return await self.call(method, **params)
             except BotAPIError as exc:
-                if not exc.transient or attempt == attempts:
+                if not exc.retryable or attempt == attempts:
                     raise
                 delay = backoff.next_delay(exc.retry_after)
                 log.debug("%s; retrying in %.1f s", exc, delay)
@@ -137,27 +147,3 @@ def _result(method, response):
                    "telegram.api_base_url)"
     raise BotAPIError(method, message, status=status, description=description,
                       retry_after=retry_after)
-
-
-class Backoff:
-    """Exponential delays with jitter: ``initial``, doubling, capped at ``maximum``.
-
-    Each delay is drawn between half and all of the current step, so many clients that
-    failed together do not retry together. ``reset()`` after a success.
-    """
-
-    def __init__(self, initial=1.0, maximum=30.0):
-        self.initial = initial
-        self.maximum = maximum
-        self._step = initial
-
-    def next_delay(self, retry_after=None):
-        """The next delay; at least ``retry_after`` when the server asked for it."""
-        delay = random.uniform(self._step / 2, self._step)
-        self._step = min(self._step * 2, self.maximum)
-        if retry_after:
-            delay = max(delay, float(retry_after))
-        return delay
-
-    def reset(self):
-        self._step = self.initial
