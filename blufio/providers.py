@@ -12,17 +12,19 @@ error envelope reads, and how its stream's events become the provider contract's
   e.g. an exhausted quota) is not retried;
 - nothing is retried once an event has been passed on: the caller has seen output.
 
-``sse_frames`` parses a body of server-sent events (``event:``/``data:`` fields, blank-line
-dispatch, ``:`` comments, multi-line data) into ``(event, data)`` pairs.
+``provider_error`` says once what a vendor's failure means for Blufio (its class, and the
+HTTP answer the gateway gives its own clients); ``transport_error`` does the same for a
+connection that failed. ``sse_frames`` parses a body of server-sent events (``event:``/
+``data:`` fields, blank-line dispatch, ``:`` comments, multi-line data) into ``(event,
+data)`` pairs.
 """
 
 import asyncio
 import logging
-import random
-import time
 from dataclasses import dataclass
 
-from blufio.errors import ProviderError
+from blufio.errors import ProviderAuthError, ProviderError, ProviderUnavailableError
+from blufio.retry import backoff_delay, retry_after
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 
@@ -37,13 +39,11 @@ class RetryPolicy:
     max_retry_after: float = 60.0  # seconds; a longer retry-after is capped to this
 
     def backoff(self, attempt):
-        """Exponential backoff with full jitter on the upper half."""
-        ceiling = min(self.backoff_max, self.backoff_base * (2 ** attempt))
-        return ceiling * (0.5 + random.random() / 2)
+        return backoff_delay(attempt, self.backoff_base, self.backoff_max)
 
     def delay(self, attempt, response, error=None):
         """Seconds to wait before retrying ``response``, or None when it must not be."""
-        if attempt >= self.max_retries or getattr(error, "retryable", True) is False:
+        if attempt >= self.max_retries or getattr(error, "retryable", None) is False:
             return None
         should = response.headers.get("x-should-retry")
         if should == "false":
@@ -57,26 +57,29 @@ class RetryPolicy:
         return self.backoff(attempt)
 
 
-def retry_after(headers):
-    """Seconds asked for by ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
-    raw = headers.get("retry-after-ms")
-    if raw:
-        try:
-            return max(0.0, float(raw) / 1000)
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if raw:
-        try:
-            return max(0.0, float(raw))
-        except ValueError:
-            from email.utils import parsedate_to_datetime
+# The status an error type stands for when it arrives without one (an error event mid-stream).
+_STATUS_OF_TYPE = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500,
+                   "timeout_error": 504}
 
-            try:
-                return max(0.0, parsedate_to_datetime(raw).timestamp() - time.time())
-            except (TypeError, ValueError):
-                return None
-    return None
+
+def provider_error(text, *, status, error_type, request_id=None):
+    """The ProviderError for a vendor's HTTP ``status`` (None mid-stream) and ``error_type``
+    (Anthropic's vocabulary, which the vendor's plugin translates its own into).
+
+    Blufio's clients get the same status and type (Anthropic's vocabulary is the gateway's
+    too), except that a client error of Blufio's request is a 400 (413 kept), a refused key
+    is Blufio's problem (ProviderAuthError), and an error that names no status is
+    ProviderUnavailableError.
+    """
+    fields = {"status": status, "error_type": error_type, "request_id": request_id}
+    answered = status or _STATUS_OF_TYPE.get(error_type)
+    if answered is None:
+        return ProviderUnavailableError(text, **fields)
+    if answered in (401, 403):
+        return ProviderAuthError(text, **fields)
+    if answered < 500 and answered not in (413, 429):
+        answered = 400
+    return ProviderError(text, http_status=answered, http_error_type=error_type, **fields)
 
 
 @dataclass
@@ -140,7 +143,7 @@ def transport_error(exc, started, upstream):
                 "the connection was abandoned")
     else:
         text = f"the connection to {upstream.label} failed {where}: {exc or type(exc).__name__}"
-    return ProviderError(text, status=None, error_type="api_connection_error")
+    return ProviderUnavailableError(text, status=None, error_type="api_connection_error")
 
 
 async def read_body(response, limit=200):

@@ -24,7 +24,7 @@ from collections import deque
 from contextlib import aclosing
 from dataclasses import dataclass
 
-from blufio.errors import ProviderError
+from blufio.errors import ProviderError, ProviderUnavailableError
 
 log = logging.getLogger("blufio.agent.fallback")
 
@@ -39,6 +39,8 @@ _PREAMBLE = frozenset({"message_start", "content_block_start"})
 def fails_over(exc):
     """True when another provider might answer where this failure happened: overload,
     rate limiting, a server error, a timeout or no connection (not a rejected request)."""
+    if isinstance(exc, ProviderUnavailableError):
+        return True
     if not isinstance(exc, ProviderError):
         return False
     if exc.status is None:

@@ -272,7 +272,7 @@ def _layer_file(schema, path, document, values, sources, switches, warnings):
             key = keys[name]
             values[key.dotted] = check_value(key, value, path)
             sources[key.dotted] = "file"
-            if key.secret:
+            if key.secret and value != "":  # an empty key (a local server's) is no secret
                 warnings.append(f"{path}: '{key.dotted}' is a secret written in clear; move it "
                                 f"to the vault with 'blufio config set-secret {key.dotted}'")
 

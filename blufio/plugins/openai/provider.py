@@ -18,10 +18,12 @@ The ``openai`` SDK is not used; this module speaks the HTTP API directly:
 import json
 import logging
 
-from blufio.errors import ConfigError, ProviderError
+from blufio.errors import ConfigError, ProviderError, ProviderUnavailableError
+from blufio.manifest import identity
+from blufio.plugins.openai.prices import PRICES
 from blufio.plugins.openai.translate import ChunkTranslator, chat_request
-from blufio.providers import (RetryPolicy, Upstream, drain, post_stream, read_body,
-                              sse_frames, with_request_id)
+from blufio.providers import (RetryPolicy, Upstream, drain, post_stream, provider_error,
+                              read_body, sse_frames, with_request_id)
 
 log = logging.getLogger("blufio.openai")
 
@@ -35,20 +37,24 @@ _STATUS_WORDS = {400: "rejected the request", 401: "refused the API key",
                  413: "found the request too large", 429: "is rate limiting this key",
                  503: "is unavailable", 529: "is overloaded"}
 _FINAL_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
+OPENAI_HOST = "api.openai.com"
+MISSING_KEY = ("no OpenAI API key is set; set OPENAI_API_KEY, or run 'blufio config "
+               "set-secret openai.api_key', or put api_key under [openai] in the configuration "
+               "file (a local server needs none: set [openai] base_url to it)")
 
 
 class OpenAIProvider:
     """The ``openai`` provider plugin (implements ``blufio.contracts.Provider``)."""
 
-    name = "openai"
-    version = "0.1.0"
-    adapter_type = "provider"
+    name, version, adapter_type = identity("openai")
+    prices = PRICES
 
     def __init__(self, config, **services):
         section = config.section("openai")
         self._api_key = section.get("api_key") or ""
         self.base_url = (section.get("base_url") or "https://api.openai.com/v1").rstrip("/")
         self.default_model = section.get("model") or "gpt-4.1-mini"
+        self._is_openai = _host(self.base_url) == OPENAI_HOST
         self.extra_headers = _parse_headers(section.get("headers") or [])
         self.connect_timeout = float(section.get("connect_timeout") or 10.0)
         self.read_timeout = float(section.get("read_timeout") or 120.0)
@@ -56,7 +62,7 @@ class OpenAIProvider:
         self.policy = RetryPolicy(max_retries=max(0, int(retries if retries is not None else 2)))
         field = section.get("max_tokens_field") or "auto"
         if field == "auto":
-            field = "max_completion_tokens" if "api.openai.com" in self.base_url else "max_tokens"
+            field = "max_completion_tokens" if self._is_openai else "max_tokens"
         self.max_tokens_field = field
         include = section.get("include_usage")
         self.include_usage = True if include is None else bool(include)
@@ -66,7 +72,15 @@ class OpenAIProvider:
 
     # --- plugin base ---
 
+    def check_configured(self):
+        """Raise ConfigError (one line naming the three ways to set it) when OpenAI's own
+        API is used without a key; other servers decide for themselves."""
+        if not self._api_key and self._is_openai:
+            raise ConfigError(MISSING_KEY)
+
     async def health_check(self):
+        if not self._api_key and self._is_openai:
+            return {"status": "down", "detail": "no API key"}
         return {"status": "ok", "detail": self.base_url}
 
     async def shutdown(self):
@@ -105,6 +119,7 @@ class OpenAIProvider:
         ``options``: ``tool_choice``, ``stop_sequences``, ``temperature`` (Anthropic's
         shapes), passed on when given.
         """
+        self.check_configured()
         body = json.dumps(self.request_body(model=model, system=system, messages=messages,
                                             tools=tools, max_tokens=max_tokens, **options),
                           ensure_ascii=False).encode()
@@ -129,9 +144,9 @@ class OpenAIProvider:
         message = f"{self.upstream.label} {what} (HTTP {status})"
         if error.get("message"):
             message += f": {error['message']}"
-        exc = ProviderError(with_request_id(message, request_id), status=status,
-                            error_type=_ERROR_TYPES.get(status, "api_error"),
-                            request_id=request_id)
+        exc = provider_error(with_request_id(message, request_id), status=status,
+                             error_type=_ERROR_TYPES.get(status, "api_error"),
+                             request_id=request_id)
         if error.get("code") in _FINAL_CODES or error.get("type") in _FINAL_CODES:
             exc.retryable = False  # waiting does not refill a quota
         return exc
@@ -154,8 +169,9 @@ class OpenAIProvider:
         try:
             closing = translator.finish()
         except ProviderError as exc:
-            raise ProviderError(with_request_id(str(exc), request_id),
-                                error_type=exc.error_type, request_id=request_id) from None
+            raise ProviderUnavailableError(with_request_id(str(exc), request_id),
+                                           error_type=exc.error_type,
+                                           request_id=request_id) from None
         for event in closing:
             yield event
         if done:
@@ -175,13 +191,14 @@ def _decode(data, request_id):
 
 
 def _stream_error(error, label, request_id):
+    """The ProviderError for an error chunk in the middle of a stream."""
     if not isinstance(error, dict):
         error = {"message": str(error)}
-    kind = error.get("type") or error.get("code") or "api_error"
+    kind = str(error.get("type") or error.get("code") or "api_error")
     text = f"{label} failed mid-stream ({kind}): {error.get('message') or 'no message'}"
-    error_type = "overloaded_error" if "overload" in str(kind) else "api_error"
-    return ProviderError(with_request_id(text, request_id), error_type=error_type,
-                         request_id=request_id)
+    error_type = "overloaded_error" if "overload" in kind else "api_error"
+    return provider_error(with_request_id(text, request_id), status=None,
+                          error_type=error_type, request_id=request_id)
 
 
 def _request_id(response):

@@ -170,7 +170,8 @@ def _joined_text(blocks):
 
 def _unsupported(kind, where):
     return ProviderError(f"an OpenAI-compatible provider cannot take a {kind!r} block in "
-                         f"{where}", error_type="invalid_request_error")
+                         f"{where}", error_type="invalid_request_error", http_status=400,
+                         http_error_type="invalid_request_error")
 
 
 # --- the stream back -------------------------------------------------------------------------

@@ -275,3 +275,31 @@ async def test_health_check_and_identity(tmp_path, fake):
     assert (await provider.health_check())["status"] == "ok"
     await provider.shutdown()
     await provider.shutdown()
+
+
+async def test_openai_itself_without_a_key_names_the_three_ways_to_set_it(tmp_path):
+    config = make_config(tmp_path, "", features=["openai"])
+    provider = OpenAIProvider(config)
+    assert (await provider.health_check())["status"] == "down"
+    with pytest.raises(ConfigError) as caught:
+        await collect(provider)
+    message = str(caught.value)
+    assert "OPENAI_API_KEY" in message and "set-secret openai.api_key" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("respond,cls,status", [
+    (lambda: http_error(401), "ProviderAuthError", 502),
+    (lambda: http_error(400), "ProviderError", 400),
+    (lambda: http_error(429, code="insufficient_quota"), "ProviderError", 429),
+    (lambda: http_error(529), "ProviderError", 529),
+    (lambda: stream_error("", "Overloaded", "overloaded"), "ProviderError", 529),
+    (lambda: dropped("Hel"), "ProviderUnavailableError", 503),
+    (lambda: unfinished("Hel"), "ProviderUnavailableError", 503)])
+async def test_each_failure_is_raised_as_what_it_means(tmp_path, fake, respond, cls, status):
+    fake.add(respond())
+    provider = provider_for(tmp_path, fake, "max_retries = 0\n")
+    with pytest.raises(ProviderError) as caught:
+        await collect(provider)
+    await provider.shutdown()
+    assert type(caught.value).__name__ == cls and caught.value.http_status == status
