@@ -99,19 +99,24 @@ class Route:
 class ProviderChain:
     """The provider contract over an ordered list of ``Route``s (the first is the main one).
 
-    ``on_fallback(failed_route, error, next_route)`` is called each time a call moves on,
-    e.g. to count it in the metrics.
+    Each call to a provider is reported to ``observer`` (``provider_call``, and ``fallback``
+    when a call moves on). ``prices`` is every provider's table together.
     """
 
     name = "chain"
     adapter_type = "provider"
 
-    def __init__(self, routes, on_fallback=None):
+    def __init__(self, routes, observer=None):
+        from blufio.observability import NullObserver
+
         if not routes:
             raise ValueError("a provider chain needs at least one provider")
         self.routes = list(routes)
-        self.on_fallback = on_fallback
+        self.observer = observer or NullObserver()
         self.version = getattr(self.routes[0].provider, "version", "")
+        self.prices = {}
+        for route in reversed(self.routes):  # the main provider's prices win a clash
+            self.prices.update(route.provider.prices)
 
     @property
     def default_model(self):
@@ -135,10 +140,12 @@ class ProviderChain:
                     async for event in events:
                         yield event
             except ProviderError as exc:
+                self.observer.provider_call(route.name, asked, "error")
                 following = routes[position + 1] if position + 1 < len(routes) else None
                 if not self._moves_on(route, exc, call.started, following):
                     raise
                 continue
+            self.observer.provider_call(route.name, asked, "ok")
             route.breaker.succeeded()
             return
 
@@ -151,8 +158,7 @@ class ProviderChain:
             return False
         log.warning("provider %s failed before answering (%s); trying %s", route.name, exc,
                     following.name)
-        if self.on_fallback is not None:
-            self.on_fallback(route, exc, following)
+        self.observer.fallback(route.name, following.name)
         return True
 
     async def health_check(self):

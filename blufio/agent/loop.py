@@ -34,7 +34,7 @@ import asyncio
 import logging
 import time
 
-from blufio.agent.cost import Budget, cost_usd
+from blufio.agent.cost import Budget, cost_usd, price_table
 from blufio.agent.events import (TextDelta, ToolResult, ToolUse, TurnComplete, TurnError,
                                  Typing)
 from blufio.agent.stream import MessageBuilder
@@ -86,7 +86,8 @@ class Agent:
 
     def __init__(self, *, provider, storage, tools=None, observer=None, budget=None,
                  system_prompt="", model="", max_tokens=4096, max_tool_rounds=8,
-                 max_history_messages=200, max_history_chars=400_000, drain_timeout=30.0):
+                 max_history_messages=200, max_history_chars=400_000, drain_timeout=30.0,
+                 prices=None):
         from blufio.agent.tools import ToolRegistry
 
         self.provider = provider
@@ -96,6 +97,7 @@ class Agent:
         self.budget = budget or Budget(storage, observer=self.observer)
         self.system_prompt = system_prompt
         self.model = model or provider.default_model
+        self.prices = provider.prices if prices is None else prices
         self.max_tokens = max_tokens
         self.max_tool_rounds = max(0, max_tool_rounds)
         self.max_history_messages = max(1, max_history_messages)
@@ -121,7 +123,8 @@ class Agent:
                    max_tool_rounds=config.get("agent.max_tool_rounds"),
                    max_history_messages=config.get("agent.max_history_messages"),
                    max_history_chars=(history_tokens or 100_000) * 4,
-                   drain_timeout=config.get("agent.drain_timeout"))
+                   drain_timeout=config.get("agent.drain_timeout"),
+                   prices=price_table(config, provider.prices))
 
     # --- sessions and messages ---
 
@@ -252,17 +255,17 @@ class Agent:
             state.stop_reason = stop_reason
             tool_uses = [block for block in content if block.get("type") == "tool_use"]
             if stop_reason != "tool_use" or not tool_uses:
-                turn.append(NewMessage("assistant", content or text_blocks(""), self.model, usage))
+                turn.append(NewMessage("assistant", content or text_blocks(""), state.model, usage))
                 break
             if round_number == self.max_tool_rounds:
                 note = (f"(I stopped here: this turn reached the limit of {self.max_tool_rounds} "
                         "tool rounds.)")
                 state.add_text(emit, inbound, note)
                 kept = [b for b in content if b.get("type") != "tool_use"] + text_blocks(note)
-                turn.append(NewMessage("assistant", kept, self.model, usage))
+                turn.append(NewMessage("assistant", kept, state.model, usage))
                 state.stop_reason = "max_tool_rounds"
                 break
-            turn.append(NewMessage("assistant", content, self.model, usage))
+            turn.append(NewMessage("assistant", content, state.model, usage))
             _append(messages, "assistant", content)
             results = []
             for block in tool_uses:
@@ -284,11 +287,12 @@ class Agent:
         self.observer.turn_latency(inbound.channel, time.monotonic() - started)
         emit(TurnComplete(inbound.session_id, inbound.id, message=stored[-1] if stored else None,
                           text=state.text(), usage=state.usage, stop_reason=state.stop_reason,
-                          model=self.model, cost_usd=state.cost))
+                          model=state.model, cost_usd=state.cost))
 
     async def _call(self, inbound, system, messages, tools, emit, state):
         """One streamed provider call; returns (content, usage, stop_reason) and records
-        its cost, even when it fails part-way (the tokens were billed)."""
+        its cost, even when it fails part-way (the tokens were billed). When a provider chain
+        says who answered (``message_start``), that provider and model are recorded."""
         builder = MessageBuilder()
         call_started = time.monotonic()
         try:
@@ -301,20 +305,24 @@ class Agent:
             content = builder.finish()
         finally:
             state.end_round()
-            self.observer.provider_latency(self.model, time.monotonic() - call_started)
+            state.model = builder.model if builder.provider else self.model
+            self.observer.provider_latency(state.model, time.monotonic() - call_started)
             if builder.started:
-                await self._record(inbound, builder.usage, state)
+                await self._record(inbound, builder.usage, state,
+                                   builder.provider or getattr(self.provider, "name", ""))
         return content, builder.usage, builder.stop_reason
 
-    async def _record(self, inbound, usage, state):
-        usd = cost_usd(self.model, usage, self.provider.prices)
+    async def _record(self, inbound, usage, state, provider):
+        model = state.model
+        usd = cost_usd(model, usage, self.prices)
         state.usage = state.usage + usage
         state.cost += usd
         for attribute, kind in USAGE_LABELS.items():
             count = getattr(usage, attribute)
             if count:
-                self.observer.tokens(self.model, kind, count)
-        await self.storage.record_cost(CostEntry(inbound.session_id, self.model, usage, usd))
+                self.observer.tokens(model, kind, count)
+        await self.storage.record_cost(CostEntry(inbound.session_id, model, usage, usd,
+                                                 provider=provider))
         self.budget.spend(usd)
 
     async def _history(self, session_id):
@@ -336,7 +344,8 @@ class Agent:
 class _TurnState:
     """What a turn has accumulated across its provider calls."""
 
-    __slots__ = ("started", "parts", "current", "usage", "cost", "stop_reason", "first_token")
+    __slots__ = ("started", "parts", "current", "usage", "cost", "stop_reason", "first_token",
+                 "model")
 
     def __init__(self, started):
         self.started = started
@@ -346,6 +355,7 @@ class _TurnState:
         self.cost = 0.0
         self.stop_reason = ""
         self.first_token = False
+        self.model = ""  # the model that answered the last call
 
     def add_text(self, emit, inbound, text, observer=None):
         if self.current is None:

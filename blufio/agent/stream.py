@@ -59,17 +59,19 @@ class MessageBuilder:
                 except ValueError:
                     raise _malformed(f"the input of tool {block.get('name')!r} is not JSON") from None
         elif kind == "message_start":
-            message = event.get("message") or {}
-            self.started = True
-            self.model = message.get("model") or ""
-            self.provider = message.get("provider") or ""
-            self._set_usage(message.get("usage"))
+            self._start(event.get("message") or {})
         elif kind == "message_delta":
             self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
             self._set_usage(event.get("usage"))
         elif kind == "message_stop":
             self.stopped = True
         return ""
+
+    def _start(self, message):
+        self.started = True
+        self.model = message.get("model") or ""
+        self.provider = message.get("provider") or ""
+        self._set_usage(message.get("usage"))
 
     def _block(self, event):
         block = self.blocks.get(event.get("index"))

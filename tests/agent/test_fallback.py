@@ -5,6 +5,7 @@ import pytest
 from blufio.agent.fallback import CircuitBreaker, ProviderChain, Route, fails_over
 from blufio.agent.stream import MessageBuilder
 from blufio.errors import ProviderError
+from blufio.observability import NullObserver
 from blufio.plugins.anthropic.provider import AnthropicProvider
 from blufio.plugins.openai.provider import OpenAIProvider
 from tests.fakes import anthropic_server, openai_server
@@ -23,6 +24,17 @@ def openai_fake():
         yield server
 
 
+class Recorder(NullObserver):
+    def __init__(self):
+        self.calls = []
+
+    def provider_call(self, provider, model, outcome):
+        self.calls.append(("call", provider, model, outcome))
+
+    def fallback(self, failed, to):
+        self.calls.append(("fallback", failed, to))
+
+
 class Clock:
     def __init__(self):
         self.now = 1000.0
@@ -35,7 +47,7 @@ class Clock:
 def chain_for(tmp_path, anthropic_fake, openai_fake):
     made = []
 
-    def make(failures=3, window=60.0, cooldown=30.0, clock=None, on_fallback=None):
+    def make(failures=3, window=60.0, cooldown=30.0, clock=None, observer=None):
         config = make_config(tmp_path, f'[anthropic]\nbase_url = "{anthropic_fake.base_url}"\n'
                              "max_retries = 0\n"
                              f'[openai]\nbase_url = "{openai_fake.base_url}"\n'
@@ -47,7 +59,7 @@ def chain_for(tmp_path, anthropic_fake, openai_fake):
             Route("anthropic", AnthropicProvider(config), "claude-sonnet-4-5",
                   CircuitBreaker(**breaker)),
             Route("openai", OpenAIProvider(config), "gpt-4.1-mini", CircuitBreaker(**breaker))],
-            on_fallback=on_fallback)
+            observer=observer)
         made.append(chain)
         return chain
 
@@ -76,15 +88,17 @@ async def test_the_main_provider_answers_with_the_model_asked_for(chain_for, ope
 async def test_anthropic_always_529_is_answered_by_openai_once(chain_for, anthropic_fake,
                                                                 openai_fake):
     anthropic_fake.default = anthropic_server.http_error(529)
-    moves = []
-    chain = chain_for(on_fallback=lambda failed, error, to: moves.append((failed.name, to.name)))
+    observer = Recorder()
+    chain = chain_for(observer=observer)
     builder, text = await ask(chain)
     await chain.shutdown()
     assert text == "echo: hi"
     assert (builder.model, builder.provider) == ("gpt-4.1-mini", "openai")
     assert len(anthropic_fake.message_requests) == 1 and len(openai_fake.chat_requests) == 1
     assert openai_fake.chat_requests[0].json["model"] == "gpt-4.1-mini"
-    assert moves == [("anthropic", "openai")]
+    assert observer.calls == [("call", "anthropic", "claude-sonnet-4-5", "error"),
+                              ("fallback", "anthropic", "openai"),
+                              ("call", "openai", "gpt-4.1-mini", "ok")]
 
 
 @pytest.mark.parametrize("failure", [anthropic_server.http_error(500),
@@ -195,3 +209,8 @@ def test_the_breaker_counts_only_failures_within_the_window():
     (ValueError("x"), False)])
 def test_which_failures_fall_back(error, moves):
     assert fails_over(error) is moves
+
+
+def test_the_chain_prices_every_providers_models(chain_for):
+    prices = chain_for().prices
+    assert "claude-sonnet-4-5" in prices and "gpt-4.1-mini" in prices

@@ -67,4 +67,8 @@ MIGRATIONS = (
         updated_at TEXT NOT NULL
     );
     """,
+    # 2: the cost ledger says which provider answered (empty for calls made before)
+    """
+    ALTER TABLE cost_ledger ADD COLUMN provider TEXT NOT NULL DEFAULT '';
+    """,
 )
