@@ -84,6 +84,30 @@ async def open_runtime(config, *, observer=None, registry=None, require_provider
     return runtime
 
 
+def unpriced_models(config, registry):
+    """``[(provider, model)]`` for the models the agent would use that have no price, built
+    in or in ``[cost.prices]`` (``config validate`` names them); reads no adapter state."""
+    from blufio.agent.cost import has_price, price_table
+
+    found = []
+    for position, name in enumerate(_provider_names(config, registry)):
+        cls = registry.adapter_class(name)
+        model = (config.get("agent.model") if position == 0 else "") \
+            or _default_model(config, registry.get(name))
+        if model and not has_price(model, price_table(config, getattr(cls, "prices", {}))):
+            found.append((name, model))
+    return found
+
+
+def _default_model(config, info):
+    """The provider's ``model`` key (what its ``default_model`` is), if it has one."""
+    section = info.manifest.config_section if info.manifest else info.name
+    try:
+        return config.get(f"{section}.model") or ""
+    except ConfigError:
+        return ""
+
+
 def _provider_names(config, registry):
     """The main provider's name, then the fallbacks'; a ConfigError for a name that is not
     a provider of this build, or a fallback that cannot start."""
