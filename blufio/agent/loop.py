@@ -301,7 +301,8 @@ class Agent:
                                                     max_tokens=self.max_tokens):
                 text = builder.feed(event)
                 if text:
-                    state.add_text(emit, inbound, text, self.observer)
+                    state.add_text(emit, inbound, text, self.observer,
+                                   builder.model if builder.provider else self.model)
             content = builder.finish()
         finally:
             state.end_round()
@@ -357,7 +358,7 @@ class _TurnState:
         self.first_token = False
         self.model = ""  # the model that answered the last call
 
-    def add_text(self, emit, inbound, text, observer=None):
+    def add_text(self, emit, inbound, text, observer=None, model=""):
         if self.current is None:
             self.current = []
             if any(self.parts):
@@ -367,7 +368,7 @@ class _TurnState:
             self.first_token = True
             observer.first_token(inbound.channel, time.monotonic() - self.started)
         self.current.append(text)
-        emit(TextDelta(inbound.session_id, inbound.id, text=text))
+        emit(TextDelta(inbound.session_id, inbound.id, text=text, model=model))
 
     def end_round(self):
         self.current = None
