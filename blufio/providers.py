@@ -23,7 +23,8 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from blufio.errors import ProviderAuthError, ProviderError, ProviderUnavailableError
+from blufio.errors import (ConfigError, ProviderAuthError, ProviderError,
+                           ProviderUnavailableError)
 from blufio.retry import backoff_delay, retry_after
 
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
@@ -80,6 +81,56 @@ def provider_error(text, *, status, error_type, request_id=None):
     if answered < 500 and answered not in (413, 429):
         answered = 400
     return ProviderError(text, http_status=answered, http_error_type=error_type, **fields)
+
+
+class HttpProvider:
+    """What the HTTP provider plugins do alike: the missing-key check, ``health_check`` and
+    ``shutdown``. A subclass sets ``missing_key`` (the one-line ConfigError text, or "" when
+    the key it has is enough), ``base_url`` and ``_client`` (an httpx client or None)."""
+
+    missing_key = ""
+    base_url = ""
+    _client = None
+
+    def configure_http(self, section, label, base_url_key, log):
+        """Timeouts and retries from the plugin's config ``section`` (a dict), and who the
+        upstream is in messages (``label``, the ``base_url_key`` to check)."""
+        self.connect_timeout = float(section.get("connect_timeout") or 10.0)
+        self.read_timeout = float(section.get("read_timeout") or 120.0)
+        retries = section.get("max_retries")
+        self.policy = RetryPolicy(max_retries=max(0, int(retries if retries is not None else 2)))
+        self.upstream = Upstream(label, base_url_key, self.read_timeout, log)
+        self._client = None
+
+    def check_configured(self):
+        """Raise ConfigError (one line naming the ways to set it) without a needed key."""
+        if self.missing_key:
+            raise ConfigError(self.missing_key)
+
+    async def health_check(self):
+        if self.missing_key:
+            return {"status": "down", "detail": "no API key"}
+        return {"status": "ok", "detail": self.base_url}
+
+    async def shutdown(self):
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+
+
+def streaming_client(connect_timeout, read_timeout, headers):
+    """An ``httpx.AsyncClient`` for streamed calls, sending ``headers`` with each."""
+    import socket
+
+    import httpx
+
+    timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+    # No Nagle delay: a request is written in pieces and every streamed delta counts.
+    transport = httpx.AsyncHTTPTransport(
+        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+    return httpx.AsyncClient(timeout=timeout, transport=transport, headers={
+        "user-agent": "blufio/0.1", "accept": "text/event-stream",
+        "content-type": "application/json", **headers})
 
 
 @dataclass

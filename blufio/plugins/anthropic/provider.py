@@ -23,11 +23,11 @@ The ``anthropic`` SDK is not used; this module speaks the HTTP API directly:
 import json
 import logging
 
-from blufio.errors import ConfigError, ProviderError, ProviderUnavailableError
+from blufio.errors import ProviderError, ProviderUnavailableError
 from blufio.manifest import identity
 from blufio.plugins.anthropic.prices import PRICES
-from blufio.providers import (RetryPolicy, Upstream, drain, post_stream, provider_error,
-                              read_body, sse_frames, with_request_id)
+from blufio.providers import (HttpProvider, drain, post_stream, provider_error, read_body,
+                              sse_frames, streaming_client, with_request_id)
 
 log = logging.getLogger("blufio.anthropic")
 
@@ -43,7 +43,7 @@ _STATUS_WORDS = {400: "rejected the request", 401: "refused the API key",
                  529: "is overloaded"}
 
 
-class AnthropicProvider:
+class AnthropicProvider(HttpProvider):
     """The ``anthropic`` provider plugin (implements ``blufio.contracts.Provider``)."""
 
     name, version, adapter_type = identity("anthropic")
@@ -52,51 +52,23 @@ class AnthropicProvider:
     def __init__(self, config, **services):
         section = config.section("anthropic")
         self._api_key = section.get("api_key") or ""
-        self._key_given = config.is_set("anthropic.api_key")
+        # No key set anywhere is a mistake; ``api_key = ""`` on purpose is a local server.
+        self.missing_key = "" if self._api_key or config.is_set("anthropic.api_key") \
+            else MISSING_KEY
         self.base_url = (section.get("base_url") or "https://api.anthropic.com").rstrip("/")
         if self.base_url.endswith("/v1"):
             self.base_url = self.base_url[:-3]
         self.default_model = section.get("model") or "claude-sonnet-4-5"
-        self.connect_timeout = float(section.get("connect_timeout") or 10.0)
-        self.read_timeout = float(section.get("read_timeout") or 120.0)
-        retries = section.get("max_retries")
-        self.policy = RetryPolicy(max_retries=max(0, int(retries if retries is not None else 2)))
-        self.upstream = Upstream("the Anthropic API", "anthropic.base_url", self.read_timeout, log)
-        self._client = None
+        self.configure_http(section, "the Anthropic API", "anthropic.base_url", log)
 
     # --- plugin base ---
-
-    def check_configured(self):
-        """Raise ConfigError (one line naming the three ways to set it) when no key is set
-        at all; ``api_key = ""``, set on purpose, is a server that needs none."""
-        if not self._api_key and not self._key_given:
-            raise ConfigError(MISSING_KEY)
-
-    async def health_check(self):
-        if not self._api_key and not self._key_given:
-            return {"status": "down", "detail": "no API key"}
-        return {"status": "ok", "detail": self.base_url}
-
-    async def shutdown(self):
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
 
     # --- the provider ---
 
     def _http(self):
         if self._client is None:
-            import httpx
-
-            import socket
-
-            timeout = httpx.Timeout(self.read_timeout, connect=self.connect_timeout)
-            # No Nagle delay: a request is written in pieces and every streamed delta counts.
-            transport = httpx.AsyncHTTPTransport(
-                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-            self._client = httpx.AsyncClient(timeout=timeout, transport=transport, headers={
-                "anthropic-version": API_VERSION, "user-agent": "blufio/0.1",
-                "accept": "text/event-stream", "content-type": "application/json"})
+            self._client = streaming_client(self.connect_timeout, self.read_timeout,
+                                            {"anthropic-version": API_VERSION})
         return self._client
 
     def request_body(self, *, model, system, messages, tools, max_tokens):

@@ -22,8 +22,8 @@ from blufio.errors import ConfigError, ProviderError, ProviderUnavailableError
 from blufio.manifest import identity
 from blufio.plugins.openai.prices import PRICES
 from blufio.plugins.openai.translate import ChunkTranslator, chat_request
-from blufio.providers import (RetryPolicy, Upstream, drain, post_stream, provider_error,
-                              read_body, sse_frames, with_request_id)
+from blufio.providers import (HttpProvider, drain, post_stream, provider_error, read_body,
+                              sse_frames, streaming_client, with_request_id)
 
 log = logging.getLogger("blufio.openai")
 
@@ -43,7 +43,7 @@ MISSING_KEY = ("no OpenAI API key is set; set OPENAI_API_KEY, or run 'blufio con
                "file (a local server needs none: set [openai] base_url to it)")
 
 
-class OpenAIProvider:
+class OpenAIProvider(HttpProvider):
     """The ``openai`` provider plugin (implements ``blufio.contracts.Provider``)."""
 
     name, version, adapter_type = identity("openai")
@@ -55,56 +55,28 @@ class OpenAIProvider:
         self.base_url = (section.get("base_url") or "https://api.openai.com/v1").rstrip("/")
         self.default_model = section.get("model") or "gpt-4.1-mini"
         self._is_openai = _host(self.base_url) == OPENAI_HOST
+        # OpenAI's own API needs a key; other servers decide for themselves.
+        self.missing_key = MISSING_KEY if self._is_openai and not self._api_key else ""
         self.extra_headers = _parse_headers(section.get("headers") or [])
-        self.connect_timeout = float(section.get("connect_timeout") or 10.0)
-        self.read_timeout = float(section.get("read_timeout") or 120.0)
-        retries = section.get("max_retries")
-        self.policy = RetryPolicy(max_retries=max(0, int(retries if retries is not None else 2)))
+        self.configure_http(section, f"the OpenAI-compatible API at {_host(self.base_url)}",
+                            "openai.base_url", log)
         field = section.get("max_tokens_field") or "auto"
         if field == "auto":
             field = "max_completion_tokens" if self._is_openai else "max_tokens"
         self.max_tokens_field = field
         include = section.get("include_usage")
         self.include_usage = True if include is None else bool(include)
-        self.upstream = Upstream(f"the OpenAI-compatible API at {_host(self.base_url)}",
-                                 "openai.base_url", self.read_timeout, log)
-        self._client = None
 
     # --- plugin base ---
-
-    def check_configured(self):
-        """Raise ConfigError (one line naming the three ways to set it) when OpenAI's own
-        API is used without a key; other servers decide for themselves."""
-        if not self._api_key and self._is_openai:
-            raise ConfigError(MISSING_KEY)
-
-    async def health_check(self):
-        if not self._api_key and self._is_openai:
-            return {"status": "down", "detail": "no API key"}
-        return {"status": "ok", "detail": self.base_url}
-
-    async def shutdown(self):
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
 
     # --- the provider ---
 
     def _http(self):
         if self._client is None:
-            import socket
-
-            import httpx
-
-            timeout = httpx.Timeout(self.read_timeout, connect=self.connect_timeout)
-            transport = httpx.AsyncHTTPTransport(
-                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-            headers = {"user-agent": "blufio/0.1", "accept": "text/event-stream",
-                       "content-type": "application/json", **self.extra_headers}
+            headers = dict(self.extra_headers)
             if self._api_key:
                 headers["authorization"] = f"Bearer {self._api_key}"
-            self._client = httpx.AsyncClient(timeout=timeout, transport=transport,
-                                             headers=headers)
+            self._client = streaming_client(self.connect_timeout, self.read_timeout, headers)
         return self._client
 
     def request_body(self, *, model, system, messages, tools, max_tokens, **options):
