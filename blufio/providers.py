@@ -8,8 +8,8 @@ error envelope reads, and how its stream's events become the provider contract's
 - retries of 408, 409, 429 and 5xx (529 included) and of connection failures, up to
   ``RetryPolicy.max_retries`` times, with jittered exponential backoff, honouring
   ``retry-after-ms`` or ``retry-after`` (capped at ``max_retry_after`` seconds) and
-  ``x-should-retry``; a reply the vendor marks as final (``retryable=False`` on the error,
-  e.g. an exhausted quota) is not retried;
+  ``x-should-retry``; a reply the vendor's plugin marks as final (``final = True`` on the
+  error, e.g. an exhausted quota) is not retried;
 - nothing is retried once an event has been passed on: the caller has seen output.
 
 ``provider_error`` says once what a vendor's failure means for Blufio (its class, and the
@@ -44,7 +44,7 @@ class RetryPolicy:
 
     def delay(self, attempt, response, error=None):
         """Seconds to wait before retrying ``response``, or None when it must not be."""
-        if attempt >= self.max_retries or getattr(error, "retryable", None) is False:
+        if attempt >= self.max_retries or getattr(error, "final", False):
             return None
         should = response.headers.get("x-should-retry")
         if should == "false":
@@ -175,6 +175,30 @@ async def post_stream(client, url, body, headers, *, upstream, policy, read_erro
                 raise error from exc
             delay = policy.backoff(attempt)
             upstream.log.warning("%s: %s; retrying in %.2fs", upstream.label, error, delay)
+        attempt += 1
+        await asyncio.sleep(delay)
+
+
+async def post_json(client, url, body, headers, *, upstream, policy, read_error):
+    """POST ``body`` and return the 200 response (read whole), retrying as ``post_stream``
+    does; ``read_error(response)`` turns another status into a ``ProviderError``."""
+    import httpx
+
+    attempt = 0
+    while True:
+        try:
+            response = await client.post(url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            if attempt >= policy.max_retries:
+                raise transport_error(exc, False, upstream) from exc
+            delay = policy.backoff(attempt)
+        else:
+            if response.status_code == 200:
+                return response
+            error = await read_error(response)
+            delay = policy.delay(attempt, response, error)
+            if delay is None:
+                raise error
         attempt += 1
         await asyncio.sleep(delay)
 

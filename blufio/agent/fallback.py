@@ -127,7 +127,7 @@ class ProviderChain:
         open_now = [route for route in self.routes if route.breaker.allows()]
         return open_now or list(self.routes)
 
-    async def stream(self, *, model, system, messages, tools, max_tokens, **options):
+    async def stream(self, *, model, system, messages, tools, max_tokens, options=None):
         """Yield one call's events from the first provider that answers (see the module)."""
         routes = self.order()
         for position, route in enumerate(routes):
@@ -136,7 +136,7 @@ class ProviderChain:
             try:
                 async with aclosing(call.relay(route.provider.stream(
                         model=asked, system=system, messages=messages, tools=tools,
-                        max_tokens=max_tokens, **options))) as events:
+                        max_tokens=max_tokens, options=options))) as events:
                     async for event in events:
                         yield event
             except ProviderError as exc:
@@ -148,6 +148,19 @@ class ProviderChain:
             self.observer.provider_call(route.name, asked, "ok")
             route.breaker.succeeded()
             return
+
+    async def count_tokens(self, *, model, system, messages, tools, options=None):
+        """The input tokens as the first provider that answers counts them."""
+        routes = self.order()
+        for position, route in enumerate(routes):
+            asked = model if route is self.routes[0] and model else route.model
+            try:
+                return await route.provider.count_tokens(model=asked, system=system,
+                                                         messages=messages, tools=tools,
+                                                         options=options)
+            except ProviderError as exc:
+                if not fails_over(exc) or position == len(routes) - 1:
+                    raise
 
     def _moves_on(self, route, exc, started, following):
         """Count a failure against ``route``; True when the call goes to ``following``."""

@@ -214,3 +214,13 @@ def test_which_failures_fall_back(error, moves):
 def test_the_chain_prices_every_providers_models(chain_for):
     prices = chain_for().prices
     assert "claude-sonnet-4-5" in prices and "gpt-4.1-mini" in prices
+
+
+async def test_counting_tokens_falls_back_too(chain_for, anthropic_fake):
+    chain = chain_for()
+    anthropic_fake.stop()  # unreachable: a failure another provider can avoid
+    kwargs = dict(system=[], tools=[], messages=[{"role": "user", "content": "hi"}])
+    counted = await chain.count_tokens(model="claude-sonnet-4-5", **kwargs)
+    estimate = await chain.routes[1].provider.count_tokens(model="gpt-4.1-mini", **kwargs)
+    await chain.shutdown()
+    assert counted == estimate > 0

@@ -220,3 +220,13 @@ async def test_a_caller_that_stops_reading_leaves_the_provider_usable(case):
             break
     await stream.aclose()
     assert (await ask(provider, HI))[1] == "next"
+
+
+async def test_counting_tokens_grows_with_the_request(case):
+    provider, upstream = case
+    short = await provider.count_tokens(model=provider.default_model, system=[], tools=[],
+                                        messages=HI)
+    longer = await provider.count_tokens(model=provider.default_model, system=[],
+                                         tools=[TIME_TOOL], messages=[
+                                             {"role": "user", "content": "many words " * 50}])
+    assert isinstance(short, int) and 0 < short < longer

@@ -89,6 +89,11 @@ class ScriptedServer:
         """An error reply in the vendor's envelope."""
         raise NotImplementedError
 
+    def side_route(self, request: RecordedRequest) -> Optional[FakeResponse]:
+        """The answer to a request beside the scripted route (e.g. a counting endpoint), or
+        None."""
+        return None
+
     def adapt(self, request: RecordedRequest, response: FakeResponse) -> FakeResponse:
         """The scripted ``response`` as this ``request`` should get it (e.g. not streamed)."""
         return response
@@ -153,7 +158,12 @@ class ScriptedServer:
             self.requests.append(request)
 
     def _answer(self, request):
-        """The response to a POST: a route or key error, else the next scripted one."""
+        """The response to a POST: a side route's, a route or key error, else the next
+        scripted one."""
+        side = self.side_route(request)
+        if side is not None:
+            self._record(request)
+            return side
         if request.path.split("?")[0] != self.route:
             self._record(request)
             return self.error_response(404, f"no route {request.path}")

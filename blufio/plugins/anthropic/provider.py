@@ -13,6 +13,11 @@ The ``anthropic`` SDK is not used; this module speaks the HTTP API directly:
   (529 included) and connection failures are retried up to ``max_retries`` times with
   jittered exponential backoff, honouring ``retry-after-ms``/``retry-after`` and
   ``x-should-retry``. Nothing is retried once an event has been passed on.
+- A client's settings (``options``: ``tool_choice``, ``stop_sequences``, sampling,
+  ``thinking``, ``metadata``) go into the body as they are; of its beta flags only those in
+  ``KNOWN_BETAS`` are sent as ``anthropic-beta`` (an unknown or account-specific flag could
+  change what the upstream does, e.g. its authentication), the others are dropped.
+- ``count_tokens`` asks ``POST /v1/messages/count_tokens``, with the same retries.
 - Every failure is a ``ProviderError`` carrying the upstream message, HTTP status, error
   type and ``request-id``; ``blufio.providers.provider_error`` says, once, what it means for
   Blufio (its class, and the HTTP answer the gateway gives its own clients).
@@ -26,12 +31,23 @@ import logging
 from blufio.errors import ProviderError, ProviderUnavailableError
 from blufio.manifest import identity
 from blufio.plugins.anthropic.prices import PRICES
-from blufio.providers import (HttpProvider, drain, post_stream, provider_error, read_body,
-                              sse_frames, streaming_client, with_request_id)
+from blufio.providers import (HttpProvider, drain, post_json, post_stream, provider_error,
+                              read_body, sse_frames, streaming_client, with_request_id)
 
 log = logging.getLogger("blufio.anthropic")
 
 API_VERSION = "2023-06-01"
+# Client settings copied into the request body (Anthropic's names).
+BODY_OPTIONS = ("tool_choice", "stop_sequences", "temperature", "top_p", "top_k", "thinking",
+                "metadata")
+# Beta flags forwarded when a client sends them.
+KNOWN_BETAS = frozenset({
+    "prompt-caching-2024-07-31", "token-efficient-tools-2025-02-19",
+    "fine-grained-tool-streaming-2025-05-14", "interleaved-thinking-2025-05-14",
+    "output-128k-2025-02-19", "extended-cache-ttl-2025-04-11", "context-1m-2025-08-07",
+    "context-management-2025-06-27", "pdfs-2024-09-25", "files-api-2025-04-14",
+    "search-results-2025-06-09",
+})
 
 MISSING_KEY = ("no Anthropic API key is set; set ANTHROPIC_API_KEY, or run 'blufio config "
                "set-secret anthropic.api_key', or put api_key under [anthropic] in the "
@@ -71,7 +87,7 @@ class AnthropicProvider(HttpProvider):
                                             {"anthropic-version": API_VERSION})
         return self._client
 
-    def request_body(self, *, model, system, messages, tools, max_tokens):
+    def request_body(self, *, model, system, messages, tools, max_tokens, options=None):
         """The JSON body of one streaming call, with prompt-caching marks added."""
         body = {"model": model, "max_tokens": max_tokens, "stream": True,
                 "messages": _mark_last_message(messages)}
@@ -79,18 +95,45 @@ class AnthropicProvider(HttpProvider):
             body["system"] = _mark_last(system)
         if tools:
             body["tools"] = _mark_last(tools)
+        body.update({name: value for name, value in (options or {}).items()
+                     if name in BODY_OPTIONS})
         return body
 
-    async def stream(self, *, model, system, messages, tools, max_tokens):
+    def _headers(self, options):
+        headers = {"x-api-key": self._api_key} if self._api_key else {}
+        betas = [beta for beta in (options or {}).get("betas", ()) if beta in KNOWN_BETAS]
+        if betas:
+            headers["anthropic-beta"] = ",".join(dict.fromkeys(betas))
+        return headers
+
+    async def stream(self, *, model, system, messages, tools, max_tokens, options=None):
         """Yield the events of one streaming call (see the module docstring)."""
         self.check_configured()
         body = json.dumps(self.request_body(model=model, system=system, messages=messages,
-                                            tools=tools, max_tokens=max_tokens)).encode()
-        headers = {"x-api-key": self._api_key} if self._api_key else None
+                                            tools=tools, max_tokens=max_tokens,
+                                            options=options)).encode()
         async for event in post_stream(self._http(), f"{self.base_url}/v1/messages", body,
-                                       headers, upstream=self.upstream, policy=self.policy,
-                                       read_error=_error_from_response, events=_stream_events):
+                                       self._headers(options), upstream=self.upstream,
+                                       policy=self.policy, read_error=_error_from_response,
+                                       events=_stream_events):
             yield event
+
+    async def count_tokens(self, *, model, system, messages, tools, options=None):
+        """The input tokens of such a call, from ``POST /v1/messages/count_tokens``."""
+        self.check_configured()
+        body = {"model": model, "messages": messages}
+        if system:
+            body["system"] = system
+        if tools:
+            body["tools"] = tools
+        body.update({name: value for name, value in (options or {}).items()
+                     if name in ("tool_choice", "thinking")})
+        response = await post_json(self._http(), f"{self.base_url}/v1/messages/count_tokens",
+                                   json.dumps(body).encode(),
+                                   {**self._headers(options), "accept": "application/json"},
+                                   upstream=self.upstream, policy=self.policy,
+                                   read_error=_error_from_response)
+        return _input_tokens(response)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -116,6 +159,17 @@ def _mark_last_message(messages):
     if content[-1].get("type") == "text" and not content[-1].get("text"):
         return messages  # an empty text block cannot carry a cache mark
     return [*messages[:-1], {**last, "content": content}]
+
+
+def _input_tokens(response):
+    try:
+        count = response.json()["input_tokens"]
+        if isinstance(count, int) and not isinstance(count, bool):
+            return count
+    except (ValueError, KeyError, TypeError):
+        pass
+    raise ProviderError("the Anthropic API answered count_tokens without an input_tokens count",
+                        error_type="api_error", request_id=response.headers.get("request-id"))
 
 
 async def _error_from_response(response):

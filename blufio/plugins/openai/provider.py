@@ -37,6 +37,8 @@ _STATUS_WORDS = {400: "rejected the request", 401: "refused the API key",
                  413: "found the request too large", 429: "is rate limiting this key",
                  503: "is unavailable", 529: "is overloaded"}
 _FINAL_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
+# A client's settings (Anthropic's names) that Chat Completions has a field for.
+CHAT_OPTIONS = ("tool_choice", "stop_sequences", "temperature", "top_p")
 OPENAI_HOST = "api.openai.com"
 MISSING_KEY = ("no OpenAI API key is set; set OPENAI_API_KEY, or run 'blufio config "
                "set-secret openai.api_key', or put api_key under [openai] in the configuration "
@@ -79,26 +81,36 @@ class OpenAIProvider(HttpProvider):
             self._client = streaming_client(self.connect_timeout, self.read_timeout, headers)
         return self._client
 
-    def request_body(self, *, model, system, messages, tools, max_tokens, **options):
+    def request_body(self, *, model, system, messages, tools, max_tokens, options=None):
         """The Chat Completions body of one streaming call."""
+        given = {name: value for name, value in (options or {}).items() if name in CHAT_OPTIONS}
         return chat_request(model=model, system=system, messages=messages, tools=tools,
                             max_tokens=max_tokens, max_tokens_field=self.max_tokens_field,
-                            include_usage=self.include_usage, **options)
+                            include_usage=self.include_usage, **given)
 
-    async def stream(self, *, model, system, messages, tools, max_tokens, **options):
+    async def stream(self, *, model, system, messages, tools, max_tokens, options=None):
         """Yield the Anthropic-shaped events of one streaming call.
 
-        ``options``: ``tool_choice``, ``stop_sequences``, ``temperature`` (Anthropic's
-        shapes), passed on when given.
+        Of a client's ``options`` (Anthropic's names), ``tool_choice``, ``stop_sequences``,
+        ``temperature`` and ``top_p`` are passed on; Chat Completions has no equivalent of
+        the rest (``top_k``, ``thinking``, ``metadata``, betas), which are left out.
         """
         self.check_configured()
         body = json.dumps(self.request_body(model=model, system=system, messages=messages,
-                                            tools=tools, max_tokens=max_tokens, **options),
-                          ensure_ascii=False).encode()
+                                            tools=tools, max_tokens=max_tokens,
+                                            options=options), ensure_ascii=False).encode()
         async for event in post_stream(self._http(), f"{self.base_url}/chat/completions", body,
                                        None, upstream=self.upstream, policy=self.policy,
                                        read_error=self._error, events=self._events):
             yield event
+
+    async def count_tokens(self, *, model, system, messages, tools, options=None):
+        """An estimate of the input tokens: Chat Completions has no counting endpoint, so
+        the request's text is counted at about four characters a token."""
+        body = chat_request(model=model, system=system, messages=messages, tools=tools,
+                            max_tokens=1)
+        text = json.dumps([body["messages"], body.get("tools", [])], ensure_ascii=False)
+        return max(1, (len(text) + 3) // 4)
 
     async def _error(self, response):
         """A ProviderError from a non-200 reply and its ``{"error": {...}}`` envelope."""
@@ -120,7 +132,7 @@ class OpenAIProvider(HttpProvider):
                              error_type=_ERROR_TYPES.get(status, "api_error"),
                              request_id=request_id)
         if error.get("code") in _FINAL_CODES or error.get("type") in _FINAL_CODES:
-            exc.retryable = False  # waiting does not refill a quota
+            exc.final = True  # waiting does not refill a quota: no retry
         return exc
 
     async def _events(self, response):

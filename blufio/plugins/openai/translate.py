@@ -40,8 +40,8 @@ _SKIPPED_BLOCKS = frozenset({"thinking", "redacted_thinking"})
 
 
 def chat_request(*, model, system, messages, tools, max_tokens, tool_choice=None,
-                 stop_sequences=None, temperature=None, max_tokens_field="max_tokens",
-                 include_usage=True):
+                 stop_sequences=None, temperature=None, top_p=None,
+                 max_tokens_field="max_tokens", include_usage=True):
     """The Chat Completions body (a dict) for one streaming call."""
     body = {"model": model, "messages": chat_messages(system, messages), "stream": True,
             max_tokens_field: max_tokens}
@@ -55,6 +55,8 @@ def chat_request(*, model, system, messages, tools, max_tokens, tool_choice=None
         body["stop"] = list(stop_sequences)
     if temperature is not None:
         body["temperature"] = temperature
+    if top_p is not None:
+        body["top_p"] = top_p
     return body
 
 

@@ -93,11 +93,25 @@ async def test_a_tool_round_trip_is_sent_back_as_tool_messages(tmp_path, fake):
 
 async def test_options_and_the_output_limit_field(tmp_path, fake):
     provider = provider_for(tmp_path, fake, 'max_tokens_field = "max_completion_tokens"\n')
-    await collect(provider, stop_sequences=["END"], temperature=0.5)
+    await collect(provider, options={"stop_sequences": ["END"], "temperature": 0.5, "top_p": 0.9,
+                                     "top_k": 5, "thinking": {"type": "enabled"},
+                                     "betas": ["x"]})
     await provider.shutdown()
     body = fake.chat_requests[0].json
     assert body["max_completion_tokens"] == 100 and "max_tokens" not in body
-    assert body["stop"] == ["END"] and body["temperature"] == 0.5
+    assert body["stop"] == ["END"] and body["temperature"] == 0.5 and body["top_p"] == 0.9
+    assert not {"top_k", "thinking", "betas"} & set(body)
+
+
+async def test_count_tokens_estimates_from_the_request_text(tmp_path, fake):
+    provider = provider_for(tmp_path, fake)
+    short = await provider.count_tokens(model="m", system=[], tools=[],
+                                        messages=[{"role": "user", "content": "hi"}])
+    long = await provider.count_tokens(model="m", system=[], tools=[],
+                                       messages=[{"role": "user", "content": "word " * 400}])
+    await provider.shutdown()
+    assert 0 < short < 20 and 450 < long < 600
+    assert fake.chat_requests == []  # no request: there is no counting endpoint
 
 
 def test_the_output_limit_field_defaults_by_server(tmp_path):
