@@ -9,7 +9,8 @@
     │   └── SchemaTooNewError    the database was made by a newer Blufio
     ├── ProviderError            the model provider failed (status, type, request id)
     ├── BudgetExceededError      a daily or monthly budget is spent
-    └── ToolError                a tool refused or failed (reported to the model)
+    ├── ToolError                a tool refused or failed (reported to the model)
+    └── ScheduleError            exit 2: a schedule's field is wrong (names the field)
 
 Messages are complete sentences fit to show a user: what went wrong, where, and how to fix
 it. Lower-level errors are translated once, at the edge, with ``raise ... from exc``.
@@ -71,3 +72,14 @@ class BudgetExceededError(BlufioError):
 
 class ToolError(BlufioError):
     """A tool refused or failed; the agent reports it to the model as an error result."""
+
+
+class ScheduleError(BlufioError):
+    """A schedule cannot be made as asked: ``field`` names what is wrong (``cron``,
+    ``timezone``, ``at``, ``in``, ``target``, ...). Nothing is stored."""
+
+    exit_code = 2
+
+    def __init__(self, field, message):
+        super().__init__(f"{field}: {message}")
+        self.field = field

@@ -1,0 +1,63 @@
+"""A clock the test moves by hand, for the scheduler (``blufio.scheduler.clock``'s shape).
+
+``sleep_until`` returns when the test has moved the time to (or past) the deadline, when
+the scheduler is woken, or when ``longest`` seconds of *this* clock have passed. The test
+can wait until the scheduler is asleep again (``asleep``) and read when it meant to wake
+(``sleeps``). ``sleep`` (the pause between retries) is recorded and returns at once.
+"""
+
+import asyncio
+from datetime import timedelta
+
+
+class FakeClock:
+    def __init__(self, now):
+        self.current = now
+        self.sleeps = []  # the deadline of every sleep_until, None for "no time"
+        self.pauses = []  # the seconds of every sleep()
+        self.sleeping = 0  # sleep_until calls in progress
+        self.entered = 0  # sleep_until calls made so far
+        self._moved = asyncio.Event()
+
+    def now(self):
+        return self.current
+
+    async def sleep(self, seconds):
+        self.pauses.append(seconds)
+        await asyncio.sleep(0)
+
+    async def sleep_until(self, when, wake, longest):
+        self.sleeps.append(when)
+        self.entered += 1
+        limit = self.current + timedelta(seconds=longest)
+        deadline = limit if when is None else min(when, limit)
+        self.sleeping += 1
+        try:
+            while self.current < deadline and not wake.is_set():
+                moved = asyncio.ensure_future(self._moved.wait())
+                woken = asyncio.ensure_future(wake.wait())
+                try:
+                    await asyncio.wait({moved, woken}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    moved.cancel()
+                    woken.cancel()
+        finally:
+            self.sleeping -= 1
+
+    def move_to(self, moment):
+        """Set the time (forward only) and let sleepers look at it."""
+        assert moment >= self.current, "the clock only moves forward"
+        self.current = moment
+        self._moved.set()
+        self._moved = asyncio.Event()
+
+    def advance(self, **delta):
+        self.move_to(self.current + timedelta(**delta))
+
+    async def asleep(self, after=0, timeout=10.0):
+        """Wait until more than ``after`` sleeps have begun and one is in progress."""
+        async def settled():
+            while not (self.entered > after and self.sleeping):
+                await asyncio.sleep(0.001)
+
+        await asyncio.wait_for(settled(), timeout)
