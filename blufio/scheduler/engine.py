@@ -133,7 +133,8 @@ class Scheduler:
     async def _start(self, schedule, now):
         manual = schedule.run_now
         due_at = to_iso(now) if manual else schedule.next_run_at
-        step = {"due_at": due_at, "manual": manual, "expected_next": schedule.next_run_at}
+        step = {"due_at": due_at, "manual": manual, "expected_next": schedule.next_run_at,
+                "started_at": to_iso(now)}
         step.update(self._advance(schedule, now, manual))
         missed = self.started_at is not None and from_iso(due_at) < self.started_at
         if not manual and missed and schedule.catch_up == "skip":
@@ -255,24 +256,31 @@ class Scheduler:
     # -- spend guards ------------------------------------------------------------------------
 
     async def _cap_before(self, schedule, now):
+        """Why ``schedule`` may not run now (its own daily cap, or the budget of every
+        scheduled run today), or None."""
         day = period_starts(now)[0]
-        if schedule.max_day_usd is not None:
-            spent = await self.storage.scheduled_cost_since(day, schedule_id=schedule.id)
-            if spent >= schedule.max_day_usd:
-                return (f"it has spent {usd(spent)} today, its daily cap of "
-                        f"{usd(schedule.max_day_usd)}")
-        if self.daily_budget is not None:
+        reason = await self._day_cap(schedule, day)
+        if reason is None and self.daily_budget is not None:
             spent = await self.storage.scheduled_cost_since(day)
             if spent >= self.daily_budget:
-                return (f"scheduled runs have spent {usd(spent)} today, the "
-                        f"[cost] scheduled_daily_budget_usd of {usd(self.daily_budget)}")
-        return None
+                reason = (f"scheduled runs have spent {usd(spent)} today, the "
+                          f"[cost] scheduled_daily_budget_usd of {usd(self.daily_budget)}")
+        return reason
 
     async def _cap_after(self, schedule, run):
+        """Why ``schedule`` must pause after ``run`` (over its per-run or daily cap), or None."""
         if schedule.max_run_usd is not None and run.cost_usd > schedule.max_run_usd:
             return (f"its last run cost {usd(run.cost_usd)}, over its cap of "
                     f"{usd(schedule.max_run_usd)} a run")
-        return await self._cap_before(schedule, from_iso(run.finished_at or run.started_at))
+        return await self._day_cap(schedule, period_starts(self.clock.now())[0])
+
+    async def _day_cap(self, schedule, day):
+        if schedule.max_day_usd is None:
+            return None
+        spent = await self.storage.scheduled_cost_since(day, schedule_id=schedule.id)
+        if spent < schedule.max_day_usd:
+            return None
+        return f"it has spent {usd(spent)} today, its daily cap of {usd(schedule.max_day_usd)}"
 
     async def _pause(self, schedule, reason):
         paused = await self.storage.set_schedule_status(

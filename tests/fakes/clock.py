@@ -15,8 +15,8 @@ class FakeClock:
         self.current = now
         self.sleeps = []  # the deadline of every sleep_until, None for "no time"
         self.pauses = []  # the seconds of every sleep()
-        self.sleeping = 0  # sleep_until calls in progress
-        self.entered = 0  # sleep_until calls made so far
+        self.sleeping = 0  # sleepers waiting now
+        self.entered = 0  # times a sleeper began to wait (again, after each move)
         self._moved = asyncio.Event()
 
     def now(self):
@@ -28,21 +28,19 @@ class FakeClock:
 
     async def sleep_until(self, when, wake, longest):
         self.sleeps.append(when)
-        self.entered += 1
         limit = self.current + timedelta(seconds=longest)
         deadline = limit if when is None else min(when, limit)
-        self.sleeping += 1
-        try:
-            while self.current < deadline and not wake.is_set():
-                moved = asyncio.ensure_future(self._moved.wait())
-                woken = asyncio.ensure_future(wake.wait())
-                try:
-                    await asyncio.wait({moved, woken}, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    moved.cancel()
-                    woken.cancel()
-        finally:
-            self.sleeping -= 1
+        while self.current < deadline and not wake.is_set():
+            self.entered += 1
+            self.sleeping += 1
+            moved = asyncio.ensure_future(self._moved.wait())
+            woken = asyncio.ensure_future(wake.wait())
+            try:
+                await asyncio.wait({moved, woken}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                self.sleeping -= 1
+                moved.cancel()
+                woken.cancel()
 
     def move_to(self, moment):
         """Set the time (forward only) and let sleepers look at it."""
@@ -55,7 +53,7 @@ class FakeClock:
         self.move_to(self.current + timedelta(**delta))
 
     async def asleep(self, after=0, timeout=10.0):
-        """Wait until more than ``after`` sleeps have begun and one is in progress."""
+        """Wait until a sleeper has begun to wait more than ``after`` times and waits now."""
         async def settled():
             while not (self.entered > after and self.sleeping):
                 await asyncio.sleep(0.001)

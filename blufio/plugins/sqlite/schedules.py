@@ -101,14 +101,15 @@ class ScheduleStore:
 
     async def start_schedule_run(self, schedule_id, *, due_at, outcome, next_run_at, status,
                                  expected_next=None, manual=False, inbound=None, error="",
-                                 paused_reason=""):
+                                 paused_reason="", started_at=None):
         """Record a run and move the schedule on, in one transaction.
 
         The schedule must still be as the caller saw it: asked to run now (``manual``) or
         active and next due at ``expected_next``. ``inbound`` (``session_id``, ``channel``,
         ``content``, ``reply_to``) queues the run's prompt; its ``reply_to`` also names the
         schedule and the run.
-        Returns ``(ScheduleRun, Inbound or None)``, or None when the schedule had changed.
+        ``started_at`` is the scheduler's time (default: now). Returns ``(ScheduleRun,
+        Inbound or None)``, or None when the schedule had changed.
         """
         def start(conn):
             # Imported here: storage.py imports this module.
@@ -119,7 +120,7 @@ class ScheduleStore:
             if row is None or (not row[2] if manual else
                                (row[0] != "active" or row[1] != expected_next)):
                 return None
-            now = utc_now()
+            now = started_at or utc_now()
             cursor = conn.execute(
                 "INSERT INTO schedule_runs (schedule_id, due_at, started_at, outcome, error, "
                 "finished_at) VALUES (?, ?, ?, ?, ?, ?)",
