@@ -17,14 +17,9 @@ from blufio.errors import ScheduleError
 
 CRON_FORM = "5 fields: minute hour day-of-month month day-of-week, e.g. '0 9 * * 1-5'"
 AT_FORM = "a local date and time such as 2026-12-01T09:00 (or just 09:00 for the next one)"
-DURATION_FORM = "a number and a unit, e.g. 30s, 15m, 2h, 1d, 1w or 1h30m"
 ALIASES = {"@hourly": "0 * * * *", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
            "@weekly": "0 0 * * 0", "@monthly": "0 0 1 * *", "@yearly": "0 0 1 1 *",
            "@annually": "0 0 1 1 *"}
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_DURATION_PART = re.compile(r"(\d{1,9})\s*([smhdw])", re.ASCII)
-_DURATION = re.compile(r"\s*(?:\d{1,9}\s*[smhdw]\s*)+", re.ASCII)
-_MAX_DURATION = 10 * 366 * 86400
 _TIME_ONLY = re.compile(r"\d{1,2}:\d{2}(:\d{2})?", re.ASCII)
 
 
@@ -106,13 +101,13 @@ def describe_cron(expression):
 
 
 def parse_duration(text):
-    """Seconds in ``text`` (``30s``, ``15m``, ``2h``, ``1d``, ``1w``, ``1h30m``)."""
-    if not isinstance(text, str) or not _DURATION.fullmatch(text):
-        raise ScheduleError("in", f"{text!r} is not a duration; use {DURATION_FORM}")
-    seconds = sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
-    if not 0 < seconds <= _MAX_DURATION:
-        raise ScheduleError("in", f"{text!r} is out of range; use 1s to 10 years")
-    return seconds
+    """Seconds in ``text`` (``30s``, ``15m``, ``2h``, ``1d``, ``1h30m``); field ``in``."""
+    from blufio.durations import parse_duration as seconds_in
+
+    try:
+        return seconds_in(text)
+    except ValueError as exc:
+        raise ScheduleError("in", str(exc)) from None
 
 
 def parse_in(text, now):

@@ -120,11 +120,11 @@ def test_a_bad_or_past_at_time_is_an_error_naming_the_field(text, words):
 def test_in_takes_one_or_more_units():
     assert parse_duration("5s") == 5
     assert parse_duration("1h30m") == 5400
-    assert parse_duration("2d") == 2 * 86400 and parse_duration("1w") == 7 * 86400
+    assert parse_duration("2d") == 2 * 86400 and parse_duration("1d 2h") == 93600
     assert parse_in("15m", NOW) == datetime(2026, 11, 25, 17, 15, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("text", ["0s", "5", "5x", "-5m", "", "soon", "99999999999d"])
+@pytest.mark.parametrize("text", ["0s", "5", "5x", "-5m", "", "soon", "99999d", "1w"])
 def test_a_bad_duration_is_an_error_naming_the_field(text):
     with pytest.raises(ScheduleError) as caught:
         parse_duration(text)
