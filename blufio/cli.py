@@ -28,6 +28,13 @@ Usage:
   blufio [options] auth list [--json]
   blufio [options] auth revoke ID
   blufio [options] auth rotate
+  blufio [options] schedule add CRON TEXT --to TARGET [--tz Z] [--max-usd X]
+  blufio [options] schedule add (--at T | --in D) TEXT --to TARGET [--tz Z] [--max-usd X]
+  blufio [options] schedule list [--json]
+  blufio [options] schedule remove ID
+  blufio [options] schedule pause ID
+  blufio [options] schedule resume ID
+  blufio [options] schedule run ID
   blufio -h | --help
   blufio --version
 
@@ -42,6 +49,16 @@ Options:
   --name N                A name for the new token, shown by 'auth list'.
   --expires D             How long the new token lives: 30s, 15m, 1h or 30d
                           (default: [auth] default_expiry).
+  --at T                  Run once at T: 2026-12-01T09:00 or 09:00 (next one), in --tz.
+  --in D                  Run once after D: 30s, 15m, 2h, 1d or 1h30m.
+  --to TARGET             Where runs are answered: telegram:CHAT_ID or session:ID.
+  --tz Z                  IANA time zone of CRON or --at (default: [schedules] timezone).
+  --max-usd X             Pause the schedule after a run that cost more than X USD.
+  --max-usd-day X         schedule add: pause the schedule once its runs cost X USD in
+                          a (UTC) day.
+  --catch-up C            schedule add: a run missed while Blufio was down runs once
+                          on start, or is skipped: once or skip (default: [schedules]
+                          catch_up).
 """
 
 # The first word of a command line -> the module whose ``run(args)`` carries it out.
@@ -51,6 +68,7 @@ COMMANDS = {
     "config": "blufio.commands.config",
     "plugin": "blufio.commands.plugin",
     "auth": "blufio.commands.auth",
+    "schedule": "blufio.commands.schedule",
 }
 
 

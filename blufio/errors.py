@@ -83,3 +83,4 @@ class ScheduleError(BlufioError):
     def __init__(self, field, message):
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.detail = message

@@ -7,7 +7,7 @@ Anything wrong raises ``ScheduleError`` naming the field, before anything is sto
 ``on_change`` is called after every change (the running scheduler's ``wake``).
 """
 
-from blufio.errors import ScheduleError
+from blufio.errors import ConfigError, ScheduleError
 from blufio.model import Schedule
 from blufio.scheduler.clock import SystemClock
 from blufio.scheduler.targets import check_target
@@ -136,3 +136,42 @@ def _usd(field, value):
     if not 0 < amount < 1_000_000:
         raise ScheduleError(field, f"{value!r} must be more than 0")
     return amount
+
+
+def book_from_config(config, storage, on_change=None, clock=None):
+    """A ``ScheduleBook`` with ``[schedules]``'s defaults; ConfigError if they are wrong."""
+    timezone = config.get("schedules.timezone")
+    catch_up = config.get("schedules.catch_up")
+    try:
+        zone(timezone)
+    except ScheduleError as exc:
+        raise ConfigError(f"[schedules] {exc}") from None
+    if catch_up not in CATCH_UP:
+        raise ConfigError(f"[schedules] catch_up: {catch_up!r} is not one of: once, skip")
+    return ScheduleBook(storage, clock=clock, timezone=timezone, catch_up=catch_up,
+                        on_change=on_change)
+
+
+def describe(schedule):
+    """``cron 0 9 * * 1-5 (Europe/Paris)`` or ``once (UTC)``."""
+    kind = f"cron {schedule.cron}" if schedule.cron else "once"
+    return f"{kind} ({schedule.timezone})"
+
+
+def short(text, limit=60):
+    """``text`` on one line, cut to ``limit`` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
+
+
+def schedule_json(schedule):
+    """The schedule as the gateway, the agent's tools and ``schedule list --json`` show it."""
+    return {"id": schedule.id, "prompt": schedule.prompt, "target": schedule.target,
+            "kind": schedule.kind, "cron": schedule.cron or None,
+            "timezone": schedule.timezone, "status": schedule.status,
+            "paused_reason": schedule.paused_reason or None, "catch_up": schedule.catch_up,
+            "max_run_usd": schedule.max_run_usd, "max_day_usd": schedule.max_day_usd,
+            "next_run_at": schedule.next_run_at, "last_run_at": schedule.last_run_at,
+            "last_outcome": schedule.last_outcome or None,
+            "last_error": schedule.last_error or None, "run_count": schedule.run_count,
+            "spent_usd": schedule.spent_usd, "created_at": schedule.created_at}

@@ -31,6 +31,7 @@ from blufio.agent.events import TurnComplete, TurnError
 from blufio.errors import BlufioError
 from blufio.model import text_blocks
 from blufio.observability import NullObserver
+from blufio.scheduler.book import short
 from blufio.scheduler.clock import SystemClock
 from blufio.scheduler.timing import from_iso, next_cron, to_iso
 
@@ -291,7 +292,7 @@ class Scheduler:
             await self._notify_paused(schedule, reason)
 
     async def _notify_paused(self, schedule, reason):
-        text = (f"Schedule {schedule.id} (\u201c{_short(schedule.prompt)}\u201d) is paused: "
+        text = (f"Schedule {schedule.id} (\u201c{short(schedule.prompt)}\u201d) is paused: "
                 f"{reason}. Resume it with: {self.resume_hint.format(id=schedule.id)}")
         failure = None
         try:
@@ -324,7 +325,3 @@ class _Recorder:
             pass
         return self.last if isinstance(self.last, (TurnComplete, TurnError)) else None
 
-
-def _short(text, limit=60):
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 1] + "\u2026"
