@@ -210,6 +210,9 @@ class Agent:
             self.observer.sessions_active(len(self._locks))
 
     async def _run(self, inbound, emit):
+        from blufio.agent.tools import CURRENT_INBOUND
+
+        CURRENT_INBOUND.set(inbound)  # this task is the turn's own
         entry = self._lock(inbound.session_id)
         try:
             async with entry[0]:

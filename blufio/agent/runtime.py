@@ -2,8 +2,9 @@
 
 It asks the plugin registry for the enabled storage and provider plugins, creates both
 through ``registry.create``, opens the storage, and builds an ``Agent`` from the
-configuration. Commands (``shell``, ``serve``) use it as an async context manager, which
-drains the agent and shuts everything down in reverse order, exactly once::
+configuration, with the schedule tools over a ``ScheduleBook``. Commands (``shell``,
+``serve``) use it as an async context manager, which drains the agent and shuts everything
+down in reverse order, exactly once::
 
     async with await open_runtime(config) as runtime:
         runtime.agent, runtime.storage, runtime.provider
@@ -22,11 +23,13 @@ class Runtime:
         self.storage = None
         self.provider = None
         self.agent = None
+        self.schedules = None  # the ScheduleBook the agent's tools (and serve) use
         self.adapters = {}  # plugin name -> adapter, in start order
         self._lifecycle = Lifecycle()
 
     async def _start(self, require_provider_key):
         from blufio.agent.loop import Agent
+        from blufio.scheduler import tools as schedule_tools
 
         registry, stack = self.registry, self._lifecycle
         provider_info = _provider_info(registry)
@@ -45,6 +48,8 @@ class Runtime:
         self.agent = Agent.from_config(self.config, provider=self.provider,
                                        storage=self.storage, observer=self.observer)
         stack.push_async_callback(self.agent.aclose)  # drains turns before the rest closes
+        self.schedules = _schedule_book(self.config, self.storage)
+        schedule_tools.register(self.agent.tools, self.schedules)
         self.adapters = {storage_info.name: self.storage, provider_info.name: self.provider}
 
     async def aclose(self):
@@ -87,3 +92,13 @@ def _provider_info(registry):
         return enabled[0]
     waiting = [p for p in registry.plugins() if p.kind == "provider" and p.state == NOT_CONFIGURED]
     return waiting[0] if waiting else registry.require("provider")
+
+
+def _schedule_book(config, storage):
+    """The schedules, as the agent's tools change them; each change wakes a running
+    ``serve`` (``serve`` itself points ``on_change`` at its own scheduler)."""
+    from blufio.scheduler.book import book_from_config
+    from blufio.scheduler.wake import poke
+
+    path = getattr(storage, "path", config.data_dir)
+    return book_from_config(config, storage, on_change=lambda: poke(path))

@@ -24,6 +24,7 @@ OTHER = "other"
 DIRECTIONS = frozenset({"in", "out"})
 TOKEN_KINDS = frozenset({"input", "output", "cache_write", "cache_read"})
 BUDGET_PERIODS = frozenset({"daily", "monthly"})
+RUN_OUTCOMES = frozenset({"ok", "failed", "skipped", "capped"})
 
 # Seconds. A turn spans tool calls and long answers; the first token usually comes in 0.3-3 s.
 RESPONSE_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300)
@@ -76,6 +77,9 @@ class PrometheusObserver:
             "USD left in the daily and monthly budgets", ("period",)), (BUDGET_PERIODS,))
         self._errors = _Labelled(metric(
             Counter, "blufio_errors", "Errors, by kind", ("kind",)), (None,))
+        self._schedule_runs = _Labelled(metric(
+            Counter, "blufio_schedule_runs", "Scheduled runs, by outcome (ok, failed, "
+            "skipped, capped)", ("outcome",)), (RUN_OUTCOMES,))
 
     # -- the Observability contract -------------------------------------------------------
 
@@ -103,6 +107,9 @@ class PrometheusObserver:
 
     def error(self, kind):
         self._errors(kind).inc()
+
+    def schedule_run(self, outcome):
+        self._schedule_runs(outcome).inc()
 
     # -- exposition and lifecycle ---------------------------------------------------------
 
