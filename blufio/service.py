@@ -72,7 +72,8 @@ class Service:
 
         for info in channels:
             channel = self._create(info.name, storage=self.storage, observer=self.observer,
-                                   auth=self.auth, plugins=self.adapters)
+                                   auth=self.auth, plugins=self.adapters,
+                                   schedules=self.runtime.schedules)
             await channel.start(self.agent)
             self.channels[info.name] = channel
             log.info("%s: started%s", info.name,

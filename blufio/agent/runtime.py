@@ -30,6 +30,7 @@ class Runtime:
     async def _start(self, require_provider_key):
         from blufio.agent.loop import Agent
         from blufio.scheduler import tools as schedule_tools
+        from blufio.scheduler.book import book_from_config
 
         registry, stack = self.registry, self._lifecycle
         provider_info = _provider_info(registry)
@@ -48,7 +49,7 @@ class Runtime:
         self.agent = Agent.from_config(self.config, provider=self.provider,
                                        storage=self.storage, observer=self.observer)
         stack.push_async_callback(self.agent.aclose)  # drains turns before the rest closes
-        self.schedules = _schedule_book(self.config, self.storage)
+        self.schedules = book_from_config(self.config, self.storage)
         schedule_tools.register(self.agent.tools, self.schedules)
         self.adapters = {storage_info.name: self.storage, provider_info.name: self.provider}
 
@@ -92,13 +93,3 @@ def _provider_info(registry):
         return enabled[0]
     waiting = [p for p in registry.plugins() if p.kind == "provider" and p.state == NOT_CONFIGURED]
     return waiting[0] if waiting else registry.require("provider")
-
-
-def _schedule_book(config, storage):
-    """The schedules, as the agent's tools change them; each change wakes a running
-    ``serve`` (``serve`` itself points ``on_change`` at its own scheduler)."""
-    from blufio.scheduler.book import book_from_config
-    from blufio.scheduler.wake import poke
-
-    path = getattr(storage, "path", config.data_dir)
-    return book_from_config(config, storage, on_change=lambda: poke(path))

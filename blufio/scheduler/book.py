@@ -139,7 +139,13 @@ def _usd(field, value):
 
 
 def book_from_config(config, storage, on_change=None, clock=None):
-    """A ``ScheduleBook`` with ``[schedules]``'s defaults; ConfigError if they are wrong."""
+    """A ``ScheduleBook`` with ``[schedules]``'s defaults; ConfigError if they are wrong.
+    Without ``on_change``, each change wakes a ``serve`` running on the same database."""
+    if on_change is None:
+        from blufio.scheduler.wake import poke
+
+        path = getattr(storage, "path", config.data_dir)
+        on_change = lambda: poke(path)  # noqa: E731
     timezone = config.get("schedules.timezone")
     catch_up = config.get("schedules.catch_up")
     try:

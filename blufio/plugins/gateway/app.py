@@ -107,6 +107,10 @@ def create_app(gateway):
             return await _stream_reply(gateway, events)
         return await _json_reply(events)
 
+    from blufio.plugins.gateway.schedules import add_routes
+
+    add_routes(app, gateway)
+
     if gateway.metrics is not None:
         @app.get("/metrics")
         async def metrics():

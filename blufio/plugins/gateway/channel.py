@@ -12,6 +12,7 @@ import os
 import socket
 
 import blufio
+from blufio.scheduler.book import book_from_config
 from blufio.manifest import identity
 
 log = logging.getLogger("blufio.gateway")
@@ -20,11 +21,13 @@ log = logging.getLogger("blufio.gateway")
 class GatewayChannel:
     """The ``gateway`` plugin. Services: ``storage`` (required), ``observer`` (its
     ``render()`` serves ``/metrics`` when it has one), ``auth`` (adapters whose ``verify``
-    accepts signed tokens), ``plugins`` (name → adapter, for ``/v1/health``)."""
+    accepts signed tokens), ``plugins`` (name → adapter, for ``/v1/health``), ``schedules``
+    (the ``ScheduleBook`` behind ``/v1/schedules``; by default one of its own)."""
 
     name, version, adapter_type = identity("gateway")
 
-    def __init__(self, config, *, storage, observer=None, auth=(), plugins=None, **_services):
+    def __init__(self, config, *, storage, observer=None, auth=(), plugins=None, schedules=None,
+                 **_services):
         self.host = config.get("gateway.host")
         self.port = config.get("gateway.port")
         self.max_body_bytes = config.get("gateway.max_body_bytes")
@@ -35,6 +38,7 @@ class GatewayChannel:
         self.metrics = observer if callable(getattr(observer, "render", None)) else None
         self.auth = list(auth)
         self.plugins = dict(plugins or {})
+        self.schedules = schedules or book_from_config(config, storage)
         self.agent = None
         self.url = None
         self._socket = None

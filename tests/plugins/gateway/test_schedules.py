@@ -1,0 +1,110 @@
+"""``/v1/schedules`` on a running serve, and reminders the model makes with its tools."""
+
+import time
+
+import httpx
+import pytest
+
+from blufio.model import text_of
+from tests.fakes.anthropic_server import text_reply, tool_use_reply
+
+
+def a_session(gateway):
+    response = httpx.post(f"{gateway.url}/v1/messages", headers=gateway.auth(), json={
+        "model": "m", "max_tokens": 50, "messages": [{"role": "user", "content": "hello"}]})
+    assert response.status_code == 200, response.text
+    return response.headers["x-blufio-session"]
+
+
+def schedules(gateway):
+    response = httpx.get(f"{gateway.url}/v1/schedules", headers=gateway.auth())
+    assert response.status_code == 200
+    return response.json()["data"]
+
+
+def wait_for_messages(gateway, session_id, count, timeout=20.0):
+    """The session's messages once it has ``count`` (it is the running scheduler that
+    answers, on the gateway's own clock)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        body = httpx.get(f"{gateway.url}/v1/sessions/{session_id}",
+                         headers=gateway.auth()).json()
+        if len(body["messages"]) >= count or time.monotonic() > deadline:
+            return [(m["role"], text_of(m["content"])) for m in body["messages"]]
+        time.sleep(0.05)
+
+
+def test_a_schedule_is_created_listed_shown_and_deleted(gateway):
+    session_id = a_session(gateway)
+    response = httpx.post(f"{gateway.url}/v1/schedules", headers=gateway.auth(), json={
+        "prompt": "summarise my inbox", "target": f"session:{session_id}", "cron": "0 8 * * *",
+        "timezone": "Europe/Paris", "max_run_usd": 0.5})
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["kind"] == "cron" and created["timezone"] == "Europe/Paris"
+    assert created["status"] == "active" and created["next_run_at"].endswith("Z")
+    assert [s["id"] for s in schedules(gateway)] == [created["id"]]
+
+    shown = httpx.get(f"{gateway.url}/v1/schedules/{created['id']}", headers=gateway.auth())
+    assert shown.json()["runs"] == [] and shown.json()["max_run_usd"] == 0.5
+    deleted = httpx.delete(f"{gateway.url}/v1/schedules/{created['id']}", headers=gateway.auth())
+    assert deleted.json() == {"id": created["id"], "type": "schedule_deleted", "deleted": True}
+    assert schedules(gateway) == []
+    gone = httpx.delete(f"{gateway.url}/v1/schedules/{created['id']}", headers=gateway.auth())
+    assert gone.status_code == 404 and gone.json()["error"]["type"] == "not_found_error"
+
+
+@pytest.mark.parametrize("body, words", [
+    ({"cron": "0 25 * * *"}, "cron: '0 25 * * *' is not a valid cron expression"),
+    ({"at": "2020-01-01T09:00"}, "at: 2020-01-01T09:00 is in the past"),
+    ({"in": "5m", "timezone": "Nowhere/Atlantis"}, "timezone: unknown time zone"),
+    ({"in": "5m", "target": "session:nope"}, "target: there is no session 'nope'"),
+    ({"in": "5m", "max_run_usd": "cheap"}, "max_run_usd: must be a number"),
+    ({"in": "5m", "every": "day"}, "every: not a schedule field"),
+    ({}, "when: give exactly one of cron, at or in"),
+])
+def test_bad_input_is_a_400_naming_the_field_and_stores_nothing(gateway, body, words):
+    session_id = a_session(gateway)
+    body = {"prompt": "hi", "target": f"session:{session_id}", **body}
+    response = httpx.post(f"{gateway.url}/v1/schedules", headers=gateway.auth(), json=body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["message"].startswith(words)
+    assert schedules(gateway) == []
+
+
+def test_schedules_need_the_token(gateway):
+    assert httpx.get(f"{gateway.url}/v1/schedules").status_code == 401
+    assert httpx.post(f"{gateway.url}/v1/schedules", json={}).status_code == 401
+
+
+def test_a_reminder_asked_for_in_a_conversation_fires_to_that_session(gateway, fake_anthropic):
+    session_id = a_session(gateway)
+    fake_anthropic.add(tool_use_reply("schedule_create", {
+        "prompt": "Remind the user to call Anna.", "in": "2h"}), text_reply("I will."))
+    response = httpx.post(f"{gateway.url}/v1/messages", headers={
+        **gateway.auth(), "x-blufio-session": session_id}, json={
+        "model": "m", "max_tokens": 50,
+        "messages": [{"role": "user", "content": "remind me in 2 hours to call Anna"}]})
+    assert response.status_code == 200, response.text
+    [reminder] = schedules(gateway)
+    assert reminder["target"] == f"session:{session_id}" and reminder["kind"] == "once"
+    assert reminder["prompt"] == "Remind the user to call Anna."
+
+    gateway.call(gateway.service.runtime.schedules.run_now(reminder["id"]))
+    messages = wait_for_messages(gateway, session_id, 8)
+    assert messages[-2:] == [("user", "Remind the user to call Anna."),
+                             ("assistant", "echo: Remind the user to call Anna.")]
+    [shown] = schedules(gateway)
+    assert shown["last_outcome"] == "ok" and shown["run_count"] == 1
+
+
+def test_a_tool_call_with_bad_arguments_gets_an_error_the_model_can_correct(gateway,
+                                                                            fake_anthropic):
+    fake_anthropic.add(tool_use_reply("schedule_create", {"prompt": "x", "cron": "every day"}),
+                       text_reply("Let me fix that."))
+    a_session(gateway)
+    [result] = fake_anthropic.message_requests[-1].json["messages"][-1]["content"]
+    assert result["type"] == "tool_result" and result["is_error"] is True
+    assert result["content"].startswith("cron: 'every day' has 2 fields")
+    assert schedules(gateway) == []
