@@ -155,6 +155,8 @@ def _next_local_time(text, tz, now):
 
 
 def local_text(moment, timezone_name):
-    """``moment`` as local ``YYYY-MM-DD HH:MM`` in ``timezone_name``."""
-    return moment.astimezone(zone(timezone_name)).strftime("%Y-%m-%d %H:%M")
+    """``moment`` as local ``YYYY-MM-DD HH:MM`` in ``timezone_name`` (``:SS`` too when the
+    seconds are not zero, as for ``--in 90s``)."""
+    local = moment.astimezone(zone(timezone_name))
+    return local.strftime("%Y-%m-%d %H:%M:%S" if local.second else "%Y-%m-%d %H:%M")
 
