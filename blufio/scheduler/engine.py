@@ -28,7 +28,7 @@ from typing import Protocol
 
 from blufio.agent.cost import period_starts, usd
 from blufio.agent.events import TurnComplete, TurnError
-from blufio.errors import BlufioError
+from blufio.errors import BlufioError, StorageError
 from blufio.model import text_blocks
 from blufio.observability import NullObserver
 from blufio.scheduler.book import short
@@ -127,8 +127,11 @@ class Scheduler:
         for schedule in due:
             try:
                 await self._start(schedule, now)
-            except BlufioError as exc:
+            except StorageError:
+                raise  # the loop retries the whole pass
+            except BlufioError as exc:  # e.g. a stored cron or zone this Blufio rejects
                 log.error("schedule %s: could not start its run: %s", schedule.id, exc)
+                await self._pause(schedule, f"it could not be run: {exc}", always=True)
         return len(due)
 
     async def _start(self, schedule, now):
@@ -283,11 +286,13 @@ class Scheduler:
             return None
         return f"it has spent {usd(spent)} today, its daily cap of {usd(schedule.max_day_usd)}"
 
-    async def _pause(self, schedule, reason):
+    async def _pause(self, schedule, reason, always=False):
+        """Pause ``schedule`` (and drop a run asked for); its target is told once, when it
+        was not paused already. ``always`` pauses it even then, with the new reason."""
         paused = await self.storage.set_schedule_status(
             schedule.id, "paused", reason=reason, next_run_at=schedule.next_run_at,
-            only_from=("active", "done"))
-        if paused is not None:
+            only_from=None if always else ("active", "done"))
+        if paused is not None and schedule.status != "paused":
             log.warning("schedule %s paused: %s", schedule.id, reason)
             await self._notify_paused(schedule, reason)
 

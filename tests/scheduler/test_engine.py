@@ -314,3 +314,25 @@ async def test_a_thousand_schedules_each_run_once_at_their_time(harness, fake_an
     assert len(fake_anthropic.message_requests) == 1000
     assert harness.observer.runs == {"ok": 1000}
     assert await harness.storage.next_schedule_due() is None
+
+
+async def test_a_schedule_that_cannot_be_computed_is_paused_not_retried_forever(harness):
+    from blufio.model import Schedule
+
+    session = await harness.session()
+    broken = await harness.storage.create_schedule(Schedule(  # as an older Blufio stored it
+        "", "x", f"session:{session.id}", to_iso(START), cron="0 9 * * *",
+        timezone="Mars/Olympus"))
+    await harness.start()
+    paused = await harness.storage.get_schedule(broken.id)
+    assert paused.status == "paused" and "unknown time zone" in paused.paused_reason
+    assert harness.clock.sleeps[-1] is None  # nothing due: asleep, not spinning
+    [(_, notice)] = harness.targets.sent
+    assert "could not be run" in notice
+
+    await harness.storage.request_schedule_run(broken.id)  # asked to run while broken
+    before = harness.clock.entered
+    harness.scheduler.wake()
+    await harness.clock.asleep(after=before)
+    assert not (await harness.storage.get_schedule(broken.id)).run_now
+    assert len(harness.targets.sent) == 1  # told once

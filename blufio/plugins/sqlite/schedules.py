@@ -62,16 +62,18 @@ class ScheduleStore:
 
     async def set_schedule_status(self, schedule_id, status, *, reason="", next_run_at=None,
                                   only_from=None):
-        """Set ``status`` (with ``paused_reason`` and ``next_run_at``); only when the current
-        status is one of ``only_from`` if given. Return the schedule, None if unchanged."""
+        """Set ``status`` (with ``paused_reason`` and ``next_run_at``; pausing drops a run
+        asked for); only when the current status is one of ``only_from`` if given. Return
+        the schedule, None if unchanged."""
         guard, params = "", ()
         if only_from:
             guard = f"AND status IN ({', '.join('?' * len(only_from))})"
             params = tuple(only_from)
         cursor = await self._write(lambda conn: conn.execute(
             "UPDATE schedules SET status = ?, paused_reason = ?, next_run_at = ?, "
+            "run_now = CASE WHEN ? = 'paused' THEN 0 ELSE run_now END, "
             f"updated_at = ? WHERE id = ? {guard}",
-            (status, reason, next_run_at, utc_now(), schedule_id, *params)))
+            (status, reason, next_run_at, status, utc_now(), schedule_id, *params)))
         return await self.get_schedule(schedule_id) if cursor.rowcount == 1 else None
 
     async def request_schedule_run(self, schedule_id):
