@@ -7,7 +7,7 @@ Anything wrong raises ``ScheduleError`` naming the field, before anything is sto
 ``on_change`` is called after every change (the running scheduler's ``wake``).
 """
 
-from blufio.errors import ConfigError, ScheduleError
+from blufio.errors import ConfigError, ScheduleError, ScheduleNotFoundError
 from blufio.model import Schedule
 from blufio.scheduler.clock import SystemClock
 from blufio.scheduler.targets import check_target
@@ -59,11 +59,11 @@ class ScheduleBook:
         return schedule
 
     async def get(self, schedule_id):
-        """The schedule ``schedule_id``; ScheduleError (field ``id``) if there is none."""
+        """The schedule ``schedule_id``; ScheduleNotFoundError (field ``id``) if none."""
         schedule = await self.storage.get_schedule(str(schedule_id or "").strip())
         if schedule is None:
-            raise ScheduleError("id", f"there is no schedule {schedule_id!r}; see "
-                                      "'schedule list'")
+            raise ScheduleNotFoundError(f"there is no schedule {schedule_id!r}; see "
+                                        "'schedule list'")
         return schedule
 
     async def list(self, *, target=None):

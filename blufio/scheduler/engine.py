@@ -27,7 +27,7 @@ import logging
 from typing import Protocol
 
 from blufio.agent.cost import period_starts, usd
-from blufio.agent.events import TurnComplete, TurnError
+from blufio.agent.events import TurnError, is_outcome
 from blufio.errors import BlufioError, StorageError
 from blufio.model import text_blocks
 from blufio.observability import NullObserver
@@ -328,5 +328,5 @@ class _Recorder:
     async def finish(self):
         async for _ in self:
             pass
-        return self.last if isinstance(self.last, (TurnComplete, TurnError)) else None
+        return self.last if is_outcome(self.last) else None
 

@@ -18,6 +18,7 @@ class FakeClock:
         self.sleeping = 0  # sleepers waiting now
         self.entered = 0  # times a sleeper began to wait (again, after each move)
         self._moved = asyncio.Event()
+        self._waits = asyncio.Condition()  # notified whenever a sleeper begins to wait
 
     def now(self):
         return self.current
@@ -31,8 +32,10 @@ class FakeClock:
         limit = self.current + timedelta(seconds=longest)
         deadline = limit if when is None else min(when, limit)
         while self.current < deadline and not wake.is_set():
-            self.entered += 1
-            self.sleeping += 1
+            async with self._waits:
+                self.entered += 1
+                self.sleeping += 1
+                self._waits.notify_all()
             moved = asyncio.ensure_future(self._moved.wait())
             woken = asyncio.ensure_future(wake.wait())
             try:
@@ -55,7 +58,7 @@ class FakeClock:
     async def asleep(self, after=0, timeout=10.0):
         """Wait until a sleeper has begun to wait more than ``after`` times and waits now."""
         async def settled():
-            while not (self.entered > after and self.sleeping):
-                await asyncio.sleep(0.001)
+            async with self._waits:
+                await self._waits.wait_for(lambda: self.entered > after and self.sleeping)
 
         await asyncio.wait_for(settled(), timeout)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from blufio.model import text_of
 from blufio.scheduler.timing import from_iso, to_iso
-from tests.fakes.anthropic_server import http_error, stalled, text_reply
+from tests.fakes.anthropic_server import http_error, stalled, text_reply, wait_for
 from tests.scheduler.conftest import START, Harness
 
 UTC = timezone.utc
@@ -121,8 +121,7 @@ async def test_a_run_due_before_a_crash_is_answered_once_after_restart(tmp_path,
     fake_anthropic.add(stalled("Thin"))  # the process dies while the model is answering
     await harness.start()
     harness.clock.move_to(START + timedelta(minutes=1))
-    while not fake_anthropic.message_requests:  # the model has been asked
-        await asyncio.sleep(0.01)
+    assert await asyncio.to_thread(wait_for, lambda: fake_anthropic.message_requests)
     await harness.close()  # nothing of the turn was stored
 
     await harness.open()

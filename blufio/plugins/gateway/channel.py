@@ -12,8 +12,9 @@ import os
 import socket
 
 import blufio
-from blufio.scheduler.book import book_from_config
 from blufio.manifest import identity
+from blufio.plugins.gateway.websocket import Watchers
+from blufio.scheduler.book import book_from_config
 
 log = logging.getLogger("blufio.gateway")
 
@@ -39,6 +40,7 @@ class GatewayChannel:
         self.auth = list(auth)
         self.plugins = dict(plugins or {})
         self.schedules = schedules or book_from_config(config, storage)
+        self.watchers = Watchers()  # /ws sockets by the sessions they watch
         self.agent = None
         self.url = None
         self._socket = None
@@ -126,6 +128,15 @@ class GatewayChannel:
         is read back with ``GET /v1/sessions/{id}``."""
         async for _event in events:
             pass
+
+    async def publish(self, session_id, events):
+        """Show a turn of ``session_id`` nobody here asked for (a scheduled run's) to the
+        ``/ws`` sockets watching it; the agent stores it either way."""
+        await self.watchers.publish(session_id, events)
+
+    async def publish_message(self, session_id, message):
+        """Show a stored message of ``session_id`` (a notice) to the sockets watching it."""
+        await self.watchers.publish_message(session_id, message)
 
     async def health_check(self):
         if self._server is None or self._server.done():

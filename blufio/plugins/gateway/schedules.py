@@ -15,6 +15,7 @@ from quart import request
 from blufio.errors import ScheduleError
 from blufio.plugins.gateway.errors import GatewayError
 from blufio.plugins.gateway.messages import parse_body
+from blufio.plugins.gateway.replies import error_response
 from blufio.scheduler.book import schedule_json
 
 _FIELDS = {"prompt": str, "target": str, "cron": str, "at": str, "in": str, "timezone": str,
@@ -24,6 +25,10 @@ _FIELDS = {"prompt": str, "target": str, "cron": str, "at": str, "in": str, "tim
 def add_routes(app, gateway):
     """Serve ``/v1/schedules`` on ``app`` from ``gateway.schedules`` (a ``ScheduleBook``)."""
 
+    @app.errorhandler(ScheduleError)
+    async def schedule_error(exc):  # a client's mistake, answered as its class says
+        return error_response(exc)
+
     @app.get("/v1/schedules")
     async def list_schedules():
         schedules = await gateway.schedules.list()
@@ -32,16 +37,16 @@ def add_routes(app, gateway):
     @app.post("/v1/schedules")
     async def create_schedule():
         fields = _fields(parse_body(await request.get_data()))
-        schedule = await _checked(gateway.schedules.create(
+        schedule = await gateway.schedules.create(
             prompt=fields.get("prompt"), target=fields.get("target"), cron=fields.get("cron"),
             at=fields.get("at"), within=fields.get("in"), timezone=fields.get("timezone"),
             max_run_usd=fields.get("max_run_usd"), max_day_usd=fields.get("max_day_usd"),
-            catch_up=fields.get("catch_up")), 400)
+            catch_up=fields.get("catch_up"))
         return schedule_json(schedule), 201
 
     @app.get("/v1/schedules/<schedule_id>")
     async def get_schedule(schedule_id):
-        schedule = await _checked(gateway.schedules.get(schedule_id), 404)
+        schedule = await gateway.schedules.get(schedule_id)
         runs = await gateway.storage.schedule_runs(schedule.id)
         return {**schedule_json(schedule), "runs": [
             {"id": r.id, "due_at": r.due_at, "started_at": r.started_at, "outcome": r.outcome,
@@ -50,15 +55,8 @@ def add_routes(app, gateway):
 
     @app.delete("/v1/schedules/<schedule_id>")
     async def delete_schedule(schedule_id):
-        schedule = await _checked(gateway.schedules.remove(schedule_id), 404)
+        schedule = await gateway.schedules.remove(schedule_id)
         return {"id": schedule.id, "type": "schedule_deleted", "deleted": True}
-
-
-async def _checked(awaitable, status):
-    try:
-        return await awaitable
-    except ScheduleError as exc:
-        raise GatewayError(status, str(exc)) from None
 
 
 def _fields(body):

@@ -1,12 +1,16 @@
 """``/v1/schedules`` on a running serve, and reminders the model makes with its tools."""
 
+import json
 import time
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 from blufio.model import text_of
 from tests.fakes.anthropic_server import text_reply, tool_use_reply
+
+from .conftest import TOKEN
 
 
 def a_session(gateway):
@@ -108,3 +112,40 @@ def test_a_tool_call_with_bad_arguments_gets_an_error_the_model_can_correct(gate
     assert result["type"] == "tool_result" and result["is_error"] is True
     assert result["content"].startswith("cron: 'every day' has 2 fields")
     assert schedules(gateway) == []
+
+
+def ws_frames(socket, until):
+    """Frames read until one of type ``until``."""
+    frames = []
+    while not frames or frames[-1]["type"] != until:
+        frames.append(json.loads(socket.recv(timeout=10)))
+    return frames
+
+
+def test_ws_clients_of_a_session_see_its_scheduled_run_live(gateway):
+    url = gateway.url.replace("http://", "ws://") + f"/ws?token={TOKEN}"
+    with connect(url) as talker, connect(url) as watcher:
+        talker.send(json.dumps({"type": "message", "content": "hello", "id": "q1"}))
+        session_id = ws_frames(talker, "message")[0]["session_id"]
+        watcher.send(json.dumps({"type": "watch", "session_id": session_id, "id": "w"}))
+        assert ws_frames(watcher, "watching") == [
+            {"type": "watching", "session_id": session_id, "id": "w"}]
+
+        schedule = gateway.call(gateway.service.runtime.schedules.create(
+            prompt="say tick", target=f"session:{session_id}", within="1h"))
+        gateway.call(gateway.service.runtime.schedules.run_now(schedule.id))
+        for socket in (talker, watcher):
+            frames = ws_frames(socket, "message")
+            assert [f["type"] for f in frames][0] == "typing"
+            assert frames[-1]["content"] == [{"type": "text", "text": "echo: say tick"}]
+            assert {(f["origin"], f["session_id"]) for f in frames} == {
+                ("schedule", session_id)}
+            assert not any("id" in f for f in frames)
+
+
+def test_watching_an_unknown_session_is_an_error_frame(gateway):
+    url = gateway.url.replace("http://", "ws://") + f"/ws?token={TOKEN}"
+    with connect(url) as socket:
+        socket.send(json.dumps({"type": "watch", "session_id": "nope", "id": 1}))
+        frame = json.loads(socket.recv(timeout=10))
+        assert frame["type"] == "error" and frame["error"]["type"] == "not_found_error"
