@@ -5,8 +5,9 @@ and an async ``run(input) -> str``. The registry offers the model only tools who
 capability is allowed, and ``call`` never raises: a refusal (``ToolError``), a crash or a
 timeout becomes an error result the model can read and the loop carries on.
 
-Capabilities: ``time``, ``files`` and ``schedules`` are always allowed (files stay inside the workspace
-directory); ``network`` (``http_fetch``) and ``shell`` only when enabled in ``[tools]``.
+Capabilities: ``time``, ``files`` and ``schedules`` are always allowed (files stay inside
+the workspace directory; the schedule tools are registered by ``agent.runtime``);
+``network`` (``http_fetch``) and ``shell`` only when enabled in ``[tools]``.
 ``default_registry(config)`` builds the registry of the built-in tools for a configuration.
 """
 
