@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -48,14 +49,17 @@ def start_serve(data_dir, provider_url, archive):
                ANTHROPIC_API_KEY="sk-bench", BLUFIO_GATEWAY__PORT="0",
                BLUFIO_GATEWAY__BEARER_TOKEN=TOKEN, BLUFIO_PLUGINS__TELEGRAM="false",
                PYTHONPATH=ROOT)
-    command = [sys.executable, archive, "serve"] if archive else [sys.executable, "-m",
-                                                                   "blufio", "serve"]
+    # An archive runs on the real interpreter, isolated, as a user would run it.
+    command = ([os.path.realpath(sys.executable), "-I", archive, "serve"] if archive
+               else [sys.executable, "-m", "blufio", "serve"])
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True, cwd=data_dir)
+                               stderr=subprocess.PIPE, text=True, cwd=data_dir)
     match = re.search(r"http://[\d.]+:\d+", process.stdout.readline())
     if not match:
         process.kill()
-        raise SystemExit("serve did not start")
+        raise SystemExit(f"serve did not start: {process.stderr.read()[-2000:]}")
+    # stderr is read by nobody from here on: keep it from filling the pipe
+    threading.Thread(target=process.stderr.read, daemon=True).start()
     return process, match.group(0)
 
 
@@ -149,15 +153,16 @@ def main():
     parser.add_argument("--archive")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    archive = os.path.abspath(args.archive) if args.archive else None
 
     provider, provider_url = start_provider()
     processes = [provider]
     with tempfile.TemporaryDirectory() as base_dir, tempfile.TemporaryDirectory() as load_dir:
         try:
             session_id = asyncio.run(add_schedules(load_dir, args.schedules))
-            baseline, _ = start_serve(base_dir, provider_url, args.archive)
+            baseline, _ = start_serve(base_dir, provider_url, archive)
             processes.append(baseline)
-            loaded, url = start_serve(load_dir, provider_url, args.archive)
+            loaded, url = start_serve(load_dir, provider_url, archive)
             processes.append(loaded)
             time.sleep(3)  # let both finish starting (imports, first queries)
             cpu = idle_sample([baseline.pid, loaded.pid], args.idle)
