@@ -10,6 +10,7 @@ which starts the runs; without one running, due runs start (once) when it next s
 import asyncio
 import sys
 
+from blufio.build_record import invocation
 from blufio.errors import BlufioError
 
 
@@ -80,8 +81,8 @@ async def cmd_list(book, args):
         print(json.dumps([schedule_json(s) for s in schedules], indent=2))
         return 0
     if not schedules:
-        print("no schedules yet; add one with 'blufio schedule add --in 1h \"stretch\" "
-              "--to session:ID'")
+        print(f"no schedules yet; add one with '{invocation()} schedule add --in 1h "
+              "\"stretch\" --to session:ID'")
         return 0
     print_table(("ID", "STATUS", "WHEN", "NEXT RUN", "LAST RUN", "SPENT", "TARGET", "PROMPT"),
                 [(s.id, s.status, describe(s), next_run(s), last_run(s), _usd(s.spent_usd),
@@ -101,7 +102,8 @@ async def cmd_remove(book, args):
 
 async def cmd_pause(book, args):
     schedule = await book.pause(args["ID"])
-    print(f"paused schedule {schedule.id}; resume it with 'blufio schedule resume {schedule.id}'")
+    print(f"paused schedule {schedule.id}; resume it with "
+          f"'{invocation()} schedule resume {schedule.id}'")
     return 0
 
 
