@@ -1,7 +1,8 @@
 """``Service``: everything ``blufio serve`` runs, started from the registry and stopped in order.
 
 Start: observability → auth → storage, provider and agent (``open_runtime``) → channels →
-the scheduler, then the replies a crash left unanswered (a background task). Stop
+the scheduler, then the replies a crash left unanswered (a background task, which starts the
+scheduler's loop once it has chosen what to resume). Stop
 (SIGINT/SIGTERM) runs the same list backwards through one ``Lifecycle``: the scheduler stops
 starting runs (and waits for those in flight), channels stop accepting and drain, background
 tasks end, the agent finishes turns in flight (up to ``[agent] drain_timeout``), then the
@@ -81,12 +82,14 @@ class Service:
         for name in self.adapters:
             if name not in self.channels:
                 log.info("%s: started", name)
-        self.scheduler = await self._start_scheduler()
+        self.scheduler = await self._prepare_scheduler()
         self.tasks.spawn(self._resume(), name="resume-unanswered")
 
-    async def _start_scheduler(self):
-        """Start the scheduler (its runs go to these channels); changes made here or by
-        another process (``blufio schedule``) wake it."""
+    async def _prepare_scheduler(self):
+        """The scheduler, its runs going to these channels, not started yet: ``_resume``
+        starts it once the runs a crash left are chosen, so it never queues one that a
+        resume would answer again. Changes made here or by another process (``blufio
+        schedule``) wake it."""
         from blufio.build_record import invocation
         from blufio.scheduler.delivery import ChannelTargets
         from blufio.scheduler.engine import Scheduler
@@ -98,13 +101,15 @@ class Service:
             daily_budget=self.config.get("cost.scheduled_daily_budget_usd"),
             resume_hint=f"{invocation()} schedule resume {{id}}")
         self._lifecycle.push_async_callback(scheduler.aclose, self.agent.drain_timeout)
-        await scheduler.start()
         self.runtime.schedules.on_change = scheduler.wake
         wakes = await listen(getattr(self.storage, "path", self.config.data_dir), scheduler.wake)
         if wakes is not None:
             self._lifecycle.callback(wakes.close)
-        log.info("scheduler: started")
         return scheduler
+
+    async def _start_scheduler(self):
+        await self.scheduler.start()
+        log.info("scheduler: started")
 
     def _create(self, name, **services):
         """Create plugin ``name`` through the registry; its shutdown joins the lifecycle."""
@@ -130,8 +135,13 @@ class Service:
             else:
                 await self.channels[inbound.channel].deliver(inbound, events)
 
-        count = await self.agent.resume_unfinished(deliver,
-                                                   channels=[*self.channels, CHANNEL])
+        try:
+            count = await self.agent.resume_unfinished(
+                deliver, channels=[*self.channels, CHANNEL], listed=self._start_scheduler)
+        except Exception:
+            if self.scheduler.started_at is None:  # failed before choosing: schedules run on
+                await self._start_scheduler()
+            raise
         if count:
             log.info("answered %d message(s) left unanswered by the last run", count)
 

@@ -159,16 +159,21 @@ class Agent:
         async for event in self.process(inbound):
             yield event
 
-    async def resume_unfinished(self, deliver=None, *, channels=None):
+    async def resume_unfinished(self, deliver=None, *, channels=None, listed=None):
         """Answer every entry a crash left pending or processing, oldest first, once.
 
         ``deliver(inbound, events)`` is awaited for each (concurrently across entries);
-        without it the events are consumed and dropped. Returns how many were resumed.
+        without it the events are consumed and dropped. ``listed()`` is awaited once the
+        entries to resume are chosen and their turns started: entries queued after that
+        are not touched, so whoever waits for it may start queueing. Returns how many were
+        resumed.
         """
         await self.storage.reset_processing(channels=channels)
         entries = [entry for entry in await self.storage.unfinished()
                    if channels is None or entry.channel in channels]
         streams = [(entry, self.process(entry)) for entry in entries]  # in order, per session
+        if listed is not None:
+            await listed()
 
         async def consume(entry, stream):
             if deliver is not None:

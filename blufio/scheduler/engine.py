@@ -28,7 +28,7 @@ from typing import Protocol
 
 from blufio.agent.cost import period_starts, usd
 from blufio.agent.events import TurnError, is_outcome
-from blufio.errors import BlufioError, StorageError
+from blufio.errors import BlufioError, ScheduleError, StorageError
 from blufio.model import text_blocks
 from blufio.observability import NullObserver
 from blufio.scheduler.book import short
@@ -197,8 +197,11 @@ class Scheduler:
         """The ``schedule`` channel's end of the inbound path: deliver a run queued before
         a restart, and finish its record."""
         reply_to = inbound.reply_to or {}
-        await self._consume(reply_to.get("target", ""), reply_to.get("run_id"), inbound,
-                            events)
+        target = reply_to.get("target")
+        if not target:
+            schedule = await self.storage.get_schedule(reply_to.get("schedule_id", ""))
+            target = schedule.target if schedule is not None else ""
+        await self._consume(target, reply_to.get("run_id"), inbound, events)
 
     async def reconcile(self):
         """Finish the records of runs whose inbound entry was answered (or lost) before a
@@ -233,7 +236,9 @@ class Scheduler:
 
     async def _resend(self, target, text, failure):
         """Send the finished reply again as plain text; None once it went, else the last
-        failure."""
+        failure. A target that is not one (ScheduleError) is not tried again."""
+        if isinstance(failure, ScheduleError):
+            return failure
         for delay in self.retry_delays:
             await self.clock.sleep(delay)
             try:

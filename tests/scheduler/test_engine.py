@@ -335,3 +335,17 @@ async def test_a_schedule_that_cannot_be_computed_is_paused_not_retried_forever(
     await harness.clock.asleep(after=before)
     assert not (await harness.storage.get_schedule(broken.id)).run_now
     assert len(harness.targets.sent) == 1  # told once
+
+
+async def test_a_queued_run_without_its_target_is_delivered_to_the_schedules(harness):
+    session = await harness.session()
+    schedule = await harness.book.create(prompt="x", target=f"session:{session.id}",
+                                         within="1m")
+    _, inbound = await harness.storage.start_schedule_run(
+        schedule.id, due_at=schedule.next_run_at, outcome="running", next_run_at=None,
+        status="done", expected_next=schedule.next_run_at,
+        inbound={"session_id": session.id, "channel": "schedule",
+                 "content": [{"type": "text", "text": "x"}]})
+    await harness.agent.resume_unfinished(harness.scheduler.deliver)
+    assert harness.targets.delivered == [(f"session:{session.id}", "echo: x")]
+    assert [r.outcome for r in await harness.runs(schedule.id)] == ["ok"]

@@ -149,3 +149,38 @@ def test_watching_an_unknown_session_is_an_error_frame(gateway):
         socket.send(json.dumps({"type": "watch", "session_id": "nope", "id": 1}))
         frame = json.loads(socket.recv(timeout=10))
         assert frame["type"] == "error" and frame["error"]["type"] == "not_found_error"
+
+
+async def test_runs_due_at_start_are_caught_up_once_beside_resumed_ones(gateway_env, config,
+                                                                     fake_anthropic):
+    import asyncio
+
+    from blufio.model import Schedule
+    from blufio.plugins.sqlite.storage import SqliteStorage
+    from tests.plugins.gateway.conftest import RunningGateway
+
+    storage = SqliteStorage(config)  # what a stopped Blufio left: ten runs due, one queued
+    await storage.open()
+    session = await storage.create_session("gateway")
+    for i in range(10):
+        await storage.create_schedule(Schedule(
+            "", f"missed {i}", f"session:{session.id}", "2026-01-01T09:00:00.000000Z",
+            cron="0 9 * * *"))
+    left = await storage.create_schedule(Schedule("", "left", f"session:{session.id}",
+                                                  "2026-01-01T09:00:00.000000Z"))
+    await storage.start_schedule_run(
+        left.id, due_at=left.next_run_at, outcome="running", next_run_at=None, status="done",
+        expected_next=left.next_run_at, inbound={
+            "session_id": session.id, "channel": "schedule",
+            "content": [{"type": "text", "text": "left"}],
+            "reply_to": {"target": f"session:{session.id}"}})
+    await storage.shutdown()
+
+    running = await asyncio.to_thread(RunningGateway().start)
+    try:
+        texts = await asyncio.to_thread(wait_for_messages, running, session.id, 22)
+    finally:
+        await asyncio.to_thread(running.stop)
+    prompts = sorted(t for role, t in texts if role == "user")
+    assert prompts == sorted(["left", *(f"missed {i}" for i in range(10))])
+    assert len(texts) == 22 and len(fake_anthropic.message_requests) == 11
