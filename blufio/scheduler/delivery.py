@@ -8,8 +8,6 @@
   A plain message (a notice) is stored in the session as an assistant message.
 """
 
-import dataclasses
-
 from blufio.errors import PluginError, ScheduleError
 from blufio.model import NewMessage, text_blocks
 from blufio.scheduler.targets import parse_target, stored_session
@@ -23,6 +21,8 @@ class ChannelTargets:
         self.channels = channels
 
     async def session_for(self, target):
+        if parse_target(target)[0] == "telegram":
+            self._telegram()  # no turn is run (and paid for) that could not be delivered
         session_id = await stored_session(self.storage, target)
         if session_id is None:
             kind, address = parse_target(target)
@@ -61,7 +61,3 @@ class ChannelTargets:
     def _live_channels(self):
         return [c for c in self.channels.values() if hasattr(c, "publish")]
 
-
-def with_reply_to(inbound, **reply_to):
-    """``inbound`` with ``reply_to`` extended (for a channel's own ``deliver``)."""
-    return dataclasses.replace(inbound, reply_to={**(inbound.reply_to or {}), **reply_to})

@@ -125,5 +125,6 @@ def test_the_targets_name_the_channel_that_is_missing():
     from blufio.errors import PluginError
 
     targets = ChannelTargets(storage=None, channels={})
-    with pytest.raises(PluginError, match="telegram channel is not running"):
-        asyncio.run(targets.send("telegram:1", "hi"))
+    for call in (targets.send("telegram:1", "hi"), targets.session_for("telegram:1")):
+        with pytest.raises(PluginError, match="telegram channel is not running"):
+            asyncio.run(call)
