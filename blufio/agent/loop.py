@@ -34,7 +34,7 @@ import asyncio
 import logging
 import time
 
-from blufio.agent.cost import Budget, cost_usd
+from blufio.agent.cost import Budget, cost_usd, usd
 from blufio.agent.events import (TextDelta, ToolResult, ToolUse, TurnComplete, TurnError,
                                  Typing)
 from blufio.agent.stream import MessageBuilder
@@ -262,13 +262,12 @@ class Agent:
             if stop_reason != "tool_use" or not tool_uses:
                 turn.append(NewMessage("assistant", content or text_blocks(""), self.model, usage))
                 break
-            if round_number == self.max_tool_rounds:
-                note = (f"(I stopped here: this turn reached the limit of {self.max_tool_rounds} "
-                        "tool rounds.)")
+            stop = self._stop_before_tools(inbound, round_number, state)
+            if stop is not None:
+                state.stop_reason, note = stop
                 state.add_text(emit, inbound, note)
                 kept = [b for b in content if b.get("type") != "tool_use"] + text_blocks(note)
                 turn.append(NewMessage("assistant", kept, self.model, usage))
-                state.stop_reason = "max_tool_rounds"
                 break
             turn.append(NewMessage("assistant", content, self.model, usage))
             _append(messages, "assistant", content)
@@ -293,6 +292,19 @@ class Agent:
         emit(TurnComplete(inbound.session_id, inbound.id, message=stored[-1] if stored else None,
                           text=state.text(), usage=state.usage, stop_reason=state.stop_reason,
                           model=self.model, cost_usd=state.cost))
+
+    def _stop_before_tools(self, inbound, round_number, state):
+        """``(stop_reason, note)`` when the turn must end rather than run the tools the
+        model asked for: the tool-round limit, or the spend cap a scheduled run carries in
+        its ``reply_to`` (``max_usd``) reached; None to go on."""
+        if round_number == self.max_tool_rounds:
+            return "max_tool_rounds", (f"(I stopped here: this turn reached the limit of "
+                                       f"{self.max_tool_rounds} tool rounds.)")
+        cap = (inbound.reply_to or {}).get("max_usd")
+        if cap is not None and state.cost >= cap:
+            return "max_usd", (f"(I stopped here: this scheduled run has cost "
+                               f"{usd(state.cost)}, which is its cap of {usd(cap)}.)")
+        return None
 
     async def _call(self, inbound, system, messages, tools, emit, state):
         """One streamed provider call; returns (content, usage, stop_reason) and records

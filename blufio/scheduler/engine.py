@@ -12,7 +12,9 @@ Blufio was down is started once (``catch_up = "once"``) or recorded as skipped (
 either way the schedule moves to its next time after *now*, never once per missed slot.
 
 Spend guards: before a run, a schedule's spend today (UTC) against its ``max_day_usd`` and
-all scheduled spend today against ``[cost] scheduled_daily_budget_usd``; after it, the
+all scheduled spend today against ``[cost] scheduled_daily_budget_usd``; during it, the
+agent ends the turn (keeping what it has) rather than call the model again once the run has
+spent what is left of those and of ``max_run_usd`` (``reply_to["max_usd"]``); after it, the
 run's cost against ``max_run_usd`` and the day again. A schedule that hits a cap is paused,
 once, and its target gets one notice saying why and how to resume.
 
@@ -144,7 +146,7 @@ class Scheduler:
         if not manual and missed and schedule.catch_up == "skip":
             await self._record(schedule, step, "skipped", "missed while Blufio was not running")
             return
-        reason = await self._cap_before(schedule, now)
+        reason, allowance = await self._cap_before(schedule, now)
         if reason:
             step.update(status="paused", paused_reason=reason)
             if await self._record(schedule, step, "capped", reason):
@@ -155,9 +157,11 @@ class Scheduler:
         except BlufioError as exc:
             await self._record(schedule, step, "failed", f"{schedule.target}: {exc}")
             return
+        reply_to = {"target": schedule.target}
+        if allowance is not None:
+            reply_to["max_usd"] = allowance  # the agent stops between calls past it
         inbound = {"session_id": session_id, "channel": CHANNEL,
-                   "content": text_blocks(schedule.prompt),
-                   "reply_to": {"target": schedule.target}}
+                   "content": text_blocks(schedule.prompt), "reply_to": reply_to}
         started = await self.storage.start_schedule_run(schedule.id, outcome="running",
                                                         inbound=inbound, **step)
         if started is None:
@@ -265,31 +269,38 @@ class Scheduler:
     # -- spend guards ------------------------------------------------------------------------
 
     async def _cap_before(self, schedule, now):
-        """Why ``schedule`` may not run now (its own daily cap, or the budget of every
-        scheduled run today), or None."""
+        """``(reason, allowance)``: why ``schedule`` may not run now (its daily cap or the
+        budget of every scheduled run today is spent) or None, and the most its run may
+        spend (None: no cap), which the agent keeps to between provider calls."""
         day = period_starts(now)[0]
-        reason = await self._day_cap(schedule, day)
-        if reason is None and self.daily_budget is not None:
+        reason, left_today = await self._day_cap(schedule, day)
+        if reason:
+            return reason, None
+        room = [x for x in (schedule.max_run_usd, left_today) if x is not None]
+        if self.daily_budget is not None:
             spent = await self.storage.scheduled_cost_since(day)
             if spent >= self.daily_budget:
-                reason = (f"scheduled runs have spent {usd(spent)} today, the "
-                          f"[cost] scheduled_daily_budget_usd of {usd(self.daily_budget)}")
-        return reason
+                return (f"scheduled runs have spent {usd(spent)} today, the [cost] "
+                        f"scheduled_daily_budget_usd of {usd(self.daily_budget)}"), None
+            room.append(self.daily_budget - spent)
+        return None, min(room) if room else None
 
     async def _cap_after(self, schedule, run):
         """Why ``schedule`` must pause after ``run`` (over its per-run or daily cap), or None."""
         if schedule.max_run_usd is not None and run.cost_usd > schedule.max_run_usd:
             return (f"its last run cost {usd(run.cost_usd)}, over its cap of "
                     f"{usd(schedule.max_run_usd)} a run")
-        return await self._day_cap(schedule, period_starts(self.clock.now())[0])
+        return (await self._day_cap(schedule, period_starts(self.clock.now())[0]))[0]
 
     async def _day_cap(self, schedule, day):
+        """``(reason or None, USD left today or None)`` under the schedule's daily cap."""
         if schedule.max_day_usd is None:
-            return None
+            return None, None
         spent = await self.storage.scheduled_cost_since(day, schedule_id=schedule.id)
         if spent < schedule.max_day_usd:
-            return None
-        return f"it has spent {usd(spent)} today, its daily cap of {usd(schedule.max_day_usd)}"
+            return None, schedule.max_day_usd - spent
+        return (f"it has spent {usd(spent)} today, its daily cap of "
+                f"{usd(schedule.max_day_usd)}"), 0.0
 
     async def _pause(self, schedule, reason, always=False):
         """Pause ``schedule`` (and drop a run asked for); its target is told once, when it

@@ -349,3 +349,23 @@ async def test_a_queued_run_without_its_target_is_delivered_to_the_schedules(har
     await harness.agent.resume_unfinished(harness.scheduler.deliver)
     assert harness.targets.delivered == [(f"session:{session.id}", "echo: x")]
     assert [r.outcome for r in await harness.runs(schedule.id)] == ["ok"]
+
+
+async def test_a_run_that_reaches_its_cap_mid_turn_stops_before_calling_the_model_again(
+        harness, fake_anthropic):
+    from tests.fakes.anthropic_server import tool_use_reply
+
+    fake_anthropic.add(tool_use_reply("current_time", {}, text="Let me check."),
+                       text_reply("never asked for"))
+    session = await harness.session()
+    schedule = await harness.book.create(prompt="what time is it", within="1m",
+                                         target=f"session:{session.id}", max_run_usd=0.0001)
+    await harness.start()
+    await harness.move_to(START + timedelta(minutes=1))
+
+    assert len(fake_anthropic.message_requests) == 1  # the tool round was not paid for
+    [*_, (role, text)] = await prompts_and_replies(harness.storage, session.id)
+    assert role == "assistant" and "this scheduled run has cost" in text
+    [run] = await harness.runs(schedule.id)
+    assert run.outcome == "ok" and run.cost_usd > 0.0001
+    assert (await harness.storage.get_schedule(schedule.id)).status == "paused"
