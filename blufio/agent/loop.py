@@ -50,6 +50,7 @@ from blufio.model import USAGE_LABELS, CostEntry, NewMessage, text_blocks
 from blufio.observability import NullObserver
 
 log = logging.getLogger("blufio.agent")
+AS_WRITTEN = ("", "")  # a turn that ends as the model wrote it (``Agent._stop``)
 
 _DONE = object()
 
@@ -286,9 +287,8 @@ class Agent:
                                               round_number == 0, emit, state)
             tool_uses = [block for block in content if block.get("type") == "tool_use"]
             for_client = [block for block in tool_uses if block.get("name") in client_tools]
-            asked = state.stop_reason == "tool_use" and bool(tool_uses)
-            stop = None if not asked or for_client else self._stop(inbound, round_number, state)
-            if not asked or stop:
+            stop = self._stop(inbound, round_number, state, tool_uses, for_client)
+            if stop is not None:
                 turn.append(self._closing_message(inbound, content, usage, model, stop,
                                                   emit, state))
                 break
@@ -310,10 +310,15 @@ class Agent:
                           model=model, cost_usd=state.cost, stop_sequence=state.stop_sequence,
                           tool_uses=state.client_tool_uses))
 
-    def _stop(self, inbound, round_number, state):
-        """``(stop_reason, note)`` when the turn must end rather than run the tools the
-        model asked for: the limit of tool rounds, or the spend cap a scheduled run carries
-        in its ``reply_to`` (``max_usd``) reached; None to go on."""
+    def _stop(self, inbound, round_number, state, tool_uses, for_client):
+        """Whether the turn ends after this round: None to run the tools the model asked
+        for (or hand them to the client), ``AS_WRITTEN`` when it asked for none, or
+        ``(stop_reason, note)`` when it must end though it asked: the limit of tool rounds,
+        or the spend cap a scheduled run carries in its ``reply_to`` (``max_usd``)."""
+        if state.stop_reason != "tool_use" or not tool_uses:
+            return AS_WRITTEN
+        if for_client:
+            return None
         if round_number == self.max_tool_rounds:
             return "max_tool_rounds", (f"(I stopped here: this turn reached the limit of "
                                        f"{self.max_tool_rounds} tool rounds.)")
@@ -324,10 +329,10 @@ class Agent:
         return None
 
     def _closing_message(self, inbound, content, usage, model, stop, emit, state):
-        """The turn's last assistant message: as the model wrote it, or, when the turn
-        stops (``stop``: reason and note) though the model asked for tools, without those
-        calls and with the note."""
-        if stop is None:
+        """The turn's last assistant message: as the model wrote it (``AS_WRITTEN``), or,
+        when the turn stops (``stop``: reason and note) though the model asked for tools,
+        without those calls and with the note."""
+        if stop is AS_WRITTEN:
             return NewMessage("assistant", content or text_blocks(""), model, usage)
         state.stop_reason, note = stop
         state.add_text(emit, inbound, note)
