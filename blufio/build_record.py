@@ -57,12 +57,3 @@ def read_package_file(*parts):
     """Read a file shipped inside the ``blufio`` package, from a directory or an archive."""
     path = os.path.join(os.path.dirname(blufio.__file__), *parts)
     return blufio.__loader__.get_data(path).decode("utf-8")
-
-
-def invocation():
-    """How the user runs this Blufio, for hints: ``python3 <archive>`` when run from an
-    archive, else ``blufio``."""
-    import sys
-
-    program = sys.argv[0] if sys.argv else ""
-    return f"python3 {program}" if program.endswith(".pyz") else "blufio"

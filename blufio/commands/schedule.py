@@ -10,8 +10,8 @@ which starts the runs; without one running, due runs start (once) when it next s
 import asyncio
 import sys
 
-from blufio.build_record import invocation
 from blufio.errors import BlufioError
+from blufio.hints import invocation
 
 
 def run(args):
