@@ -43,19 +43,18 @@ import logging
 import time
 
 from blufio.agent.compaction import SUMMARY_HEADER, Compactor, trimmed
-from blufio.agent.cost import Budget, cost_usd, usd
+from blufio.agent.cost import Budget, cost_usd
 from blufio.agent.events import ToolResult, ToolUse, TurnComplete, TurnError, Typing
 from blufio.agent.options import NO_OPTIONS
 from blufio.agent.stream import DONE, MessageBuilder, TurnStream
 from blufio.agent.tools.memory import CURRENT_TURN
-from blufio.agent.turn_state import TurnState, append_message
+from blufio.agent.turn_state import TurnState, append_message, closing_message, round_end
 from blufio.errors import BlufioError, ConfigError, StorageError
 from blufio.model import USAGE_LABELS, CostEntry, NewMessage, text_blocks, text_of
 from blufio.observability import NullObserver
 from blufio.recent import RecentSet
 
 log = logging.getLogger("blufio.agent")
-AS_WRITTEN = ("", "")  # a turn that ends as the model wrote it (``Agent._stop``)
 
 KNOWN_SESSIONS = 4096  # session ids remembered as existing; others cost one lookup
 
@@ -279,10 +278,10 @@ class Agent:
                                               round_number == 0, emit, state)
             tool_uses = [block for block in content if block.get("type") == "tool_use"]
             for_client = [block for block in tool_uses if block.get("name") in client_tools]
-            stop = self._stop(inbound, round_number, state, tool_uses, for_client)
+            stop = round_end(inbound, round_number, self.max_tool_rounds, state, tool_uses,
+                             for_client)
             if stop is not None:
-                turn.append(self._closing_message(inbound, content, usage, model, stop,
-                                                  emit, state))
+                turn.append(closing_message(inbound, content, usage, model, stop, emit, state))
                 break
             turn.append(NewMessage("assistant", content, model, usage))
             append_message(messages, "assistant", content)
@@ -307,35 +306,6 @@ class Agent:
                           text=state.text(), usage=state.usage, stop_reason=state.stop_reason,
                           model=model, cost_usd=state.cost, stop_sequence=state.stop_sequence,
                           tool_uses=state.client_tool_uses))
-
-    def _stop(self, inbound, round_number, state, tool_uses, for_client):
-        """Whether the turn ends after this round: None to run the tools the model asked
-        for (or hand them to the client), ``AS_WRITTEN`` when it asked for none, or
-        ``(stop_reason, note)`` when it must end though it asked: the limit of tool rounds,
-        or the spend cap a scheduled run carries in its ``reply_to`` (``max_usd``)."""
-        if state.stop_reason != "tool_use" or not tool_uses:
-            return AS_WRITTEN
-        if for_client:
-            return None
-        if round_number == self.max_tool_rounds:
-            return "max_tool_rounds", (f"(I stopped here: this turn reached the limit of "
-                                       f"{self.max_tool_rounds} tool rounds.)")
-        cap = (inbound.reply_to or {}).get("max_usd")
-        if cap is not None and state.cost >= cap:
-            return "max_usd", (f"(I stopped here: this scheduled run has cost "
-                               f"{usd(state.cost)}, which is its cap of {usd(cap)}.)")
-        return None
-
-    def _closing_message(self, inbound, content, usage, model, stop, emit, state):
-        """The turn's last assistant message: as the model wrote it (``AS_WRITTEN``), or,
-        when the turn stops (``stop``: reason and note) though the model asked for tools,
-        without those calls and with the note."""
-        if stop is AS_WRITTEN:
-            return NewMessage("assistant", content or text_blocks(""), model, usage)
-        state.stop_reason, note = stop
-        state.add_text(emit, inbound, note)
-        kept = [b for b in content if b.get("type") != "tool_use"] + text_blocks(note)
-        return NewMessage("assistant", kept, model, usage)
 
     async def _run_tools(self, inbound, tool_uses, emit):
         """Run the server tools of one round; their ``tool_result`` blocks, in the order
