@@ -48,7 +48,7 @@ from blufio.agent.events import ToolResult, ToolUse, TurnComplete, TurnError, Ty
 from blufio.agent.options import NO_OPTIONS
 from blufio.agent.stream import DONE, MessageBuilder, TurnStream
 from blufio.agent.tools.memory import CURRENT_TURN
-from blufio.agent.turn_state import TurnState, append_message
+from blufio.agent.turn_state import TurnState, append_message, closing_message, round_end
 from blufio.errors import BlufioError, ConfigError, StorageError
 from blufio.model import USAGE_LABELS, CostEntry, NewMessage, text_blocks, text_of
 from blufio.observability import NullObserver
@@ -158,16 +158,21 @@ class Agent:
         async for event in self.process(inbound, options):
             yield event
 
-    async def resume_unfinished(self, deliver=None, *, channels=None):
+    async def resume_unfinished(self, deliver=None, *, channels=None, listed=None):
         """Answer every entry a crash left pending or processing, oldest first, once.
 
         ``deliver(inbound, events)`` is awaited for each (concurrently across entries);
-        without it the events are consumed and dropped. Returns how many were resumed.
+        without it the events are consumed and dropped. ``listed()`` is awaited once the
+        entries to resume are chosen and their turns started: entries queued after that
+        are not touched, so whoever waits for it may start queueing. Returns how many were
+        resumed.
         """
         await self.storage.reset_processing(channels=channels)
         entries = [entry for entry in await self.storage.unfinished()
                    if channels is None or entry.channel in channels]
         streams = [(entry, self.process(entry)) for entry in entries]  # in order, per session
+        if listed is not None:
+            await listed()
 
         async def consume(entry, stream):
             if deliver is not None:
@@ -210,6 +215,9 @@ class Agent:
             self.observer.sessions_active(len(self._locks))
 
     async def _run(self, inbound, emit, options):
+        from blufio.agent.tools import CURRENT_INBOUND
+
+        CURRENT_INBOUND.set(inbound)  # this task is the turn's own
         entry = self._lock(inbound.session_id)
         try:
             async with entry[0]:
@@ -272,10 +280,11 @@ class Agent:
                                               round_number == 0, emit, state)
             tool_uses = [block for block in content if block.get("type") == "tool_use"]
             for_client = [block for block in tool_uses if block.get("name") in client_tools]
-            asked = state.stop_reason == "tool_use" and bool(tool_uses)
-            if not asked or (round_number == self.max_tool_rounds and not for_client):
-                turn.append(self._closing_message(inbound, content, usage, state.model, asked,
-                                                  emit, state))
+            stop = round_end(inbound, round_number, self.max_tool_rounds, state, tool_uses,
+                             for_client)
+            if stop is not None:
+                turn.append(closing_message(inbound, content, usage, state.model, stop,
+                                                 emit, state))
                 break
             turn.append(NewMessage("assistant", content, state.model, usage))
             append_message(messages, "assistant", content)
@@ -301,18 +310,6 @@ class Agent:
                           model=state.model, cost_usd=state.cost,
                           stop_sequence=state.stop_sequence,
                           tool_uses=state.client_tool_uses))
-
-    def _closing_message(self, inbound, content, usage, model, asked_for_tools, emit, state):
-        """The turn's last assistant message: as the model wrote it, or, when it still asked
-        for tools at the limit of tool rounds, without those calls and with a note."""
-        if not asked_for_tools:
-            return NewMessage("assistant", content or text_blocks(""), model, usage)
-        note = (f"(I stopped here: this turn reached the limit of {self.max_tool_rounds} "
-                "tool rounds.)")
-        state.add_text(emit, inbound, note)
-        state.stop_reason = "max_tool_rounds"
-        kept = [b for b in content if b.get("type") != "tool_use"] + text_blocks(note)
-        return NewMessage("assistant", kept, model, usage)
 
     async def _run_tools(self, inbound, tool_uses, emit):
         """Run the server tools of one round, reporting each as ``ToolUse``/``ToolResult``."""
