@@ -22,7 +22,8 @@ import logging
 
 import httpx
 
-from blufio.plugins.mcp.errors import ProtocolError, ServerUnavailable, SessionExpired
+from blufio.plugins.mcp.errors import (ProtocolError, RemoteError, ServerUnavailable,
+                                       SessionExpired)
 from blufio.plugins.mcp.lines import Lines
 
 log = logging.getLogger("blufio.mcp")
@@ -109,8 +110,8 @@ class HttpTransport:
             detail = " ".join(text.split())[:200]
         hint = " (check its headers: a token may be missing or wrong)" if \
             response.status_code in (401, 403) else ""
-        return ServerUnavailable(f"{self.label} answered HTTP {response.status_code}{hint}"
-                                 + (f": {detail}" if detail else ""))
+        return RemoteError(f"{self.label} answered HTTP {response.status_code}{hint}"
+                           + (f": {detail}" if detail else ""), code=response.status_code)
 
     async def _read_body(self, response):
         body = bytearray()

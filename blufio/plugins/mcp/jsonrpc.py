@@ -98,17 +98,17 @@ class Connection:
 
     def _cancel(self, request_id, reason):
         if self._closed is None:
-            self._spawn(self.notify("notifications/cancelled",
-                                    {"requestId": request_id, "reason": reason}))
+            self._spawn(self.notify, "notifications/cancelled",
+                        {"requestId": request_id, "reason": reason})
 
-    def _spawn(self, coroutine):
-        task = asyncio.get_running_loop().create_task(self._quietly(coroutine))
+    def _spawn(self, function, *args):
+        task = asyncio.get_running_loop().create_task(self._quietly(function, *args))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _quietly(self, coroutine):
+    async def _quietly(self, function, *args):
         try:
-            await coroutine
+            await function(*args)
         except Exception as exc:  # the peer may be gone; the caller already has its answer
             log.debug("%s: sending failed: %s", self.label, exc)
 
@@ -144,7 +144,7 @@ class Connection:
         else:
             answer["error"] = {"code": METHOD_NOT_FOUND,
                                "message": f"this client does not support {method}"}
-        self._spawn(self._send(answer))
+        self._spawn(self._send, answer)
 
     def _response(self, message):
         future = self._pending.get(message.get("id"))

@@ -123,6 +123,19 @@ def parse_server(name, table, where, secrets=None, warnings=None):
                           "'_', without '__' (it prefixes the server's tool names)")
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: 'mcp.servers.{name}' must be a table, written {title}")
+    _check_keys(table, where, title)
+    _check_transport(table, where, title)
+    copied = {key: (dict(value) if isinstance(value, dict) else
+                    list(value) if isinstance(value, list) else value)
+              for key, value in table.items() if key != "timeout"}
+    settings = ServerSettings(name=name, **copied,
+                              timeout=float(table.get("timeout", DEFAULT_TIMEOUT)))
+    for kind in ("env", "headers"):
+        _merge_secrets(settings, kind, secrets or {}, where, warnings)
+    return settings
+
+
+def _check_keys(table, where, title):
     for key, value in table.items():
         if key not in _KEYS:
             from blufio.config import did_you_mean
@@ -132,24 +145,20 @@ def parse_server(name, table, where, secrets=None, warnings=None):
         expected, check = _KEYS[key]
         if not check(value):
             raise ConfigError(f"{where}: {title} '{key}' must be {expected}")
-    _check_transport(table, where, title)
-    copied = {key: (dict(value) if isinstance(value, dict) else
-                    list(value) if isinstance(value, list) else value)
-              for key, value in table.items() if key != "timeout"}
-    settings = ServerSettings(name=name, **copied,
-                              timeout=float(table.get("timeout", DEFAULT_TIMEOUT)))
-    for kind in ("env", "headers"):
-        values = getattr(settings, kind)
-        for key, value in list(values.items()):
-            if looks_secret(key) and value and warnings is not None:
-                warnings.append(f"{where}: {title} {kind}.{key} looks like a secret written in "
-                                "clear; move it to the vault with 'blufio config set-secret "
-                                f"{secret_name(name, kind, key)}'")
-        prefix = secret_name(name, kind, "")
-        for vault_name, value in (secrets or {}).items():
-            if vault_name.startswith(prefix) and vault_name[len(prefix):] not in values:
-                values[vault_name[len(prefix):]] = value
-    return settings
+
+
+def _merge_secrets(settings, kind, secrets, where, warnings):
+    """Add the vault's ``env``/``headers`` values the file lacks; warn about clear secrets."""
+    values = getattr(settings, kind)
+    for key, value in values.items():
+        if looks_secret(key) and value and warnings is not None:
+            warnings.append(f"{where}: [mcp.servers.{settings.name}] {kind}.{key} looks like a "
+                            "secret written in clear; move it to the vault with 'blufio config "
+                            f"set-secret {secret_name(settings.name, kind, key)}'")
+    prefix = secret_name(settings.name, kind, "")
+    for vault_name, value in secrets.items():
+        if vault_name.startswith(prefix) and vault_name[len(prefix):] not in values:
+            values[vault_name[len(prefix):]] = value
 
 
 def _check_transport(table, where, title):

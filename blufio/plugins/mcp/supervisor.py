@@ -46,6 +46,7 @@ class McpServer:
         self._retry_task = None
         self._refresh_task = None
         self._logged_error = None
+        self._closing = set()  # sessions being closed after a crash
         self._closed = False
 
     @property
@@ -61,6 +62,7 @@ class McpServer:
         if self._attempt_task is None:
             if self.state == READY:
                 return None
+            self.state = STARTING
             self._attempt_task = asyncio.get_running_loop().create_task(self._attempt())
         return self._attempt_task
 
@@ -79,10 +81,13 @@ class McpServer:
     async def call(self, tool, arguments):
         """Run ``tool`` (an MCP tool name); the raw ``tools/call`` result."""
         client = await self.ready()
-        return await client.call_tool(tool, arguments)
+        try:
+            return await client.call_tool(tool, arguments)
+        except ServerUnavailable as exc:  # e.g. an HTTP server that cannot be reached
+            self._stopped(client, exc)
+            raise
 
     async def _attempt(self):
-        self.state = STARTING
         client = McpClient(self._transport(), label=self.label, timeout=self.settings.timeout,
                            on_tools_changed=self._tools_changed,
                            on_closed=lambda error: self._stopped(client, error))
@@ -127,12 +132,15 @@ class McpServer:
 
     def _stopped(self, client, error):
         """The session ended on its own (not by ``aclose``): down, restarted later."""
-        if client is not self.client or self._closed:
+        if client is not self.client or self._closed or self.state != READY:
             return
         self.state, self.error = DOWN, str(error)
         log.warning("%s; it will be restarted", error)
         self._logged_error = str(error)
-        asyncio.get_running_loop().create_task(client.aclose())  # reap the process
+        self.client = None
+        closing = asyncio.get_running_loop().create_task(client.aclose())  # reap the process
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
         self._retry_later()
 
     def _retry_later(self):
@@ -173,7 +181,7 @@ class McpServer:
         tasks = [t for t in (self._retry_task, self._refresh_task, self._attempt_task) if t]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, *self._closing, return_exceptions=True)
         client, self.client = self.client, None
         if client is not None:
             await client.aclose()

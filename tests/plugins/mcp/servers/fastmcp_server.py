@@ -1,11 +1,10 @@
 """A real MCP server built with the official SDK's FastMCP, for the tests.
 
     python fastmcp_server.py stdio
-    python fastmcp_server.py http [--json] [--idle SECONDS] [--port N]
+    python fastmcp_server.py http [--json] [--port N]
 
 In ``http`` mode it binds 127.0.0.1 (port 0 unless given), prints ``PORT <n>`` on stdout,
-and serves Streamable HTTP at ``/mcp`` (SSE answers, or JSON with ``--json``). ``--idle``
-makes it forget a session after that many idle seconds (to test re-initialisation).
+and serves Streamable HTTP at ``/mcp`` (SSE answers, or JSON with ``--json``).
 """
 
 import argparse
@@ -85,6 +84,7 @@ def serve_http(mcp, port):
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
+    sock.listen(128)  # connections wait in the backlog until uvicorn accepts them
     print(f"PORT {sock.getsockname()[1]}", flush=True)
     config = uvicorn.Config(mcp.streamable_http_app(), log_level="warning", lifespan="on")
     uvicorn.Server(config).run(sockets=[sock])
@@ -94,14 +94,13 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["stdio", "http"])
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--idle", type=float, default=None)
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     if args.mode == "stdio":
         print("fastmcp test server starting", file=sys.stderr, flush=True)
         build().run("stdio")
     else:
-        serve_http(build(json_response=args.json, session_idle_timeout=args.idle), args.port)
+        serve_http(build(json_response=args.json), args.port)
 
 
 if __name__ == "__main__":
