@@ -72,6 +72,17 @@ def load_manifest(plugin_name):
     return parse_manifest(text, path)
 
 
+def identity(plugin_name):
+    """``(name, version, adapter_type)`` from the manifest of ``plugin_name``: an adapter
+    class takes its identity from here, so ``plugin.toml`` is its one source::
+
+        class TelegramChannel:
+            name, version, adapter_type = identity("telegram")
+    """
+    manifest = load_manifest(plugin_name)
+    return manifest.name, manifest.version, manifest.adapter_type
+
+
 def parse_manifest(text, path="plugin.toml"):
     """Parse manifest ``text``; errors name ``path`` and the field at fault."""
     from blufio.config.toml import TOMLDecodeError, loads

@@ -41,14 +41,24 @@ class Usage:
     def __add__(self, other):
         return Usage(*(a + b for a, b in zip(self.as_tuple(), other.as_tuple())))
 
+    @classmethod
+    def from_mapping(cls, mapping):
+        """The usage in ``mapping`` (an API's ``usage`` object or a database row); a missing
+        or null count is 0."""
+        return cls(*(mapping.get(name) or 0 for name in USAGE_FIELDS))
+
     def as_tuple(self):
         return (self.input_tokens, self.output_tokens, self.cache_creation_input_tokens,
                 self.cache_read_input_tokens)
 
     def as_dict(self):
-        return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
-                "cache_creation_input_tokens": self.cache_creation_input_tokens,
-                "cache_read_input_tokens": self.cache_read_input_tokens}
+        return dict(zip(USAGE_FIELDS, self.as_tuple()))
+
+
+# The four counts by their API names, in ``Usage``'s order, with the metrics label of each.
+USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_creation_input_tokens",
+                "cache_read_input_tokens")
+USAGE_LABELS = dict(zip(USAGE_FIELDS, ("input", "output", "cache_write", "cache_read")))
 
 
 @dataclass(slots=True)

@@ -110,6 +110,11 @@ class PluginRegistry:
     def known_names(self):
         return [*self._entries, *self._aliases]
 
+    def offering(self, kind, capability):
+        """The catalog's plugins of ``kind`` that list ``capability``, in build or not."""
+        return [p["name"] for p in self.catalog["plugins"]
+                if p["kind"] == kind and capability in p.get("capabilities", ())]
+
     def in_build(self, name):
         return name in self._plugins
 
@@ -152,15 +157,17 @@ class PluginRegistry:
                         for p in present)
         raise PluginError(f"no {kind} plugin is enabled: {why}")
 
-    def create(self, name, config=None, **deps):
+    def create(self, name, config=None, *, allow_not_configured=False, **deps):
         """Import ``name``'s adapter class (its manifest ``entry_point``) and construct it.
 
         The class is called as ``Class(config, **deps)``, ``config`` being the layered
-        ``Config`` (this registry's unless given). Only enabled plugins start; anything else
-        is a PluginError with the plugin's state and reason.
+        ``Config`` (this registry's unless given). Only enabled plugins start (and
+        ``not-configured`` ones when ``allow_not_configured``: ``serve`` starts a provider
+        that lacks its key, and each turn then says which key to set); anything else is a
+        PluginError with the plugin's state and reason.
         """
         info = self.get(name)
-        if info.state != ENABLED:
+        if info.state != ENABLED and not (allow_not_configured and info.state == NOT_CONFIGURED):
             raise PluginError(f"the {info.name} plugin is {info.state}"
                               + (f": {info.reason}" if info.reason else
                                  f"; enable it with 'blufio plugin install {info.name}'"))

@@ -1,10 +1,12 @@
 """``Service``: everything ``blufio serve`` runs, started from the registry and stopped in order.
 
 Start: observability → auth → storage, provider and agent (``open_runtime``) → channels,
-then the replies a crash left unanswered. Stop (SIGINT/SIGTERM): channels stop accepting and drain, the agent
-finishes turns in flight (up to ``[agent] drain_timeout``), then the provider and storage
-close. Every plugin gets one log line: started, disabled, not configured (and why), or
-incompatible (and why).
+then the replies a crash left unanswered (a background task). Stop (SIGINT/SIGTERM) runs the
+same list backwards through one ``Lifecycle``: channels stop accepting and drain, background
+tasks end, the agent finishes turns in flight (up to ``[agent] drain_timeout``), then the
+storage, provider, auth and observability plugins shut down. Each is stopped exactly once,
+and no task is left pending. Every plugin gets one log line: started, disabled, not
+configured (and why), or incompatible (and why).
 """
 
 import asyncio
@@ -12,6 +14,7 @@ import logging
 import signal
 
 from blufio.errors import ConfigError
+from blufio.lifecycle import Lifecycle, TaskGroup
 from blufio.observability import NullObserver
 from blufio.registry import DISABLED, ENABLED, PluginRegistry
 
@@ -31,10 +34,21 @@ class Service:
         self.agent = None
         self.channels = {}  # name -> started channel
         self.adapters = {}  # name -> every started adapter, for health checks
-        self._extras = []  # adapters started here rather than by the runtime or as channels
+        self.tasks = TaskGroup("serve")
+        self._lifecycle = Lifecycle()
 
     async def start(self):
-        """Start every enabled plugin; raise PluginError if serving is impossible."""
+        """Start every enabled plugin; raise PluginError if serving is impossible.
+
+        If starting fails part way, what did start is stopped again before the error is
+        raised."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self):
         from blufio.agent.runtime import open_runtime
 
         self._report_states()
@@ -47,10 +61,12 @@ class Service:
         self.auth = [self._create(info.name) for info in self.registry.enabled("auth")]
         for adapter in self.auth:  # loads the device key now rather than on the first request
             await adapter.health_check()
-        self.runtime = await open_runtime(self.config, observer=self.observer,
-                                          registry=self.registry, require_provider_key=False)
+        self.runtime = await self._lifecycle.enter_async_context(await open_runtime(
+            self.config, observer=self.observer, registry=self.registry,
+            require_provider_key=False))
         self.adapters.update(self.runtime.adapters)
         self.storage, self.agent = self.runtime.storage, self.runtime.agent
+        self._lifecycle.tasks(self.tasks, timeout=self.agent.drain_timeout)
 
         for info in channels:
             channel = self._create(info.name, storage=self.storage, observer=self.observer,
@@ -62,13 +78,12 @@ class Service:
         for name in self.adapters:
             if name not in self.channels:
                 log.info("%s: started", name)
-        asyncio.get_running_loop().create_task(self._resume())
+        self.tasks.spawn(self._resume(), name="resume-unanswered")
 
     def _create(self, name, **services):
-        adapter = self.registry.create(name, **services)
+        """Create plugin ``name`` through the registry; its shutdown joins the lifecycle."""
+        adapter = self._lifecycle.adapter(name, self.registry.create(name, **services))
         self.adapters[name] = adapter
-        if self.registry.get(name).kind != "channel":
-            self._extras.append((name, adapter))
         return adapter
 
     def _report_states(self):
@@ -84,26 +99,20 @@ class Service:
         async def deliver(inbound, events):
             await self.channels[inbound.channel].deliver(inbound, events)
 
-        try:
-            count = await self.agent.resume_unfinished(deliver, channels=list(self.channels))
-        except Exception:
-            log.exception("resuming unanswered messages failed")
-            return
+        count = await self.agent.resume_unfinished(deliver, channels=list(self.channels))
         if count:
             log.info("answered %d message(s) left unanswered by the last run", count)
 
+    def gateway(self):
+        """The started channel that serves HTTP (it has a ``url``), or None."""
+        return next((c for c in self.channels.values() if getattr(c, "url", None)), None)
+
     async def stop(self):
-        """Stop in order (channels, agent and runtime, the rest); safe to call twice."""
-        for name, channel in list(self.channels.items()):
-            await _quietly(name, channel.shutdown())
+        """Stop everything started, in reverse order, each exactly once; safe to call twice."""
+        await self._lifecycle.aclose()
         self.channels.clear()
-        if self.runtime is not None:
-            await _quietly("agent", self.runtime.aclose())  # drains turns; closes provider, storage
-            self.runtime = None
-        for name, adapter in self._extras:
-            await _quietly(name, adapter.shutdown())
-        self._extras.clear()
         self.adapters.clear()
+        self.runtime = None
 
     async def run(self, ready=None):
         """Start, call ``ready(service)``, serve until SIGINT or SIGTERM, then stop."""
@@ -121,10 +130,3 @@ class Service:
             await self.stop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)
-
-
-async def _quietly(name, awaitable):
-    try:
-        await awaitable
-    except Exception:
-        log.exception("%s: shutdown failed", name)

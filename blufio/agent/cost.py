@@ -1,9 +1,9 @@
 """What a provider call costs, and whether the budgets allow another one.
 
-``PRICES`` lists USD per million tokens for Anthropic's models: input, output, cache write
-(5-minute ephemeral), cache read. A dated model name (``claude-sonnet-4-5-20250929``) is
-priced by its longest matching prefix; an unknown model is priced at the highest known rates
-so a budget errs on the safe side.
+Each provider plugin has its price table (``Provider.prices``: USD per million tokens by model
+name prefix). A dated model name (``claude-sonnet-4-5-20250929``) is priced by its longest
+matching prefix; an unknown model is priced at the highest known rates so a budget errs on
+the safe side.
 
 ``Budget`` checks the ledger against ``[cost] daily_budget_usd`` and ``monthly_budget_usd``
 (UTC day and month) before every provider call and raises ``BudgetExceededError`` when
@@ -30,38 +30,31 @@ class Price:
     cache_read: float
 
 
-PRICES = {
-    "claude-opus-4-5": Price(5.0, 25.0, 6.25, 0.50),
-    "claude-opus-4-1": Price(15.0, 75.0, 18.75, 1.50),
-    "claude-opus-4": Price(15.0, 75.0, 18.75, 1.50),
-    "claude-sonnet-4-5": Price(3.0, 15.0, 3.75, 0.30),
-    "claude-sonnet-4": Price(3.0, 15.0, 3.75, 0.30),
-    "claude-3-7-sonnet": Price(3.0, 15.0, 3.75, 0.30),
-    "claude-3-5-sonnet": Price(3.0, 15.0, 3.75, 0.30),
-    "claude-haiku-4-5": Price(1.0, 5.0, 1.25, 0.10),
-    "claude-3-5-haiku": Price(0.80, 4.0, 1.0, 0.08),
-    "claude-3-opus": Price(15.0, 75.0, 18.75, 1.50),
-    "claude-3-haiku": Price(0.25, 1.25, 0.30, 0.03),
-}
+# What an unknown model costs when its provider's table is empty: the highest rates known.
 FALLBACK = Price(15.0, 75.0, 18.75, 1.50)
 _warned = set()
 
 
-def price_of(model):
-    """The ``Price`` of ``model`` (longest prefix match; the highest rates if unknown)."""
-    best = max((name for name in PRICES if model.startswith(name)), key=len, default=None)
-    if best is None:
-        if model not in _warned:
-            _warned.add(model)
-            log.warning("no price known for model %r; costing it at the highest known rates",
-                        model)
+def price_of(model, prices):
+    """The ``Price`` of ``model`` in ``prices`` (a provider's table, by model name prefix):
+    the longest matching prefix, or the table's highest rates when none matches, so a budget
+    errs on the safe side."""
+    best = max((name for name in prices if model.startswith(name)), key=len, default=None)
+    if best is not None:
+        return prices[best]
+    if model not in _warned:
+        _warned.add(model)
+        log.warning("no price known for model %r; costing it at the highest known rates",
+                    model)
+    if not prices:
         return FALLBACK
-    return PRICES[best]
+    return Price(*(max(getattr(price, kind) for price in prices.values())
+                   for kind in Price.__slots__))
 
 
-def cost_usd(model, usage: Usage):
-    """USD for one call of ``model`` with ``usage``."""
-    price = price_of(model)
+def cost_usd(model, usage: Usage, prices):
+    """USD for one call of ``model`` with ``usage``, at the rates of ``prices``."""
+    price = price_of(model, prices)
     return (usage.input_tokens * price.input + usage.output_tokens * price.output
             + usage.cache_creation_input_tokens * price.cache_write
             + usage.cache_read_input_tokens * price.cache_read) / 1_000_000

@@ -40,14 +40,11 @@ from blufio.agent.events import (TextDelta, ToolResult, ToolUse, TurnComplete, T
 from blufio.agent.stream import MessageBuilder
 from blufio.errors import (BlufioError, BudgetExceededError, ConfigError, ProviderError,
                            StorageError)
-from blufio.model import CostEntry, NewMessage, Usage, text_blocks
+from blufio.model import USAGE_LABELS, CostEntry, NewMessage, Usage, text_blocks
 from blufio.observability import NullObserver
 
 log = logging.getLogger("blufio.agent")
 
-_TOKEN_KINDS = (("input", "input_tokens"), ("output", "output_tokens"),
-                ("cache_write", "cache_creation_input_tokens"),
-                ("cache_read", "cache_read_input_tokens"))
 _DONE = object()
 
 
@@ -311,10 +308,10 @@ class Agent:
         return content, builder.usage, builder.stop_reason
 
     async def _record(self, inbound, usage, state):
-        usd = cost_usd(self.model, usage)
+        usd = cost_usd(self.model, usage, self.provider.prices)
         state.usage = state.usage + usage
         state.cost += usd
-        for kind, attribute in _TOKEN_KINDS:
+        for attribute, kind in USAGE_LABELS.items():
             count = getattr(usage, attribute)
             if count:
                 self.observer.tokens(self.model, kind, count)

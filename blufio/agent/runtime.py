@@ -1,35 +1,55 @@
 """Start the agent's adapters in one place: ``open_runtime(config)``.
 
-It asks the plugin registry for the enabled storage and provider plugins, opens the
-storage, and builds an ``Agent`` from the configuration. Commands (``shell``, ``serve``)
-use it as an async context manager, which shuts everything down in reverse order::
+It asks the plugin registry for the enabled storage and provider plugins, creates both
+through ``registry.create``, opens the storage, and builds an ``Agent`` from the
+configuration. Commands (``shell``, ``serve``) use it as an async context manager, which
+drains the agent and shuts everything down in reverse order, exactly once::
 
     async with await open_runtime(config) as runtime:
         runtime.agent, runtime.storage, runtime.provider
 """
 
+from blufio.lifecycle import Lifecycle
+
 
 class Runtime:
     """The running storage, provider and agent of one process."""
 
-    def __init__(self, config, registry, storage, provider, agent, observer):
+    def __init__(self, config, registry, observer):
         self.config = config
         self.registry = registry
-        self.storage = storage
-        self.provider = provider
-        self.agent = agent
         self.observer = observer
-        self.adapters = {storage.name: storage, provider.name: provider}  # plugin name -> adapter
+        self.storage = None
+        self.provider = None
+        self.agent = None
+        self.adapters = {}  # plugin name -> adapter, in start order
+        self._lifecycle = Lifecycle()
+
+    async def _start(self, require_provider_key):
+        from blufio.agent.loop import Agent
+
+        registry, stack = self.registry, self._lifecycle
+        provider_info = _provider_info(registry)
+        # A provider only missing its key is created either way; its own check says which
+        # key to set, in the words its users know.
+        self.provider = registry.create(provider_info.name, observer=self.observer,
+                                        allow_not_configured=True)
+        check = getattr(self.provider, "check_configured", None)
+        if require_provider_key and check is not None:
+            check()  # before anything is opened or created
+        stack.adapter(provider_info.name, self.provider)
+        storage_info = registry.require("storage")
+        self.storage = registry.create(storage_info.name, observer=self.observer)
+        stack.adapter(storage_info.name, self.storage)
+        await self.storage.open()
+        self.agent = Agent.from_config(self.config, provider=self.provider,
+                                       storage=self.storage, observer=self.observer)
+        stack.push_async_callback(self.agent.aclose)  # drains turns before the rest closes
+        self.adapters = {storage_info.name: self.storage, provider_info.name: self.provider}
 
     async def aclose(self):
-        """Drain the agent, then shut the provider and the storage down."""
-        try:
-            await self.agent.aclose()
-        finally:
-            try:
-                await self.provider.shutdown()
-            finally:
-                await self.storage.shutdown()
+        """Drain the agent, then shut the storage and the provider down; safe to call twice."""
+        await self._lifecycle.aclose()
 
     async def __aenter__(self):
         return self
@@ -45,27 +65,15 @@ async def open_runtime(config, *, observer=None, registry=None, require_provider
     reason, unless ``require_provider_key`` is False (``serve``): then it is started anyway,
     and each turn fails with the error that names the key.
     """
-    from blufio.agent.loop import Agent
     from blufio.observability import NullObserver
     from blufio.registry import PluginRegistry
 
-    registry = registry or PluginRegistry(config)
-    observer = observer or NullObserver()
-    provider_info = _provider_info(registry)
-    provider = registry.adapter_class(provider_info.name)(config, observer=observer)
-    check = getattr(provider, "check_configured", None)
-    if require_provider_key and check is not None:
-        check()  # before anything is opened or created
-    storage_info = registry.require("storage")
-    storage = registry.create(storage_info.name, observer=observer)
-    await storage.open()
+    runtime = Runtime(config, registry or PluginRegistry(config), observer or NullObserver())
     try:
-        agent = Agent.from_config(config, provider=provider, storage=storage, observer=observer)
+        await runtime._start(require_provider_key)
     except BaseException:
-        await storage.shutdown()
+        await runtime.aclose()
         raise
-    runtime = Runtime(config, registry, storage, provider, agent, observer)
-    runtime.adapters = {storage_info.name: storage, provider_info.name: provider}
     return runtime
 
 

@@ -10,10 +10,7 @@ An event out of order or a tool input that is not JSON is a ``ProviderError``.
 import json
 
 from blufio.errors import ProviderError
-from blufio.model import Usage
-
-_USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_creation_input_tokens",
-                 "cache_read_input_tokens")
+from blufio.model import USAGE_FIELDS, Usage
 
 
 class MessageBuilder:
@@ -78,7 +75,7 @@ class MessageBuilder:
         return block
 
     def _set_usage(self, usage):
-        for name in _USAGE_FIELDS:
+        for name in USAGE_FIELDS:
             value = (usage or {}).get(name)
             if isinstance(value, int):
                 setattr(self.usage, name, value)

@@ -1,6 +1,6 @@
 """``blufio auth token | list | revoke | rotate``: the device key's bearer tokens.
 
-These work in any build that has the ``keypair`` plugin, with or without the gateway: they
+These work in any build that has an auth plugin that issues tokens (``keypair``), with or without the gateway: they
 only touch the vault. ``auth token`` prints nothing but the token on stdout, so
 ``TOKEN=$(blufio auth token --name ci)`` works; everything else goes to stderr.
 """
@@ -11,11 +11,13 @@ import time
 from blufio.errors import UsageError
 from blufio.registry import ENABLED, PluginRegistry
 
-PLUGIN = "keypair"
+# What an auth plugin's manifest lists when it issues, lists, revokes and rotates tokens
+# (``blufio.contracts.TokenIssuer``).
+TOKENS = "signed-tokens"
 
 
 def run(args):
-    auth = _keypair(args)
+    auth = _token_issuer(args)
     for name in ("token", "list", "revoke", "rotate"):
         if args[name]:
             return globals()[f"cmd_{name}"](auth, args)
@@ -23,7 +25,7 @@ def run(args):
 
 
 def cmd_token(auth, args):
-    from blufio.plugins.keypair.auth import parse_duration
+    from blufio.durations import parse_duration
 
     expires_in = None
     if args["--expires"] is not None:
@@ -85,17 +87,21 @@ def cmd_rotate(auth, args):
     return 0
 
 
-def _keypair(args):
-    """The KeypairAuth of this configuration; exit 2 when the build has no keypair plugin."""
+def _token_issuer(args):
+    """The auth plugin of this build that issues tokens (it only touches the vault, so it
+    works even when disabled); exit 2 when the build has none."""
     registry = PluginRegistry.load(args["--config"])
-    if not registry.in_build(PLUGIN):
-        raise UsageError(f"the auth commands need the {PLUGIN} plugin, which is not in this "
-                         f"build; rebuild with: {registry.rebuild_command(PLUGIN)}")
-    info = registry.get(PLUGIN)
+    names = registry.offering("auth", TOKENS)
+    present = [name for name in names if registry.in_build(name)]
+    if not present:
+        wanted = names[0] if names else "token-issuing auth"
+        raise UsageError(f"the auth commands need the {wanted} plugin, which is not in this "
+                         f"build; rebuild with: {registry.rebuild_command(*names[:1])}")
+    info = registry.get(present[0])
     if info.state != ENABLED:
-        print(f"note: the {PLUGIN} plugin is {info.state}; the gateway accepts these tokens "
-              f"only once it is enabled ('blufio plugin install {PLUGIN}')", file=sys.stderr)
-    return registry.adapter_class(PLUGIN)(registry.config)
+        print(f"note: the {info.name} plugin is {info.state}; the gateway accepts these tokens "
+              f"only once it is enabled ('blufio plugin install {info.name}')", file=sys.stderr)
+    return registry.adapter_class(info.name)(registry.config)
 
 
 def _when(unix):

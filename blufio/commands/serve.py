@@ -20,7 +20,7 @@ def run(args):
 
 def _announce(service):
     """Tell the user where the gateway is and how to get a token."""
-    gateway = service.channels.get("gateway")
+    gateway = service.gateway()
     if gateway is None:
         return
     print(f"Blufio gateway: {gateway.url}  (health: {gateway.url}/v1/health)", flush=True)

@@ -4,25 +4,26 @@ from datetime import datetime, timezone
 
 import pytest
 
-from blufio.agent.cost import Budget, FALLBACK, cost_usd, period_starts, price_of
+from blufio.agent.cost import FALLBACK, Budget, cost_usd, period_starts, price_of
 from blufio.errors import BudgetExceededError
 from blufio.model import Usage
+from blufio.plugins.anthropic.prices import PRICES
 
 
 def test_dated_model_names_use_their_family_price():
-    assert price_of("claude-sonnet-4-5-20250929") == price_of("claude-sonnet-4-5")
-    assert price_of("claude-opus-4-5-20251101").input == 5.0
-    assert price_of("claude-opus-4-1-20250805").input == 15.0
+    assert price_of("claude-sonnet-4-5-20250929", PRICES) == price_of("claude-sonnet-4-5", PRICES)
+    assert price_of("claude-opus-4-5-20251101", PRICES).input == 5.0
+    assert price_of("claude-opus-4-1-20250805", PRICES).input == 15.0
 
 
 def test_unknown_model_is_priced_high():
-    assert price_of("some-new-model") == FALLBACK
+    assert price_of("some-new-model", PRICES) == FALLBACK
 
 
 def test_cost_counts_all_four_kinds():
     usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000,
                   cache_creation_input_tokens=1_000_000, cache_read_input_tokens=1_000_000)
-    assert cost_usd("claude-sonnet-4-5", usage) == pytest.approx(3 + 15 + 3.75 + 0.30)
+    assert cost_usd("claude-sonnet-4-5", usage, PRICES) == pytest.approx(3 + 15 + 3.75 + 0.30)
 
 
 def test_periods_are_utc_day_and_month():

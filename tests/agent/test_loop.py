@@ -7,6 +7,7 @@ import pytest
 from blufio.agent.events import TextDelta, ToolResult, ToolUse, TurnComplete, TurnError, Typing
 from blufio.agent.loop import Agent
 from blufio.model import NewMessage, text_blocks
+from blufio.plugins.anthropic.prices import PRICES
 from blufio.plugins.anthropic.provider import AnthropicProvider
 from blufio.plugins.sqlite.storage import SqliteStorage
 from tests.fakes.anthropic_server import (dropped, malformed, stream_error,
@@ -249,6 +250,7 @@ class RecordingProvider:
     """A provider that answers "ok" at once and keeps the messages it was sent."""
 
     name, version, adapter_type, default_model = "recording", "0", "provider", "claude-haiku-4-5"
+    prices = PRICES
 
     def __init__(self):
         self.sent = []

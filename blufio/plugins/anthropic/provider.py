@@ -20,10 +20,11 @@ The ``anthropic`` SDK is not used; this module speaks the HTTP API directly:
 import asyncio
 import json
 import logging
-import random
-import time
 
 from blufio.errors import ConfigError, ProviderError
+from blufio.retry import backoff_delay, retry_after
+from blufio.manifest import identity
+from blufio.plugins.anthropic.prices import PRICES
 
 log = logging.getLogger("blufio.anthropic")
 
@@ -46,9 +47,8 @@ _STATUS_WORDS = {400: "rejected the request", 401: "refused the API key",
 class AnthropicProvider:
     """The ``anthropic`` provider plugin (implements ``blufio.contracts.Provider``)."""
 
-    name = "anthropic"
-    version = "0.1.0"
-    adapter_type = "provider"
+    name, version, adapter_type = identity("anthropic")
+    prices = PRICES
 
     def __init__(self, config, **services):
         section = config.section("anthropic")
@@ -146,9 +146,7 @@ class AnthropicProvider:
             await asyncio.sleep(delay)
 
     def _backoff(self, attempt):
-        """Exponential backoff with full jitter on the upper half."""
-        ceiling = min(BACKOFF_MAX, self.backoff_base * (2 ** attempt))
-        return ceiling * (0.5 + random.random() / 2)
+        return backoff_delay(attempt, self.backoff_base, BACKOFF_MAX)
 
     def _retry_delay(self, attempt, response):
         """Seconds to wait before retrying ``response``, or None when it must not be retried."""
@@ -160,7 +158,7 @@ class AnthropicProvider:
         if should != "true" and response.status_code not in RETRY_STATUSES \
                 and response.status_code < 500:
             return None
-        hinted = _retry_after(response.headers)
+        hinted = retry_after(response.headers)
         if hinted is not None:
             return min(hinted, MAX_RETRY_AFTER)
         return self._backoff(attempt)
@@ -189,28 +187,6 @@ def _mark_last_message(messages):
     if content[-1].get("type") == "text" and not content[-1].get("text"):
         return messages  # an empty text block cannot carry a cache mark
     return [*messages[:-1], {**last, "content": content}]
-
-
-def _retry_after(headers):
-    """Seconds asked for by ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date)."""
-    raw = headers.get("retry-after-ms")
-    if raw:
-        try:
-            return max(0.0, float(raw) / 1000)
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if raw:
-        try:
-            return max(0.0, float(raw))
-        except ValueError:
-            from email.utils import parsedate_to_datetime
-
-            try:
-                return max(0.0, parsedate_to_datetime(raw).timestamp() - time.time())
-            except (TypeError, ValueError):
-                return None
-    return None
 
 
 async def _error_from_response(response, request_id):

@@ -12,6 +12,7 @@ import os
 import socket
 
 import blufio
+from blufio.manifest import identity
 
 log = logging.getLogger("blufio.gateway")
 
@@ -21,9 +22,7 @@ class GatewayChannel:
     ``render()`` serves ``/metrics`` when it has one), ``auth`` (adapters whose ``verify``
     accepts signed tokens), ``plugins`` (name → adapter, for ``/v1/health``)."""
 
-    name = "gateway"
-    version = "0.1.0"
-    adapter_type = "channel"
+    name, version, adapter_type = identity("gateway")
 
     def __init__(self, config, *, storage, observer=None, auth=(), plugins=None, **_services):
         self.host = config.get("gateway.host")

@@ -4,6 +4,7 @@ A test checks that it names every route the app serves, with its methods, and no
 """
 
 import blufio
+from blufio.model import USAGE_FIELDS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -47,9 +48,7 @@ _SCHEMAS = {
     },
     "Usage": {
         "type": "object",
-        "properties": {name: {"type": "integer"} for name in (
-            "input_tokens", "output_tokens", "cache_creation_input_tokens",
-            "cache_read_input_tokens")},
+        "properties": {name: {"type": "integer"} for name in USAGE_FIELDS},
     },
     "Message": {
         "type": "object",

@@ -23,7 +23,6 @@ import base64
 import binascii
 import json
 import os
-import re
 import secrets
 import threading
 import time
@@ -31,7 +30,9 @@ import time
 import nacl.exceptions
 import nacl.signing
 
+from blufio.durations import parse_duration
 from blufio.errors import BlufioError, ConfigError
+from blufio.manifest import identity
 
 PREFIX = "blufio_"
 KEY_NAME = "keypair:device_key"  # not "section.key": the configuration never mistakes these
@@ -43,22 +44,7 @@ MAX_NAME_LENGTH = 64
 
 ACTIVE, EXPIRED, REVOKED = "active", "expired", "revoked"
 
-DURATION_FORMS = "a whole number and a unit: 30s, 15m, 1h or 30d"
-_DURATION = re.compile(r"\s*(\d{1,9})\s*([smhd])\s*", re.ASCII)
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_MAX_DURATION = 10 * 366 * 86400
 _VERIFIED_CACHE_SIZE = 256
-
-
-def parse_duration(text):
-    """Seconds in ``text`` (``30s``, ``15m``, ``1h``, ``30d``); ValueError when it is not one."""
-    match = _DURATION.fullmatch(text or "")
-    if match is None:
-        raise ValueError(f"'{text}' is not a duration; use {DURATION_FORMS}")
-    seconds = int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if not 0 < seconds <= _MAX_DURATION:
-        raise ValueError(f"'{text}' is out of range; a token lives from 1s to 3660d")
-    return seconds
 
 
 class KeypairAuth:
@@ -68,9 +54,7 @@ class KeypairAuth:
     (a new dict) or None. The other methods are for ``blufio auth`` and raise BlufioError.
     """
 
-    name = "keypair"
-    version = "0.1.0"
-    adapter_type = "auth"
+    name, version, adapter_type = identity("keypair")
 
     def __init__(self, config, **_services):
         self.config = config

@@ -17,6 +17,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, choose_encode
 
 import blufio
 from blufio import build_record
+from blufio.manifest import identity
 
 MAX_VALUES = 32  # distinct values of one open label, per metric
 OTHER = "other"
@@ -36,9 +37,7 @@ class PrometheusObserver:
     token. ``render(accept)`` returns ``(body, content_type)``.
     """
 
-    name = "prometheus"
-    version = "0.1.0"
-    adapter_type = "observability"
+    name, version, adapter_type = identity("prometheus")
 
     def __init__(self, config=None, **_services):
         self.public = bool(config.get("prometheus.public")) if config is not None else False

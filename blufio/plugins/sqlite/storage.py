@@ -22,13 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 import aiosqlite
 
 from blufio.errors import SchemaTooNewError, StorageError
-from blufio.model import CostEntry, Inbound, Message, Session, Usage, utc_now
+from blufio.manifest import identity
+from blufio.model import USAGE_FIELDS, CostEntry, Inbound, Message, Session, Usage, utc_now
 from blufio.paths import ensure_private_dir, touch_private
 from blufio.plugins.sqlite.migrations import MIGRATIONS
 
 DATABASE_FILE = "blufio.db"
-_USAGE_COLUMNS = ("input_tokens", "output_tokens", "cache_creation_input_tokens",
-                  "cache_read_input_tokens")
+_USAGE_COLUMNS = ", ".join(USAGE_FIELDS)
 
 
 def database_path(config):
@@ -39,9 +39,7 @@ def database_path(config):
 class SqliteStorage:
     """Sessions, messages, the inbound queue, the cost ledger and state in SQLite."""
 
-    name = "sqlite"
-    version = "0.1.0"
-    adapter_type = "storage"
+    name, version, adapter_type = identity("sqlite")
 
     def __init__(self, config, **_services):
         self.path = database_path(config)
@@ -215,9 +213,8 @@ class SqliteStorage:
 
     async def record_cost(self, entry):
         await self._write(lambda conn: conn.execute(
-            "INSERT INTO cost_ledger (session_id, model, input_tokens, output_tokens, "
-            "cache_creation_input_tokens, cache_read_input_tokens, cost_usd, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO cost_ledger (session_id, model, {_USAGE_COLUMNS}, cost_usd, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (entry.session_id, entry.model, *entry.usage.as_tuple(), entry.cost_usd,
              entry.created_at or utc_now())))
 
@@ -298,9 +295,8 @@ def _insert_messages(conn, session_id, messages):
     stored = []
     for message in messages:
         cursor = conn.execute(
-            "INSERT INTO messages (session_id, role, content, model, input_tokens, "
-            "output_tokens, cache_creation_input_tokens, cache_read_input_tokens, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO messages (session_id, role, content, model, {_USAGE_COLUMNS}, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (session_id, message.role, json.dumps(message.content), message.model,
              *message.usage.as_tuple(), now))
         stored.append(Message(cursor.lastrowid, session_id, message.role, message.content,
@@ -318,7 +314,7 @@ def _statements(script):
 
 
 def _usage(row):
-    return Usage(*(row[column] for column in _USAGE_COLUMNS))
+    return Usage(*(row[column] for column in USAGE_FIELDS))
 
 
 def _session(row):

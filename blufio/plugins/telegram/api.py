@@ -7,17 +7,17 @@ into the URL by the transport, the last step before the socket: httpx's own log 
 exceptions and ``response.request`` only ever see ``.../bot/{method}``, so the token cannot
 leak through them.
 
-``Backoff`` is the capped exponential delay with jitter used between failed attempts.
+Retries wait with ``blufio.retry.Backoff``, the one backoff every client uses.
 """
 
 import asyncio
 import logging
-import random
 from urllib.parse import quote
 
 import httpx
 
 from blufio.errors import PluginError
+from blufio.retry import Backoff
 
 log = logging.getLogger("blufio.telegram")
 
@@ -137,27 +137,3 @@ def _result(method, response):
                    "telegram.api_base_url)"
     raise BotAPIError(method, message, status=status, description=description,
                       retry_after=retry_after)
-
-
-class Backoff:
-    """Exponential delays with jitter: ``initial``, doubling, capped at ``maximum``.
-
-    Each delay is drawn between half and all of the current step, so many clients that
-    failed together do not retry together. ``reset()`` after a success.
-    """
-
-    def __init__(self, initial=1.0, maximum=30.0):
-        self.initial = initial
-        self.maximum = maximum
-        self._step = initial
-
-    def next_delay(self, retry_after=None):
-        """The next delay; at least ``retry_after`` when the server asked for it."""
-        delay = random.uniform(self._step / 2, self._step)
-        self._step = min(self._step * 2, self.maximum)
-        if retry_after:
-            delay = max(delay, float(retry_after))
-        return delay
-
-    def reset(self):
-        self._step = self.initial

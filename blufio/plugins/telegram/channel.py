@@ -21,7 +21,9 @@ import time
 
 from blufio.agent.events import TextDelta, TurnComplete, TurnError
 from blufio.errors import BlufioError, ConfigError, PluginError
-from blufio.plugins.telegram.api import Backoff, BotAPI, BotAPIError
+from blufio.manifest import identity
+from blufio.plugins.telegram.api import BotAPI, BotAPIError
+from blufio.retry import Backoff
 from blufio.plugins.telegram.reply import StreamedReply, typing
 
 log = logging.getLogger("blufio.telegram")
@@ -36,9 +38,7 @@ NOT_TEXT = "Sorry, I can only read text messages."
 class TelegramChannel:
     """The ``telegram`` channel (see the module docstring)."""
 
-    name = "telegram"
-    version = "0.1.0"
-    adapter_type = "channel"
+    name, version, adapter_type = identity("telegram")
 
     def __init__(self, config, *, storage=None, **_services):
         token = config.get("telegram.bot_token")

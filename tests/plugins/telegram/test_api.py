@@ -6,7 +6,8 @@ import httpx
 import pytest
 
 from blufio.errors import PluginError
-from blufio.plugins.telegram.api import Backoff, BotAPI, BotAPIError
+from blufio.plugins.telegram.api import BotAPI, BotAPIError
+from blufio.retry import Backoff
 from blufio.plugins.telegram.reply import MAX_MESSAGE_LENGTH, split_text, utf16_length
 
 TOKEN = "123:secret-token"
