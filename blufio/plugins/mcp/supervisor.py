@@ -14,9 +14,10 @@ The tool list is fetched after each start and again when the server sends
 
 import asyncio
 import logging
-import random
 
+from blufio.lifecycle import TaskGroup
 from blufio.plugins.mcp.client import McpClient
+from blufio.retry import Backoff
 from blufio.plugins.mcp.errors import McpError, ServerUnavailable
 
 log = logging.getLogger("blufio.mcp")
@@ -34,19 +35,18 @@ class McpServer:
         self.name = settings.name
         self.label = f"MCP server '{settings.name}'"
         self.max_message_bytes = max_message_bytes
-        self.backoff = backoff
+        self._backoff = Backoff(*backoff)
         self.grace = grace
         self.on_change = on_change
         self.state = DOWN if settings.enabled else DISABLED
         self.error = None if settings.enabled else "disabled in the configuration"
         self.tools = []  # tool dicts as the server listed them
         self.client = None
-        self._delay = backoff[0]
         self._attempt_task = None
         self._retry_task = None
         self._refresh_task = None
         self._logged_error = None
-        self._closing = set()  # sessions being closed after a crash
+        self._tasks = TaskGroup(self.label)  # attempts, retries, refreshes, closings
         self._closed = False
 
     @property
@@ -63,7 +63,7 @@ class McpServer:
             if self.state == READY:
                 return None
             self.state = STARTING
-            self._attempt_task = asyncio.get_running_loop().create_task(self._attempt())
+            self._attempt_task = self._tasks.spawn(self._attempt(), name=f"start {self.name}")
         return self._attempt_task
 
     async def ready(self):
@@ -103,7 +103,7 @@ class McpServer:
         else:
             self.client, self.tools = client, tools
             self.state, self.error, self._logged_error = READY, None, None
-            self._delay = self.backoff[0]
+            self._backoff.reset()
             log.info("%s: started (%d tool%s)", self.label, len(tools),
                      "" if len(tools) == 1 else "s")
             self._changed()
@@ -138,17 +138,14 @@ class McpServer:
         log.warning("%s; it will be restarted", error)
         self._logged_error = str(error)
         self.client = None
-        closing = asyncio.get_running_loop().create_task(client.aclose())  # reap the process
-        self._closing.add(closing)
-        closing.add_done_callback(self._closing.discard)
+        self._tasks.spawn(client.aclose(), name=f"reap {self.name}")
         self._retry_later()
 
     def _retry_later(self):
         if self._closed or (self._retry_task is not None and not self._retry_task.done()):
             return
-        delay = random.uniform(self._delay / 2, self._delay)
-        self._delay = min(self._delay * 2, self.backoff[1])
-        self._retry_task = asyncio.get_running_loop().create_task(self._retry(delay))
+        delay = self._backoff.next_delay()
+        self._retry_task = self._tasks.spawn(self._retry(delay), name=f"retry {self.name}")
 
     async def _retry(self, delay):
         await asyncio.sleep(delay)
@@ -157,7 +154,7 @@ class McpServer:
 
     def _tools_changed(self):
         if self._refresh_task is None or self._refresh_task.done():
-            self._refresh_task = asyncio.get_running_loop().create_task(self._refresh())
+            self._refresh_task = self._tasks.spawn(self._refresh(), name=f"tools {self.name}")
 
     async def _refresh(self):
         client = self.client
@@ -178,10 +175,10 @@ class McpServer:
     async def aclose(self):
         """Stop retrying and stop the server (its process ends); safe to call twice."""
         self._closed = True
-        tasks = [t for t in (self._retry_task, self._refresh_task, self._attempt_task) if t]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, *self._closing, return_exceptions=True)
+        for task in (self._retry_task, self._refresh_task, self._attempt_task):
+            if task is not None:
+                task.cancel()
+        await self._tasks.aclose(timeout=2 * self.grace + 1)  # let closings reap their child
         client, self.client = self.client, None
         if client is not None:
             await client.aclose()
