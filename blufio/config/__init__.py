@@ -9,7 +9,7 @@ types are errors that name the file (or variable), the key and what was expected
 
 import os
 
-from blufio.config.schema import CORE_SECTIONS, PLUGINS_SECTION, ConfigKey
+from blufio.config.schema import CORE_SECTIONS, PLUGINS_SECTION, TABLE, ConfigKey
 from blufio.errors import ConfigError
 
 __all__ = ["Config", "ConfigKey", "check_value", "did_you_mean", "find_config_file", "load_config",
@@ -101,6 +101,9 @@ class Schema:
             raise ConfigError(f"unknown section '{section}' in '{dotted}'"
                               f"{did_you_mean(section, self.known_sections())}")
         keys = self.sections[section]
+        head, _, rest = name.partition(".")
+        if rest and head in keys and keys[head].type == TABLE:
+            return keys[head].below(rest)
         if name not in keys:
             raise ConfigError(f"unknown key '{dotted}'{did_you_mean(name, keys)}; "
                               f"[{section}] has: {', '.join(keys)}")
@@ -157,9 +160,20 @@ class Config:
         return {key: self.get(f"{name}.{key}") for key in self.schema.sections[name]}
 
     def secret_values(self):
-        """Every secret value in effect (to scrub from logs)."""
-        return [v for k in self.schema.all_keys() if k.secret and self.is_set(k.dotted)
-                for v in [self.get(k.dotted)] if v]
+        """Every secret value in effect (to scrub from logs), those inside tables included."""
+        values = [v for k in self.schema.all_keys() if k.secret and self.is_set(k.dotted)
+                  and k.type != TABLE for v in [self.get(k.dotted)] if v]
+        for key in self.schema.all_keys():
+            if key.type == TABLE and key.secret:
+                values += [v for v in self.secrets_below(key.dotted).values() if v]
+        return values
+
+    def secrets_below(self, dotted):
+        """The vault's values inside the table key ``dotted``, by their full dotted names
+        (e.g. ``mcp.servers.github.env.GITHUB_TOKEN``); decrypted on this call."""
+        prefix = dotted + "."
+        return {name: self.get(name) for name, source in self._sources.items()
+                if source == "vault" and name.startswith(prefix)}
 
     @property
     def data_dir(self):
@@ -272,7 +286,7 @@ def _layer_file(schema, path, document, values, sources, switches, warnings):
             key = keys[name]
             values[key.dotted] = check_value(key, value, path)
             sources[key.dotted] = "file"
-            if key.secret:
+            if key.secret and key.type != TABLE:  # a table's plugin knows its secrets
                 warnings.append(f"{path}: '{key.dotted}' is a secret written in clear; move it "
                                 f"to the vault with 'blufio config set-secret {key.dotted}'")
 

@@ -12,7 +12,12 @@ _SCALAR_CHECKS = {
     "number": ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
     "boolean": ("true or false", lambda v: isinstance(v, bool)),
 }
-TYPES = frozenset(_SCALAR_CHECKS) | {name + "[]" for name in _SCALAR_CHECKS}
+# A ``table`` key holds named tables of its plugin's own shape (``[mcp.servers.<name>]``):
+# the core checks only that it is a table; the plugin checks the rest (``check_config``).
+# Below a secret table key, any dotted name (``mcp.servers.x.env.TOKEN``) is a secret
+# string that may live in the vault.
+TABLE = "table"
+TYPES = frozenset(_SCALAR_CHECKS) | {name + "[]" for name in _SCALAR_CHECKS} | {TABLE}
 
 
 class ConfigKey:
@@ -48,16 +53,25 @@ class ConfigKey:
 
     def expected(self):
         """How the expected type reads in an error message."""
+        if self.type == TABLE:
+            return f"a table, written [{self.dotted}.NAME]"
         if self.type.endswith("[]"):
             return f"a list of {_SCALAR_CHECKS[self.type[:-2]][0].split(' ', 1)[1]}s"
         return _SCALAR_CHECKS[self.type][0]
 
     def accepts(self, value):
         """True when ``value`` (as parsed from TOML) has this key's type."""
+        if self.type == TABLE:
+            return isinstance(value, dict)
         if self.type.endswith("[]"):
             check = _SCALAR_CHECKS[self.type[:-2]][1]
             return isinstance(value, list) and all(check(item) for item in value)
         return _SCALAR_CHECKS[self.type][1](value)
+
+    def below(self, rest):
+        """The key ``rest`` (dotted) inside this table key: a string, secret like its table."""
+        return ConfigKey(self.section, f"{self.name}.{rest}", "string", secret=self.secret,
+                         description=f"A value inside [{self.dotted}]")
 
     def coerce(self, value):
         """Return ``value`` in this key's canonical Python type (an integer for a number)."""

@@ -50,7 +50,6 @@ _KEYS = {
                 and not isinstance(v, bool) and v > 0),
 }
 _STDIO_ONLY = ("args", "env", "cwd")
-_TOP_LEVEL = ("servers",)
 
 
 @dataclass
@@ -92,20 +91,12 @@ def secret_name(server, table, key):
     return f"mcp.servers.{server}.{table}.{key}"
 
 
-def parse_section(section, where, secrets=None):
-    """``(servers, warnings)`` from the ``[mcp]`` table ``section`` of the file ``where``.
+def parse_servers(servers_table, where, secrets=None):
+    """``(servers, warnings)`` from the ``mcp.servers`` table of the file ``where``.
 
     ``servers`` maps each name to its ``ServerSettings``, in file order; ``secrets`` maps
     vault names (``mcp.servers.<name>.env.<VAR>``) to values, merged under the file's.
     """
-    secrets = secrets or {}
-    if not isinstance(section, dict):
-        raise ConfigError(f"{where}: 'mcp' must be a table, written [mcp]")
-    for key in section:
-        if key not in _TOP_LEVEL:
-            raise ConfigError(f"{where}: [mcp] unknown key '{key}'; [mcp] has: servers "
-                              "(one table per server, written [mcp.servers.NAME])")
-    servers_table = section.get("servers", {})
     if not isinstance(servers_table, dict):
         raise ConfigError(f"{where}: 'mcp.servers' must hold tables, written "
                           "[mcp.servers.NAME]")
@@ -113,6 +104,14 @@ def parse_section(section, where, secrets=None):
     for name, table in servers_table.items():
         servers[name] = parse_server(name, table, where, secrets, warnings)
     return servers, warnings
+
+
+def from_config(config):
+    """``(servers, warnings)`` for the running configuration (file, environment, vault)."""
+    source = config.source("mcp.servers")
+    where = config.path if source in ("file", "default") else source
+    return parse_servers(config.get("mcp.servers") or {}, where,
+                         config.secrets_below("mcp.servers"))
 
 
 def parse_server(name, table, where, secrets=None, warnings=None):

@@ -4,7 +4,7 @@ import pytest
 
 from blufio.config.toml import loads
 from blufio.errors import ConfigError
-from blufio.plugins.mcp.settings import parse_section
+from blufio.plugins.mcp.settings import parse_servers
 
 GOOD = """
 [mcp.servers.files]
@@ -22,7 +22,7 @@ enabled = false
 
 
 def parse(text, secrets=None):
-    return parse_section(loads(text)["mcp"], "blufio.toml", secrets)
+    return parse_servers(loads(text)["mcp"].get("servers", {}), "blufio.toml", secrets)
 
 
 def test_a_stdio_and_an_http_server_are_read_in_file_order():
@@ -71,7 +71,6 @@ def test_a_secret_written_in_clear_draws_a_warning_naming_the_vault_key():
      "'headers' is only for a server reached by 'url'"),
     ('[mcp.servers."my.files"]\ncommand = "npx"\n', "a server name is 1 to 32 letters"),
     ('[mcp.servers.a__b]\ncommand = "npx"\n', "without '__'"),
-    ('[mcp]\nserver = 1\n', "[mcp] unknown key 'server'"),
     ('[mcp]\nservers = 1\n', "'mcp.servers' must hold tables"),
 ])
 def test_a_mistake_is_an_error_naming_the_file_the_table_and_the_key(text, message):
