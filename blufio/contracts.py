@@ -5,19 +5,32 @@ Every plugin implements ``PluginAdapter`` plus the contract of its kind. Contrac
 An adapter class is constructed as ``AdapterClass(config, **services)`` by the registry,
 where ``config`` is the running ``blufio.config.Config``.
 
-Kinds: channel, provider, storage, embedding, observability, auth, skill_runtime.
+Kinds: channel, provider, storage, embedding, observability, auth, skill_runtime
+(``CONTRACTS`` maps each to its Protocol). The registry checks every adapter it creates
+against the contract of its kind, and ``tests/contracts`` checks every plugin of the build:
+its class matches the Protocol, its identity agrees with its ``plugin.toml``, and its
+``health_check``/``shutdown`` behave.
 """
 
-from typing import Any, AsyncIterator, Awaitable, Callable, Optional, Protocol, runtime_checkable
+from __future__ import annotations
+
+import inspect
+from typing import (TYPE_CHECKING, AsyncIterator, Awaitable, Callable, Mapping, Optional,
+                    Protocol, runtime_checkable)
 
 from blufio.model import CostEntry, Inbound, Message, NewMessage, Session
+
+if TYPE_CHECKING:  # imported for the annotations only: the agent is heavy to import
+    from blufio.agent.cost import Price
+    from blufio.agent.events import AgentEvent
+    from blufio.agent.loop import Agent
 
 
 @runtime_checkable
 class PluginAdapter(Protocol):
     """What every adapter has: identity, a health check, and an orderly shutdown."""
 
-    name: str
+    name: str  # these three come from the plugin's manifest (blufio.manifest.identity)
     version: str
     adapter_type: str  # one of blufio.manifest.ADAPTER_TYPES
 
@@ -41,6 +54,7 @@ class Provider(PluginAdapter, Protocol):
     """
 
     default_model: str
+    prices: Mapping[str, Price]  # USD per million tokens, by model name prefix
 
     def stream(self, *, model: str, system: list, messages: list, tools: list,
                max_tokens: int) -> AsyncIterator[dict]:
@@ -118,9 +132,9 @@ class Channel(PluginAdapter, Protocol):
     answered after a restart) to the conversation named by its ``reply_to``.
     """
 
-    async def start(self, agent: Any) -> None: ...
+    async def start(self, agent: Agent) -> None: ...
 
-    async def deliver(self, inbound: Inbound, events: AsyncIterator[Any]) -> None: ...
+    async def deliver(self, inbound: Inbound, events: AsyncIterator[AgentEvent]) -> None: ...
 
 
 @runtime_checkable
@@ -153,6 +167,24 @@ class Auth(PluginAdapter, Protocol):
 
 
 @runtime_checkable
+class TokenIssuer(Auth, Protocol):
+    """An auth plugin that also issues and manages its tokens (``blufio auth``); its
+    manifest lists the ``signed-tokens`` capability."""
+
+    def issue(self, name: str = "", expires_in: Optional[int] = None) -> tuple[str, dict]:
+        """Sign a new token; ``(token text, its record)``."""
+
+    def tokens(self) -> list[dict]:
+        """Every issued token's record with its ``state``, oldest first."""
+
+    def revoke(self, token_id: str) -> Optional[dict]:
+        """Revoke a token; its record as it was before, or None if there is no such id."""
+
+    def rotate(self) -> tuple[str, int]:
+        """Replace the signing key; ``(new key id, tokens that were active)``."""
+
+
+@runtime_checkable
 class Embedding(PluginAdapter, Protocol):
     """Turns texts into vectors of ``dimensions`` floats (no plugin of this kind yet)."""
 
@@ -168,8 +200,66 @@ class SkillRuntime(PluginAdapter, Protocol):
     async def list_skills(self) -> list[dict]:
         """Each skill as ``{"name", "description", "input_schema"}``."""
 
-    async def invoke(self, name: str, arguments: dict) -> Awaitable[str]: ...
+    async def invoke(self, name: str, arguments: dict) -> str: ...
 
 
 # A callback a channel gets to report progress: ``await on_event(event)``.
-EventCallback = Callable[[Any], Awaitable[None]]
+EventCallback = Callable[["AgentEvent"], Awaitable[None]]
+
+CONTRACTS = {
+    "channel": Channel,
+    "provider": Provider,
+    "storage": Storage,
+    "embedding": Embedding,
+    "observability": Observability,
+    "auth": Auth,
+    "skill_runtime": SkillRuntime,
+}
+
+
+def contract_problems(adapter, kind):
+    """How ``adapter`` (an instance) breaks the contract of ``kind``, one line each; empty
+    when it keeps it. Every attribute the Protocol declares must be there; every method must
+    be ``async`` exactly where the contract's is and accept the contract's parameters."""
+    problems = []
+    for name, declared in _members(CONTRACTS[kind]).items():
+        if not hasattr(adapter, name):
+            problems.append(f"has no '{name}'")
+        elif declared is not None:
+            problem = _method_problem(name, declared, getattr(type(adapter), name, None))
+            if problem:
+                problems.append(problem)
+    return problems
+
+
+def _members(protocol):
+    """``{name: function or None (a data attribute)}`` declared by ``protocol`` and the
+    Protocols it extends."""
+    members = {}
+    for cls in reversed(protocol.__mro__):
+        if cls is object or not getattr(cls, "_is_protocol", False) or cls is Protocol:
+            continue
+        members.update(dict.fromkeys(cls.__dict__.get("__annotations__", {})))
+        members.update({name: value for name, value in vars(cls).items()
+                        if inspect.isfunction(value) and not name.startswith("_")})
+    return members
+
+
+def _method_problem(name, declared, actual):
+    if not callable(actual):
+        return f"'{name}' is not a method"
+    if inspect.iscoroutinefunction(declared) and not inspect.iscoroutinefunction(actual):
+        return f"'{name}' must be async"
+    if not inspect.iscoroutinefunction(declared) and inspect.iscoroutinefunction(actual):
+        return f"'{name}' must not be async"
+    wanted = list(inspect.signature(declared).parameters.values())[1:]
+    given = inspect.signature(actual).parameters
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in given.values())
+    missing = [p.name for p in wanted if p.name not in given and not takes_any]
+    if missing:
+        return f"'{name}' does not accept {', '.join(missing)}"
+    extra = [p.name for p in list(given.values())[1:] if p.name not in {w.name for w in wanted}
+             and p.default is p.empty and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    if extra:
+        return f"'{name}' requires {', '.join(extra)}, which the contract does not pass"
+    return None

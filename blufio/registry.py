@@ -171,7 +171,15 @@ class PluginRegistry:
             raise PluginError(f"the {info.name} plugin is {info.state}"
                               + (f": {info.reason}" if info.reason else
                                  f"; enable it with 'blufio plugin install {info.name}'"))
-        return self.adapter_class(info.name)(self.config if config is None else config, **deps)
+        adapter = self.adapter_class(info.name)(self.config if config is None else config,
+                                                **deps)
+        from blufio.contracts import contract_problems
+
+        problems = contract_problems(adapter, info.kind)
+        if problems:
+            raise PluginError(f"the {info.name} plugin does not keep the {info.kind} contract "
+                              f"(blufio/contracts.py): it {'; it '.join(problems)}")
+        return adapter
 
     def adapter_class(self, name):
         """Import and return the adapter class of ``name`` (not constructed)."""

@@ -94,3 +94,14 @@ def test_serve_with_no_channel_enabled_is_a_config_error(blufio):
                                   "BLUFIO_PLUGINS__TELEGRAM": "false"})
     assert result.returncode == 2
     assert "no channel is enabled" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_sigterm_leaves_no_task_pending_in_asyncio_debug_mode(serve, fake_anthropic):
+    served = serve(PYTHONASYNCIODEBUG="1", PYTHONDEVMODE="1")
+    sdk = anthropic.Anthropic(base_url=served.url, api_key=TOKEN, max_retries=0)
+    assert sdk.messages.create(model="m", max_tokens=20,
+                               messages=[{"role": "user", "content": "hi"}]).content
+    assert served.stop() == 0
+    for symptom in ("Task was destroyed but it is pending", "was never awaited",
+                    "Unclosed", "unclosed"):
+        assert symptom not in served.stderr, served.stderr
