@@ -56,10 +56,11 @@ class McpSkillRuntime:
 
     name, version, adapter_type = identity("mcp")
 
-    def __init__(self, config, *, max_result_chars=DEFAULT_MAX_CHARS, **options):
+    def __init__(self, config, *, max_result_chars=DEFAULT_MAX_CHARS, backoff=(1.0, 60.0),
+                 grace=3.0, **_services):
+        # (no observer: tool calls are counted by the agent's tool registry, for every tool)
         settings, self.warnings = from_config(config)
-        options.pop("observer", None)  # tool metrics are recorded by the tool registry
-        self.servers = ServerSet(settings, **options)
+        self.servers = ServerSet(settings, backoff=backoff, grace=grace)
         self.max_result_chars = max_result_chars
 
     @classmethod
