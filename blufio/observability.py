@@ -35,6 +35,9 @@ class NullObserver:
     def error(self, kind):
         pass
 
+    def tool_call(self, source, tool, outcome, seconds):
+        pass
+
     async def health_check(self):
         return {"status": "ok", "detail": "no observability plugin"}
 

@@ -114,7 +114,7 @@ class Agent:
         observer = observer or NullObserver()
         history_tokens = _optional(config, "agent.max_history_tokens")
         return cls(provider=provider, storage=storage, observer=observer,
-                   tools=tools if tools is not None else default_registry(config),
+                   tools=tools if tools is not None else default_registry(config, observer),
                    budget=Budget.from_config(config, storage, observer),
                    system_prompt=config.get("agent.system_prompt") or "",
                    model=config.get("agent.model") or "",
@@ -244,7 +244,7 @@ class Agent:
         _append(messages, "user", inbound.content)
         turn = [NewMessage("user", inbound.content)]
         system = [{"type": "text", "text": self.system_prompt}] if self.system_prompt else []
-        tools = self.tools.definitions()
+        tools = await self.tools.offer()
         state = _TurnState(started)
         for round_number in range(self.max_tool_rounds + 1):
             await self.budget.check()
@@ -265,19 +265,7 @@ class Agent:
                 break
             turn.append(NewMessage("assistant", content, self.model, usage))
             _append(messages, "assistant", content)
-            results = []
-            for block in tool_uses:
-                emit(ToolUse(inbound.session_id, inbound.id, tool_use_id=block.get("id", ""),
-                             name=block.get("name", ""), input=block.get("input")))
-                outcome = await self.tools.call(block.get("name", ""), block.get("input"))
-                emit(ToolResult(inbound.session_id, inbound.id, tool_use_id=block.get("id", ""),
-                                name=block.get("name", ""), is_error=outcome.is_error,
-                                content=outcome.content))
-                result = {"type": "tool_result", "tool_use_id": block.get("id", ""),
-                          "content": outcome.content}
-                if outcome.is_error:
-                    result["is_error"] = True
-                results.append(result)
+            results = await self._run_tools(inbound, tool_uses, emit)
             turn.append(NewMessage("user", results))
             _append(messages, "user", results)
         stored = await self.storage.finish_turn(inbound.id, turn)
@@ -286,6 +274,24 @@ class Agent:
         emit(TurnComplete(inbound.session_id, inbound.id, message=stored[-1] if stored else None,
                           text=state.text(), usage=state.usage, stop_reason=state.stop_reason,
                           model=self.model, cost_usd=state.cost))
+
+    async def _run_tools(self, inbound, tool_uses, emit):
+        """Run the tools of one round concurrently; their ``tool_result`` blocks, in the
+        order the model asked for them."""
+        async def run(block):
+            tool_use_id, name = block.get("id", ""), block.get("name", "")
+            emit(ToolUse(inbound.session_id, inbound.id, tool_use_id=tool_use_id, name=name,
+                         input=block.get("input")))
+            outcome = await self.tools.call(name, block.get("input"))
+            emit(ToolResult(inbound.session_id, inbound.id, tool_use_id=tool_use_id, name=name,
+                            is_error=outcome.is_error, content=outcome.content))
+            result = {"type": "tool_result", "tool_use_id": tool_use_id,
+                      "content": outcome.result_content()}
+            if outcome.is_error:
+                result["is_error"] = True
+            return result
+
+        return list(await asyncio.gather(*(run(block) for block in tool_uses)))
 
     async def _call(self, inbound, system, messages, tools, emit, state):
         """One streamed provider call; returns (content, usage, stop_reason) and records

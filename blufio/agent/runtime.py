@@ -1,8 +1,8 @@
 """Start the agent's adapters in one place: ``open_runtime(config)``.
 
 It asks the plugin registry for the enabled storage and provider plugins, creates both
-through ``registry.create``, opens the storage, and builds an ``Agent`` from the
-configuration. Commands (``shell``, ``serve``) use it as an async context manager, which
+through ``registry.create``, opens the storage, starts the enabled skill runtimes (whose
+tools join the agent's registry), and builds an ``Agent`` from the configuration. Commands (``shell``, ``serve``) use it as an async context manager, which
 drains the agent and shuts everything down in reverse order, exactly once::
 
     async with await open_runtime(config) as runtime:
@@ -42,10 +42,25 @@ class Runtime:
         self.storage = registry.create(storage_info.name, observer=self.observer)
         stack.adapter(storage_info.name, self.storage)
         await self.storage.open()
+        self.adapters = {storage_info.name: self.storage, provider_info.name: self.provider}
+        skills = await self._start_skills()
         self.agent = Agent.from_config(self.config, provider=self.provider,
                                        storage=self.storage, observer=self.observer)
+        for runtime in skills:
+            self.agent.tools.add_runtime(runtime)
         stack.push_async_callback(self.agent.aclose)  # drains turns before the rest closes
-        self.adapters = {storage_info.name: self.storage, provider_info.name: self.provider}
+
+    async def _start_skills(self):
+        """Create and start the enabled skill runtimes (their servers start in the
+        background: a slow one never delays the agent)."""
+        started = []
+        for info in self.registry.enabled("skill_runtime"):
+            runtime = self._lifecycle.adapter(
+                info.name, self.registry.create(info.name, observer=self.observer))
+            await runtime.start()
+            self.adapters[info.name] = runtime
+            started.append(runtime)
+        return started
 
     async def aclose(self):
         """Drain the agent, then shut the storage and the provider down; safe to call twice."""

@@ -114,6 +114,8 @@ CORE_SECTIONS = {
         "workspace": {"type": "string", "default": "",
                       "description": "Directory file tools are confined to; empty means "
                                      "'workspace' in the data directory"},
+        "skills": {"type": "boolean", "default": True,
+                   "description": "Let the model use the tools of skill runtimes (MCP servers)"},
         "http_fetch": {"type": "boolean", "default": False,
                        "description": "Let the model fetch web pages"},
         "allow_private_addresses": {"type": "boolean", "default": False,

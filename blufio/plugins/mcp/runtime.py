@@ -3,8 +3,10 @@
 Each server's tools are offered to the model as ``<server>__<tool>`` (characters a tool name
 may not have become ``_``, and a name that had to change or was too long gets a short hash
 of the original, so names stay unique and at most 64 characters). A tool is *available*
-when its server is ready and the server's ``allow``/``deny`` lists permit it; the model
-sees only available tools, under the ``skills`` capability of the tool registry.
+when its server is ready and the server's ``allow``/``deny`` lists permit it. The model is
+offered the permitted tools of ready servers, and those of a server that went down after
+listing them (calling one restarts it), under the ``skills`` capability of the tool
+registry.
 
 ``run`` never raises: a tool's own error (``isError``), a timeout, a refused or dead server
 all become an error result the model can read, and the turn goes on. ``start`` only starts
@@ -48,7 +50,21 @@ class Skill:
     tool: str  # the server's own name for it
     description: str
     input_schema: dict
-    state: str  # available, denied, or the server's state ("down: why", "starting", ...)
+    permitted: bool  # by the server's allow/deny lists
+    server_state: str  # ready, starting, down (disabled servers list no tools)
+
+    @property
+    def state(self):
+        """``available``, ``denied``, or ``server down`` / ``server starting``."""
+        if not self.permitted:
+            return DENIED
+        return AVAILABLE if self.server_state == READY else f"server {self.server_state}"
+
+    @property
+    def offered(self):
+        """Whether the model is offered it: permitted, and its server ready or to be
+        restarted by the call (a crashed server's tools stay known)."""
+        return self.permitted and self.server_state in (READY, DOWN)
 
 
 class McpSkillRuntime:
@@ -80,22 +96,15 @@ class McpSkillRuntime:
 
     def skills(self):
         """Every known tool of every server with its state, in configuration order."""
-        found = []
-        for server in self.servers.servers.values():
-            for tool in server.tools:
-                if server.state != READY:
-                    state = server.state
-                else:
-                    state = AVAILABLE if server.settings.permits(tool["name"]) else DENIED
-                found.append(Skill(exposed_name(server.name, tool["name"]), server.name,
-                                   tool["name"], tool.get("description") or "",
-                                   tool["inputSchema"], state))
-        return found
+        return [Skill(exposed_name(server.name, tool["name"]), server.name, tool["name"],
+                      tool.get("description") or "", tool["inputSchema"],
+                      server.settings.permits(tool["name"]), server.state)
+                for server in self.servers.servers.values() for tool in server.tools]
 
     async def list_skills(self):
         """The available tools as ``{"name", "description", "input_schema"}``."""
-        return [{"name": s.name, "description": s.description, "input_schema": s.input_schema}
-                for s in self.skills() if s.state == AVAILABLE]
+        return [{"name": s.name, "description": s.description, "input_schema": s.input_schema,
+                 "source": s.server, "tool": s.tool} for s in self.skills() if s.offered]
 
     def _find(self, name):
         return next((s for s in self.skills() if s.name == name), None)

@@ -67,6 +67,22 @@ def build(**options):
         """An environment variable of the server, or '(unset)'."""
         return os.environ.get(name, "(unset)")
 
+    gathering = {"here": 0, "event": None}
+
+    @mcp.tool()
+    async def meet(party: int) -> str:
+        """Wait (up to 10 s) until ``party`` calls of this tool are running at once."""
+        if gathering["event"] is None:
+            gathering["event"] = asyncio.Event()
+        gathering["here"] += 1
+        if gathering["here"] >= party:
+            gathering["event"].set()
+        try:
+            await asyncio.wait_for(gathering["event"].wait(), 10)
+        except asyncio.TimeoutError:
+            return "alone"
+        return "met"
+
     @mcp.tool()
     async def grow(ctx: Context) -> str:
         """Add a tool called 'extra' and tell the client the tool list changed."""
