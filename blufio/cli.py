@@ -28,6 +28,10 @@ Usage:
   blufio [options] auth list [--json]
   blufio [options] auth revoke ID
   blufio [options] auth rotate
+  blufio [options] skill list [--json]
+  blufio [options] skill info SERVER
+  blufio [options] skill call SERVER TOOL [JSON]
+  blufio [options] skill import FILE
   blufio -h | --help
   blufio --version
 
@@ -51,7 +55,24 @@ COMMANDS = {
     "config": "blufio.commands.config",
     "plugin": "blufio.commands.plugin",
     "auth": "blufio.commands.auth",
+    "skill": "blufio.commands.skill",
 }
+
+# Commands that exist only when the build has a plugin of a kind: command -> kind.
+NEEDS_KIND = {"skill": "skill_runtime"}
+
+
+def usage():
+    """The usage text of this build: a command whose plugin kind is not in the build (e.g.
+    ``skill`` without a skill runtime) is left out."""
+    from blufio import build_record
+
+    kinds = {p["name"]: p["kind"] for p in build_record.catalog()["plugins"]}
+    present = {kinds.get(name) for name in build_record.current()["features"]}
+    absent = [command for command, kind in NEEDS_KIND.items() if kind not in present]
+    lines = [line for line in USAGE.splitlines(keepends=True)
+             if not any(line.startswith(f"  blufio [options] {command} ") for command in absent)]
+    return "".join(lines)
 
 
 def main(argv=None):
@@ -60,11 +81,11 @@ def main(argv=None):
     debug = "--debug" in argv
     try:
         if not argv or argv in (["-h"], ["--help"]):
-            print(USAGE, end="")
+            print(usage(), end="")
             return 0
         args = _fast_parse(argv) or _parse(argv)
         if args["--help"]:
-            print(USAGE, end="")
+            print(usage(), end="")
             return 0
         if args["--version"]:
             return _print_version()
@@ -139,13 +160,14 @@ def _parse(argv):
     """docopt-ng, with usage errors as a UsageError (exit 2)."""
     from docopt import DocoptExit, docopt
 
+    text = usage()
     try:
-        return docopt(USAGE, argv=argv, default_help=False)
+        return docopt(text, argv=argv, default_help=False)
     except DocoptExit:
         from blufio.errors import UsageError
 
         raise UsageError(f"unrecognised command line: blufio {' '.join(argv)}\n"
-                         f"{USAGE.split('Options:')[0].split('Usage:')[1].rstrip()}\n"
+                         f"{text.split('Options:')[0].split('Usage:')[1].rstrip()}\n"
                          "Run 'blufio --help' for the options.") from None
 
 

@@ -73,11 +73,26 @@ def set_secret(args):
 def validate(args):
     config = load_config(args["--config"])
     config.vault.check()
-    for warning in config.warnings:
+    for warning in [*config.warnings, *_check_tables(config)]:
         print(f"warning: {warning}", file=sys.stderr)
     where = config.path if config.file_exists else f"defaults (no file at {config.path})"
     print(f"configuration OK: {where}")
     return 0
+
+
+def _check_tables(config):
+    """Have each plugin with a ``table`` key check what it holds (``check_config`` on its
+    adapter class, e.g. ``[mcp.servers.*]``); return their warnings."""
+    from blufio.config.schema import TABLE
+    from blufio.registry import INCOMPATIBLE, PluginRegistry
+
+    registry = PluginRegistry(config)
+    warnings = []
+    for info in registry.plugins():
+        if info.state != INCOMPATIBLE and any(key.type == TABLE
+                                              for key in info.manifest.config.values()):
+            warnings += registry.adapter_class(info.name).check_config(config)
+    return warnings
 
 
 def path(args):

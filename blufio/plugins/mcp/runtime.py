@@ -79,6 +79,13 @@ class McpSkillRuntime:
         self.servers = ServerSet(settings, backoff=backoff, grace=grace)
         self.max_result_chars = max_result_chars
 
+    @staticmethod
+    def command(args, registry):
+        """Carry out a ``blufio skill`` command (``blufio.plugins.mcp.commands``)."""
+        from blufio.plugins.mcp.commands import run
+
+        return run(args, registry)
+
     @classmethod
     def check_config(cls, config):
         """Check ``[mcp.servers.*]`` strictly (ConfigError); return the warnings."""
