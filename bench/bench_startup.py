@@ -30,13 +30,12 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.path.join(ROOT, "build", "bench")
 HEAVY = "quart,hypercorn.asyncio,httpx,aiosqlite,nacl.signing,prometheus_client"
-# Runs the archive's own __main__ up to the CLI, then imports the modules named in argv[2].
+# Does what the archive's __main__ does before the CLI, then imports the modules in argv[2].
 ARCHIVE_IMPORT = (
-    "import sys, zipimport\n"
-    "a = sys.argv[1]\n"
-    "sys.path.insert(0, a)\n"
-    "s = zipimport.zipimporter(a).get_source('__main__')\n"
-    "exec(compile(s.split('from blufio.cli import main')[0], '__main__', 'exec'))\n"
+    "import sys\n"
+    "sys.path.insert(0, sys.argv[1])\n"
+    "from blufio._archive.bootstrap import prepare\n"
+    "prepare()\n"
     "for m in sys.argv[2].split(','):\n"
     "    __import__(m)\n")
 CONFIG = "# bench\n[gateway]\nport = 9000\n\n[plugins]\ntelegram = false\n"
@@ -53,19 +52,23 @@ def sh(*command, **kwargs):
 
 def setup(python):
     sys.path.insert(0, ROOT)
-    import build_zipapp as bz
+    from blufio_build.catalog import load_catalog
+    from blufio_build.lock import read_lock
+    from blufio_build.resolve import resolve
+    from blufio_build.target import host_target
+    from blufio_build.wheels import wheel_cache
 
     os.makedirs(WORK, exist_ok=True)
-    target = bz.host_target()
+    target = host_target()
     default = os.path.join(WORK, "blufio.pyz")
     stripped = os.path.join(WORK, "min.pyz")
     sh(python, os.path.join(ROOT, "build_zipapp.py"), "-o", default, cwd=ROOT)
     sh(python, os.path.join(ROOT, "build_zipapp.py"), "--no-default-features", "--features",
        "api,anthropic,sqlite", "-o", stripped, cwd=ROOT)
-    catalog = bz.load_catalog()
+    catalog = load_catalog()
     features = [p["name"] for p in catalog["plugins"] if p["default"]]
-    wheels = bz.resolve(catalog, features, target, bz.read_lock())
-    paths = [os.path.join(bz.WHEEL_CACHE, w[3]) for w in wheels]
+    wheels = resolve(catalog, features, target, read_lock())
+    paths = [os.path.join(wheel_cache(), w[3]) for w in wheels]
     app = os.path.join(WORK, "venv-app")
     stock = os.path.join(WORK, "venv-stock")
     if not os.path.exists(os.path.join(app, "bin", "python")):

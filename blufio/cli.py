@@ -7,72 +7,75 @@ line on stderr; ``--debug`` adds the traceback.
 
 import sys
 
-USAGE = """\
+HEADER = """\
 Blufio: an always-on personal AI agent.
 
 Usage:
-  blufio [options] serve
-  blufio [options] shell [--session ID]
-  blufio [options] config get KEY
-  blufio [options] config set KEY VALUE
-  blufio [options] config set-secret KEY
-  blufio [options] config validate
-  blufio [options] config path
-  blufio [options] plugin list [--json]
-  blufio [options] plugin search [QUERY]
-  blufio [options] plugin info NAME
-  blufio [options] plugin install NAME
-  blufio [options] plugin remove NAME
-  blufio [options] plugin update [NAME]
-  blufio [options] auth token [--name N] [--expires D]
-  blufio [options] auth list [--json]
-  blufio [options] auth revoke ID
-  blufio [options] auth rotate
-  blufio [options] skill list [--json]
-  blufio [options] skill info SERVER
-  blufio [options] skill call SERVER TOOL [JSON]
-  blufio [options] skill import FILE
-  blufio -h | --help
-  blufio --version
-
-Options:
-  -c PATH, --config PATH  Configuration file (default: $BLUFIO_CONFIG, ./blufio.toml,
-                          then ~/.config/blufio/blufio.toml).
-  --debug                 Show debug logs, and tracebacks with errors.
-  -h, --help              Show this help.
-  --version               Show the version and this build's plugins.
-  --json                  Print machine-readable JSON.
-  --session ID            Continue the stored session ID (shell).
-  --name N                A name for the new token, shown by 'auth list'.
-  --expires D             How long the new token lives: 30s, 15m, 1h or 30d
-                          (default: [auth] default_expiry).
 """
 
-# The first word of a command line -> the module whose ``run(args)`` carries it out.
-COMMANDS = {
-    "serve": "blufio.commands.serve",
-    "shell": "blufio.commands.shell",
-    "config": "blufio.commands.config",
-    "plugin": "blufio.commands.plugin",
-    "auth": "blufio.commands.auth",
-    "skill": "blufio.commands.skill",
-}
 
-# Commands that exist only when the build has a plugin of a kind: command -> kind.
-NEEDS_KIND = {"skill": "skill_runtime"}
+class Command:
+    """One command word: the module whose ``run(args)`` carries it out, its usage lines,
+    its options, and the adapter kind the build needs for it to exist (None: always).
+    A command whose kind is missing from the build is left out of the usage text."""
+
+    __slots__ = ("word", "module", "usage", "options", "needs")
+
+    def __init__(self, word, module, usage, options=(), needs=None):
+        self.word, self.module, self.usage = word, module, usage
+        self.options, self.needs = options, needs
 
 
-def usage():
-    """The usage text of this build: a command whose plugin kind is not in the build (e.g.
-    ``skill`` without a skill runtime) is left out."""
+COMMANDS = [
+    Command("serve", "blufio.commands.serve", ["serve"]),
+    Command("shell", "blufio.commands.shell", ["shell [--session ID]"],
+            ["  --session ID            Continue the stored session ID (shell)."]),
+    Command("config", "blufio.commands.config",
+            ["config get KEY", "config set KEY VALUE", "config set-secret KEY",
+             "config validate", "config path"]),
+    Command("plugin", "blufio.commands.plugin",
+            ["plugin list [--json]", "plugin search [QUERY]", "plugin info NAME",
+             "plugin install NAME", "plugin remove NAME", "plugin update [NAME]"]),
+    # Always listed: in a build without a token-issuing auth plugin, it says how to get one.
+    Command("auth", "blufio.commands.auth",
+            ["auth token [--name N] [--expires D]", "auth list [--json]", "auth revoke ID",
+             "auth rotate"],
+            ["  --name N                A name for the new token, shown by 'auth list'.",
+             "  --expires D             How long the new token lives: 30s, 15m, 1h or 30d",
+             "                          (default: [auth] default_expiry)."]),
+    Command("skill", "blufio.commands.skill",
+            ["skill list [--json]", "skill info SERVER", "skill call SERVER TOOL [JSON]",
+             "skill import FILE"], needs="skill_runtime"),
+]
+
+OPTIONS = [
+    "  -c PATH, --config PATH  Configuration file (default: $BLUFIO_CONFIG, ./blufio.toml,",
+    "                          then ~/.config/blufio/blufio.toml).",
+    "  --debug                 Show debug logs, and tracebacks with errors.",
+    "  -h, --help              Show this help.",
+    "  --version               Show the version and this build's plugins.",
+    "  --json                  Print machine-readable JSON.",
+]
+
+
+def available_commands():
+    """The commands of this build: those that need no adapter kind, or whose kind one of the
+    build's plugins provides (read from the frozen build record and the catalog)."""
     from blufio import build_record
 
-    kinds = {p["name"]: p["kind"] for p in build_record.catalog()["plugins"]}
-    present = {kinds.get(name) for name in build_record.current()["features"]}
-    absent = [command for command, kind in NEEDS_KIND.items() if kind not in present]
-    lines = [line for line in USAGE.splitlines(keepends=True)
-             if not any(line.startswith(f"  blufio [options] {command} ") for command in absent)]
-    return "".join(lines)
+    features = set(build_record.current()["features"])
+    kinds = {p["adapter_type"] for p in build_record.catalog()["plugins"]
+             if p["name"] in features}
+    return [c for c in COMMANDS if c.needs is None or c.needs in kinds]
+
+
+def usage_text(commands=None):
+    """The docopt usage text for ``commands`` (default: this build's)."""
+    commands = available_commands() if commands is None else commands
+    lines = [f"  blufio [options] {line}" for c in commands for line in c.usage]
+    lines += ["  blufio -h | --help", "  blufio --version", "", "Options:", *OPTIONS]
+    lines += [option for c in commands for option in c.options]
+    return HEADER + "\n".join(lines) + "\n"
 
 
 def main(argv=None):
@@ -81,18 +84,18 @@ def main(argv=None):
     debug = "--debug" in argv
     try:
         if not argv or argv in (["-h"], ["--help"]):
-            print(usage(), end="")
+            print(usage_text(), end="")
             return 0
         args = _fast_parse(argv) or _parse(argv)
         if args["--help"]:
-            print(usage(), end="")
+            print(usage_text(), end="")
             return 0
         if args["--version"]:
             return _print_version()
         import importlib
 
-        command = next(name for name in COMMANDS if args[name])
-        return importlib.import_module(COMMANDS[command]).run(args) or 0
+        command = next(c for c in COMMANDS if args[c.word])
+        return importlib.import_module(command.module).run(args) or 0
     except KeyboardInterrupt:
         print("blufio: interrupted", file=sys.stderr)
         return 130
@@ -104,19 +107,26 @@ def main(argv=None):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except Exception as exc:
-        from blufio.errors import BlufioError
+        return _report(exc, debug)
 
-        if debug:
-            import traceback
 
-            traceback.print_exc()
-        if isinstance(exc, BlufioError):
-            print(f"blufio: error: {exc}", file=sys.stderr)
-            return exc.exit_code
-        if not debug:
-            print(f"blufio: unexpected error: {type(exc).__name__}: {exc} "
-                  "(run again with --debug for the traceback)", file=sys.stderr)
-        return 1
+def _report(exc, debug):
+    """Say what went wrong in one line on stderr (``--debug``: the traceback first); return
+    the exit code. A BlufioError's message and exit code are its own; anything else is
+    unexpected."""
+    from blufio.errors import BlufioError
+
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc)
+    if isinstance(exc, BlufioError):
+        print(f"blufio: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    if not debug:
+        print(f"blufio: unexpected error: {type(exc).__name__}: {exc} "
+              "(run again with --debug for the traceback)", file=sys.stderr)
+    return 1
 
 
 class _Args(dict):
@@ -160,14 +170,14 @@ def _parse(argv):
     """docopt-ng, with usage errors as a UsageError (exit 2)."""
     from docopt import DocoptExit, docopt
 
-    text = usage()
+    usage = usage_text()
     try:
-        return docopt(text, argv=argv, default_help=False)
+        return docopt(usage, argv=argv, default_help=False)
     except DocoptExit:
         from blufio.errors import UsageError
 
         raise UsageError(f"unrecognised command line: blufio {' '.join(argv)}\n"
-                         f"{text.split('Options:')[0].split('Usage:')[1].rstrip()}\n"
+                         f"{usage.split('Options:')[0].split('Usage:')[1].rstrip()}\n"
                          "Run 'blufio --help' for the options.") from None
 
 

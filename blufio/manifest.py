@@ -24,7 +24,7 @@ Reading a manifest never imports the plugin's code.
 
 from blufio.build_record import frozen_manifest, read_package_file
 from blufio.config.schema import TYPES, ConfigKey
-from blufio.errors import PluginError
+from blufio.errors import ManifestError  # still importable from here, as before the move
 
 ADAPTER_TYPES = ("channel", "provider", "storage", "embedding", "observability", "auth",
                  "skill_runtime")
@@ -34,10 +34,6 @@ _REQUIRED_FIELDS = {
     "capabilities": list, "min_blufio_version": str, "entry_point": str,
 }
 _KEY_FIELDS = {"type", "required", "secret", "default", "env", "description"}
-
-
-class ManifestError(PluginError):
-    """A ``plugin.toml`` does not parse or breaks the manifest format."""
 
 
 class Manifest:

@@ -12,7 +12,7 @@ configuration (file, environment, vault), and gives every plugin of the build a 
 
 An adapter's module (the manifest's ``entry_point``, ``pkg.module:Class``) is imported only
 by ``create()``, when that adapter is started. Commands that need a provider, storage or
-channels ask the registry (``enabled(kind)``, ``create(name, ...)``, ``require(kind)``);
+channels ask the registry (``enabled(adapter_type)``, ``create(name, ...)``, ``require(adapter_type)``);
 nothing else names an adapter.
 """
 
@@ -26,22 +26,22 @@ NOT_CONFIGURED = "not-configured"
 INCOMPATIBLE = "incompatible"
 STATES = (ENABLED, DISABLED, NOT_CONFIGURED, INCOMPATIBLE)
 
-# What a build cannot do without a plugin of each kind (for the build and ``require``).
-ESSENTIAL_KINDS = {
-    "provider": "no model provider: the agent cannot answer (serve, shell)",
-    "storage": "no storage: sessions, the cost ledger and the inbound queue cannot be kept",
-}
+# What a build cannot do without a plugin of each adapter type (the build warns with these).
+ESSENTIAL_KINDS = (
+    ("provider", "no provider plugin: the agent cannot answer (serve, shell)"),
+    ("storage", "no storage plugin: sessions and the cost ledger cannot be kept"),
+)
 
 
 class PluginInfo:
     """One plugin of this build: catalog entry, manifest (None if broken) and state."""
 
-    __slots__ = ("name", "kind", "version", "description", "state", "reason", "manifest",
+    __slots__ = ("name", "adapter_type", "version", "description", "state", "reason", "manifest",
                  "entry")
 
-    def __init__(self, name, kind, version, description, state, reason, manifest, entry):
+    def __init__(self, name, adapter_type, version, description, state, reason, manifest, entry):
         self.name = name
-        self.kind = kind
+        self.adapter_type = adapter_type
         self.version = version
         self.description = description
         self.state = state
@@ -51,7 +51,7 @@ class PluginInfo:
 
     def as_dict(self):
         """A JSON-ready description (``plugin list --json``)."""
-        return {"name": self.name, "type": self.kind, "state": self.state,
+        return {"name": self.name, "type": self.adapter_type, "state": self.state,
                 "version": self.version, "description": self.description,
                 "reason": self.reason,
                 "capabilities": list(self.manifest.capabilities if self.manifest
@@ -88,10 +88,10 @@ class PluginRegistry:
         """Every plugin of this build, in build order."""
         return list(self._plugins.values())
 
-    def enabled(self, kind=None):
-        """The enabled plugins (of ``kind`` when given), in build order."""
+    def enabled(self, adapter_type=None):
+        """The enabled plugins (of ``adapter_type`` when given), in build order."""
         return [p for p in self._plugins.values()
-                if p.state == ENABLED and (kind is None or p.kind == kind)]
+                if p.state == ENABLED and adapter_type in (None, p.adapter_type)]
 
     def resolve(self, name):
         """The catalog name for ``name`` (an alias such as ``api`` gives ``gateway``).
@@ -110,10 +110,10 @@ class PluginRegistry:
     def known_names(self):
         return [*self._entries, *self._aliases]
 
-    def offering(self, kind, capability):
-        """The catalog's plugins of ``kind`` that list ``capability``, in build or not."""
+    def offering(self, adapter_type, capability):
+        """The catalog's plugins of ``adapter_type`` that list ``capability``, in build or not."""
         return [p["name"] for p in self.catalog["plugins"]
-                if p["kind"] == kind and capability in p.get("capabilities", ())]
+                if p["adapter_type"] == adapter_type and capability in p.get("capabilities", ())]
 
     def in_build(self, name):
         return name in self._plugins
@@ -143,19 +143,20 @@ class PluginRegistry:
 
     # -- starting adapters ---------------------------------------------------------------
 
-    def require(self, kind):
-        """The first enabled plugin of ``kind``; a PluginError that says why when none is."""
-        found = self.enabled(kind)
+    def require(self, adapter_type):
+        """The first enabled plugin of ``adapter_type``; a PluginError that says why when none is."""
+        found = self.enabled(adapter_type)
         if found:
             return found[0]
-        present = [p for p in self._plugins.values() if p.kind == kind]
+        present = [p for p in self._plugins.values() if p.adapter_type == adapter_type]
         if not present:
-            names = [p["name"] for p in self.catalog["plugins"] if p["kind"] == kind]
+            names = [p["name"] for p in self.catalog["plugins"]
+                     if p["adapter_type"] == adapter_type]
             hint = f"; rebuild with: {self.rebuild_command(names[0])}" if names else ""
-            raise PluginError(f"this build has no {kind} plugin{hint}")
+            raise PluginError(f"this build has no {adapter_type} plugin{hint}")
         why = "; ".join(f"{p.name} is {p.state}" + (f" ({p.reason})" if p.reason else "")
                         for p in present)
-        raise PluginError(f"no {kind} plugin is enabled: {why}")
+        raise PluginError(f"no {adapter_type} plugin is enabled: {why}")
 
     def create(self, name, config=None, *, allow_not_configured=False, **deps):
         """Import ``name``'s adapter class (its manifest ``entry_point``) and construct it.
@@ -175,9 +176,9 @@ class PluginRegistry:
                                                 **deps)
         from blufio.contracts import contract_problems
 
-        problems = contract_problems(adapter, info.kind)
+        problems = contract_problems(adapter, info.adapter_type)
         if problems:
-            raise PluginError(f"the {info.name} plugin does not keep the {info.kind} contract "
+            raise PluginError(f"the {info.name} plugin does not keep the {info.adapter_type} contract "
                               f"(blufio/contracts.py): it {'; it '.join(problems)}")
         return adapter
 
@@ -211,7 +212,7 @@ class PluginRegistry:
         if manifest is None:
             error = schema.broken.get(name)
             reason = str(error) if error is not None else f"{name}: no manifest in this build"
-            return PluginInfo(name, entry["kind"], "?", entry["description"], INCOMPATIBLE,
+            return PluginInfo(name, entry["adapter_type"], "?", entry["description"], INCOMPATIBLE,
                               reason, None, entry)
         info = PluginInfo(name, manifest.adapter_type, manifest.version, manifest.description,
                           ENABLED, None, manifest, entry)

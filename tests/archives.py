@@ -1,34 +1,39 @@
 """Building archives for tests and running them with a bare interpreter.
 
 The archives are built once per session (wheels and bytecode are cached under ``build/``)
-and run with the pyenv CPython binaries directly, ``-I`` so nothing from a virtualenv or the
-environment leaks in.
+and run with real CPython binaries directly (not a virtualenv's, nor a pyenv shim), ``-I``
+so nothing from a virtualenv or the environment leaks in. Interpreters are found the way
+the build finds them (``blufio_build.interpreters``: pyenv wherever it lives, then
+``PATH``); a test that needs one this machine lacks is skipped and says which.
 """
 
-import glob
+import functools
 import os
 import subprocess
 import sys
+
+from blufio_build.interpreters import find_python
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BUILD = os.path.join(ROOT, "build_zipapp.py")
 
 
-def _pyenv(minor):
-    found = sorted(glob.glob(f"/root/.pyenv/versions/{minor}.*/bin/python{minor}"))
-    return found[-1] if found else None
+@functools.cache
+def interpreter(minor):
+    """The real binary of a CPython ``minor`` ("3.12") on this machine, or None."""
+    return find_python(minor)
 
 
 HOST = f"{sys.version_info[0]}.{sys.version_info[1]}"
-PYTHON = _pyenv(HOST) or os.path.realpath(sys.executable)
-OTHER = next((m for m in ("3.12", "3.11", "3.13") if m != HOST and _pyenv(m)), None)
-# Runs the archive's own __main__ up to the CLI, then imports argv[2] and prints __file__s.
+PYTHON = interpreter(HOST) or os.path.realpath(sys.executable)
+OTHER = next((m for m in ("3.12", "3.11", "3.13") if m != HOST and interpreter(m)), None)
+# Does what the archive's __main__ does before the CLI (the interpreter check, the native
+# finder), then imports argv[2] and prints each module's __file__.
 IMPORTER = """\
-import sys, zipimport
-a = sys.argv[1]
-sys.path.insert(0, a)
-s = zipimport.zipimporter(a).get_source('__main__')
-exec(compile(s.split('from blufio.cli import main')[0], '__main__', 'exec'))
+import sys
+sys.path.insert(0, sys.argv[1])
+from blufio._archive.bootstrap import prepare
+prepare()
 for m in sys.argv[2].split(','):
     print(m, __import__(m).__file__)
 """
@@ -36,7 +41,7 @@ for m in sys.argv[2].split(','):
 
 def build(*args, env=None):
     result = subprocess.run([PYTHON, BUILD, *args], capture_output=True, text=True, cwd=ROOT,
-                            env=dict(os.environ, **(env or {})), timeout=600)
+                            env=dict(os.environ, **(env or {})), timeout=600, check=False)
     return result
 
 
@@ -71,4 +76,4 @@ def run(archive, *args, python=PYTHON, env=None, cwd=None, preexec_fn=None):
                "XDG_CACHE_HOME": os.path.join(os.environ["HOME"], ".cache")}
     environ.update(env or {})
     return subprocess.run([python, "-I", archive, *args], capture_output=True, text=True,
-                          env=environ, cwd=cwd, preexec_fn=preexec_fn, timeout=120)
+                          env=environ, cwd=cwd, preexec_fn=preexec_fn, timeout=120, check=False)

@@ -9,6 +9,7 @@ import os
 
 import anthropic
 import httpx
+import pytest
 
 from tests.archives import PYTHON
 from tests.fakes.anthropic_server import FakeAnthropic
@@ -17,6 +18,8 @@ from tests.served import Served
 
 TOKEN = "archive-test-token"
 OWNER = 4242
+
+pytestmark = pytest.mark.slow  # every test here runs a built archive
 
 
 def archive_env(**extra):

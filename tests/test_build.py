@@ -1,13 +1,14 @@
 """``build_zipapp.py`` and the archives it makes, run by a bare interpreter.
 
 The archives are built once per session (wheels and bytecode are cached under ``build/``)
-and run with the pyenv CPython binaries directly, ``-I`` so nothing from a virtualenv or the
+and run with real CPython binaries directly, ``-I`` so nothing from a virtualenv or the
 environment leaks in.
 """
 
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -15,13 +16,16 @@ import zipfile
 
 import pytest
 
-from tests.archives import HOST, IMPORTER, OTHER, PYTHON, ROOT, _pyenv, build, run
+from blufio_build.interpreters import find_pythons
+from tests.archives import HOST, IMPORTER, OTHER, PYTHON, ROOT, build, interpreter, run
+
 
 def rows(stdout):
     return {line.split()[0]: line.split()[2] for line in stdout.splitlines()[1:]
             if line.strip() and not line.endswith("listed.")}
 
 
+@pytest.mark.slow
 def test_default_archive_lists_seven_plugins(archives):
     result = run(archives["default"], "plugin", "list")
     assert result.returncode == 0, result.stderr
@@ -31,6 +35,7 @@ def test_default_archive_lists_seven_plugins(archives):
     assert result.stdout.splitlines()[-1] == "7 plugins listed."
 
 
+@pytest.mark.slow
 def test_version_shows_the_frozen_features(archives):
     result = run(archives["stripped"], "--version")
     assert result.returncode == 0, result.stderr
@@ -38,6 +43,7 @@ def test_version_shows_the_frozen_features(archives):
     assert f"target: cp{HOST.replace('.', '')}-manylinux_2_17_" in result.stdout
 
 
+@pytest.mark.slow
 def test_remove_and_install_in_the_archive_keep_comments(archives, isolated_env):
     work = isolated_env / "work"
     (work / "blufio.toml").write_text("# mine\n[plugins]\n# comment\n")
@@ -51,6 +57,7 @@ def test_remove_and_install_in_the_archive_keep_comments(archives, isolated_env)
     assert result.returncode == 2 and "the plugins are" in result.stderr
 
 
+@pytest.mark.slow
 def test_stripped_archive_leaves_out_plugins_and_their_packages(archives):
     result = run(archives["stripped"], "plugin", "list")
     assert set(rows(result.stdout)) == {"telegram", "anthropic", "sqlite"}
@@ -70,10 +77,12 @@ def test_stripped_archive_leaves_out_plugins_and_their_packages(archives):
         in install.stderr
 
 
+@pytest.mark.slow
 def test_default_archive_is_small_enough(archives):
     assert os.path.getsize(archives["default"]) <= 8 * 1024 * 1024
 
 
+@pytest.mark.slow
 def test_same_inputs_give_the_same_bytes(archives, tmp_path):
     # a snapshot of the tree, so edits made elsewhere during the run cannot interfere
     tree = tmp_path / "tree"
@@ -90,6 +99,7 @@ def test_same_inputs_give_the_same_bytes(archives, tmp_path):
     assert digests[0] == digests[1]
 
 
+@pytest.mark.slow
 def test_imports_come_from_the_archive_not_the_venv(archives, isolated_env):
     # the dev venv's python has quart, nacl, ... installed; the archive must still win
     venv_python = os.path.join(ROOT, ".venv", "bin", "python")
@@ -107,12 +117,14 @@ def test_imports_come_from_the_archive_not_the_venv(archives, isolated_env):
         assert path.startswith((archives["default"] + "/", str(isolated_env / "cache"))), line
 
 
+@pytest.mark.slow
 def test_light_commands_import_no_native_code_or_extraction(archives, isolated_env):
     result = run(archives["default"], "plugin", "list")
     assert result.returncode == 0
     assert not (isolated_env / "home" / ".cache" / "blufio").exists()
 
 
+@pytest.mark.slow
 def test_eight_first_runs_at_once(archives, isolated_env):
     helper = isolated_env / "importer.py"
     helper.write_text(IMPORTER)
@@ -141,14 +153,25 @@ def _as_nobody():
     os.setuid(65534)
 
 
-# An interpreter an unprivileged user can run (pyenv's live under /root, 0700).
-SYSTEM_PYTHON = next((p for p in (f"/usr/bin/python{HOST}", f"/usr/local/bin/python{HOST}")
-                      if os.path.exists(p)), None)
+def _runnable_by_anyone(path):
+    """Whether every directory above ``path`` and the file itself are executable by all."""
+    while True:
+        if not os.stat(path).st_mode & stat.S_IXOTH:
+            return False
+        parent = os.path.dirname(path)
+        if parent == path:
+            return True
+        path = parent
 
 
+# An interpreter an unprivileged user can run (pyenv's may live under /root, 0700).
+SYSTEM_PYTHON = next((p for p in find_pythons(HOST) if _runnable_by_anyone(p)), None)
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
                     reason="needs root to switch to an unprivileged user")
-@pytest.mark.skipif(SYSTEM_PYTHON is None, reason=f"no system python{HOST} for user nobody")
+@pytest.mark.skipif(SYSTEM_PYTHON is None, reason=f"no python{HOST} that user nobody can run")
 def test_runs_as_an_unprivileged_user_with_an_unwritable_home(archives):
     place = tempfile.mkdtemp(prefix="blufio-nobody-", dir="/tmp")
     try:
@@ -183,21 +206,24 @@ def test_runs_as_an_unprivileged_user_with_an_unwritable_home(archives):
         shutil.rmtree(place, ignore_errors=True)
 
 
-@pytest.mark.skipif(OTHER is None, reason="needs a second CPython minor under pyenv")
+@pytest.mark.slow
+@pytest.mark.skipif(OTHER is None, reason="needs a second CPython minor (3.11/3.12/3.13) "
+                    "from pyenv or on PATH")
 def test_another_interpreter_is_refused_in_one_line(archives):
     result = run(archives["other"], "plugin", "list")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert f"built for CPython {OTHER}" in result.stderr
     assert f"python3 build_zipapp.py --python-version {HOST}" in result.stderr
-    ok = run(archives["other"], "plugin", "list", python=_pyenv(OTHER))
+    ok = run(archives["other"], "plugin", "list", python=interpreter(OTHER))
     assert ok.returncode == 0, ok.stderr
 
 
+@pytest.mark.slow
 def test_old_interpreter_is_refused_in_one_line(archives):
-    old = _pyenv("3.9") or _pyenv("3.8")
+    old = interpreter("3.9") or interpreter("3.8")
     if old is None:
-        pytest.skip("no CPython < 3.10 under pyenv")
+        pytest.skip("needs a CPython 3.9 or 3.8 (from pyenv or on PATH)")
     result = run(archives["default"], "plugin", "list", python=old)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "needs CPython 3.10 or newer" in result.stderr

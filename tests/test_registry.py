@@ -169,7 +169,9 @@ def test_no_adapter_code_is_imported_until_created(config, monkeypatch):
     registry.plugins()
     assert not [m for m in set(sys.modules) - before if m.startswith("blufio.plugins.")]
 
-    class FakeStorage:
+    from blufio.plugins.sqlite.storage import SqliteStorage
+
+    class FakeStorage(SqliteStorage):  # keeps the storage contract; records how it was made
         def __init__(self, config, **deps):
             self.config, self.deps = config, deps
 

@@ -1,8 +1,8 @@
 """Extract the archive's native wheels (PyNaCl, cffi, ...) once, into a per-user cache.
 
-zipimport cannot load ``.so`` files, so ``build_zipapp.py`` stores wheels with native code
-whole under ``.native/`` in the archive, and ``__main__``'s finder calls ``activate()`` on
-the first import of one of their top-level names. They are extracted into
+zipimport cannot load ``.so`` files, so the build stores wheels with native code whole
+under ``NATIVE_PREFIX`` in the archive, and ``bootstrap.NativeFinder`` calls ``activate()``
+on the first import of one of their top-level names. They are extracted into
 ``<cache root>/native/<key>/``, ``key`` being the hash of their content, computed at build
 time (so no hashing at run time):
 
@@ -23,7 +23,7 @@ import sys
 
 MARKER = ".blufio-complete"
 PRUNE_AFTER_DAYS = 30
-NATIVE_PREFIX = ".native/"
+NATIVE_PREFIX = ".native/"  # a name no import can reach; the build writes there too
 
 
 def activate(finder, name):

@@ -38,8 +38,7 @@ from blufio.agent.cost import Budget, cost_usd
 from blufio.agent.events import (TextDelta, ToolResult, ToolUse, TurnComplete, TurnError,
                                  Typing)
 from blufio.agent.stream import MessageBuilder
-from blufio.errors import (BlufioError, BudgetExceededError, ConfigError, ProviderError,
-                           StorageError)
+from blufio.errors import BlufioError, ConfigError, StorageError
 from blufio.model import USAGE_LABELS, CostEntry, NewMessage, Usage, text_blocks
 from blufio.observability import NullObserver
 
@@ -228,16 +227,16 @@ class Agent:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            kind, error = _classify(exc)
-            if kind == "internal":
+            error = BlufioError.wrap(exc, "the turn failed unexpectedly")
+            if error.kind == "internal":
                 log.warning("turn %s failed: %s", inbound.id, error,
                             exc_info=exc if log.isEnabledFor(logging.DEBUG) else None)
-            self.observer.error(kind)
+            self.observer.error(error.kind)
             try:
                 await self.storage.fail_turn(inbound.id, str(error))
             except Exception:
                 log.exception("cannot mark inbound %s failed", inbound.id)
-            emit(TurnError(inbound.session_id, inbound.id, error=error, kind=kind))
+            emit(TurnError(inbound.session_id, inbound.id, error=error, kind=error.kind))
 
     async def _turn(self, inbound, emit, started):
         messages = await self._history(inbound.session_id)
@@ -401,21 +400,6 @@ def _size(content):
         else:
             size += len(str(block.get("input", ""))) + 50
     return size
-
-
-def _classify(exc):
-    """``(kind, error)``: a low-cardinality label and an error fit to show a user."""
-    if isinstance(exc, BudgetExceededError):
-        return "budget", exc
-    if isinstance(exc, ProviderError):
-        return "provider", exc
-    if isinstance(exc, ConfigError):
-        return "config", exc
-    if isinstance(exc, StorageError):
-        return "storage", exc
-    if isinstance(exc, BlufioError):
-        return "internal", exc
-    return "internal", BlufioError(f"the turn failed unexpectedly: {type(exc).__name__}: {exc}")
 
 
 def _optional(config, dotted):

@@ -100,5 +100,6 @@ def _provider_info(registry):
     enabled = registry.enabled("provider")
     if enabled:
         return enabled[0]
-    waiting = [p for p in registry.plugins() if p.kind == "provider" and p.state == NOT_CONFIGURED]
+    waiting = [p for p in registry.plugins()
+               if p.adapter_type == "provider" and p.state == NOT_CONFIGURED]
     return waiting[0] if waiting else registry.require("provider")

@@ -26,7 +26,7 @@ def cmd_list(args):
 
         print(json.dumps([p.as_dict() for p in plugins], indent=2))
         return 0
-    rows = [(p.name, p.kind, p.state, p.version, p.reason or p.description) for p in plugins]
+    rows = [(p.name, p.adapter_type, p.state, p.version, p.reason or p.description) for p in plugins]
     print_table(("NAME", "TYPE", "STATE", "VERSION", "DESCRIPTION"), rows)
     print(f"\n{len(rows)} plugin{'s' if len(rows) != 1 else ''} listed.")
     _print_warnings(registry)
@@ -44,7 +44,7 @@ def cmd_search(args):
     for entry in found:
         name = entry["name"]
         where = registry.get(name).state if registry.in_build(name) else "not in this build"
-        rows.append((name, entry["kind"], where, entry["description"]))
+        rows.append((name, entry["adapter_type"], where, entry["description"]))
     print_table(("NAME", "TYPE", "IN THIS BUILD", "DESCRIPTION"), rows)
     missing = [entry["name"] for entry in found if not registry.in_build(entry["name"])]
     for name in missing:
@@ -58,14 +58,14 @@ def cmd_info(args):
     name = registry.resolve(args["NAME"])
     entry = registry.catalog_entry(name)
     if not registry.in_build(name):
-        _print_fields([("name", name), ("type", entry["kind"]),
+        _print_fields([("name", name), ("type", entry["adapter_type"]),
                        ("state", "not in this build"), ("description", entry["description"]),
                        ("capabilities", ", ".join(entry["capabilities"]))])
         print(f"\nRebuild with it:\n  {registry.rebuild_command(name)}")
         return 0
     info = registry.get(name)
     manifest = info.manifest
-    fields = [("name", name), ("type", info.kind), ("state", info.state)]
+    fields = [("name", name), ("type", info.adapter_type), ("state", info.state)]
     if info.reason:
         fields.append(("reason", info.reason))
     if manifest is None:
@@ -150,7 +150,7 @@ def _env_override(name):
 def _matches(entry, query):
     if not query:
         return True
-    haystack = [entry["name"], entry["description"], entry["kind"], *entry["capabilities"],
+    haystack = [entry["name"], entry["description"], entry["adapter_type"], *entry["capabilities"],
                 *entry.get("aliases", ())]
     return any(query in text.lower() for text in haystack)
 

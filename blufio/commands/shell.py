@@ -13,6 +13,7 @@ import logging
 import sys
 import threading
 
+from blufio.agent.events import EventRenderer
 from blufio.errors import BlufioError
 
 CHANNEL = "shell"
@@ -95,10 +96,8 @@ class Shell:
         self.config = config
         self.session_id = session_id
         self.interactive = interactive
-        self.failed = False
-        self.out = sys.stdout
         self.info = sys.stdout if interactive else sys.stderr  # command output and notices
-        self.at_line_start = True
+        self.terminal = _Terminal(interactive)
 
     async def main(self):
         from blufio.agent.runtime import open_runtime
@@ -130,7 +129,7 @@ class Shell:
                 await self.say(line)
         finally:
             await runtime.aclose()
-        return 1 if self.failed else 0
+        return 1 if self.terminal.failed else 0
 
     async def _choose_session(self):
         """Check ``--session``; without it a session is created with the first message."""
@@ -142,8 +141,6 @@ class Shell:
 
     async def say(self, text, events=None):
         """Send ``text`` (or render the given events) and show the reply."""
-        from blufio.agent.events import TextDelta, ToolResult, ToolUse, TurnComplete, TurnError
-
         if events is None:
             if self.session_id is None:
                 self.session_id = (await self.agent.new_session(CHANNEL)).id
@@ -151,34 +148,8 @@ class Shell:
                     print(f"(session {self.session_id})", file=sys.stderr)
             events = self.agent.submit(self.session_id, CHANNEL, text)
         if self.interactive:
-            self._write("blufio> ")
-        async for event in events:
-            if isinstance(event, TextDelta):
-                if self.interactive:
-                    text = event.text
-                    if self.at_line_start:  # after tool notices: no blank lines, a new prefix
-                        text = text.lstrip("\n")
-                        if text:
-                            self._write("blufio> ")
-                    if text:
-                        self._write(text)
-            elif isinstance(event, ToolUse):
-                if self.interactive:
-                    self._notice(f"  [tool] {event.name} {_short(event.input)}")
-            elif isinstance(event, ToolResult):
-                if self.interactive:
-                    state = "failed" if event.is_error else "done"
-                    self._notice(f"  [tool] {event.name} {state}: {_short(event.content)}")
-            elif isinstance(event, TurnComplete):
-                if self.interactive:
-                    self._write("\n")
-                else:
-                    print(event.text, file=self.out, flush=True)
-            elif isinstance(event, TurnError):
-                if self.interactive and not self.at_line_start:
-                    self._write("\n")
-                self.failed = self.failed or not self.interactive
-                print(f"blufio: error: {event.message}", file=sys.stderr, flush=True)
+            self.terminal.write("blufio> ")
+        await self.terminal.render(events)
 
     async def _deliver_resumed(self, inbound, events):
         from blufio.model import text_of
@@ -187,16 +158,6 @@ class Shell:
             print(f"(answering a message sent before Blufio stopped: "
                   f"{_short(text_of(inbound.content))})", file=sys.stderr)
         await self.say(None, events)
-
-    def _write(self, text):
-        self.out.write(text)
-        self.out.flush()
-        self.at_line_start = text.endswith("\n")
-
-    def _notice(self, text):
-        if not self.at_line_start:
-            self._write("\n")
-        print(text, file=sys.stderr, flush=True)
 
     # --- slash commands ---
 
@@ -264,6 +225,60 @@ class Shell:
                   + f"; this month ${this_month:.4f}"
                   + (f" of ${monthly:.2f}" if monthly is not None else "")
                   + f"; this session ${session:.4f}")
+
+
+class _Terminal(EventRenderer):
+    """Shows turns in the terminal. Interactive, the reply streams after ``blufio>`` and
+    tool activity is noted on stderr; piped, only each complete reply is printed. Errors go
+    to stderr and, piped, make ``failed`` true (exit status 1)."""
+
+    def __init__(self, interactive, out=None):
+        self.interactive = interactive
+        self.out = out or sys.stdout
+        self.at_line_start = True
+        self.failed = False
+
+    def write(self, text):
+        self.out.write(text)
+        self.out.flush()
+        self.at_line_start = text.endswith("\n")
+
+    def notice(self, text):
+        if not self.at_line_start:
+            self.write("\n")
+        print(text, file=sys.stderr, flush=True)
+
+    async def on_text_delta(self, event):
+        if not self.interactive:
+            return
+        text = event.text
+        if self.at_line_start:  # after tool notices: no blank lines, a new prefix
+            text = text.lstrip("\n")
+            if text:
+                self.write("blufio> ")
+        if text:
+            self.write(text)
+
+    async def on_tool_use(self, event):
+        if self.interactive:
+            self.notice(f"  [tool] {event.name} {_short(event.input)}")
+
+    async def on_tool_result(self, event):
+        if self.interactive:
+            state = "failed" if event.is_error else "done"
+            self.notice(f"  [tool] {event.name} {state}: {_short(event.content)}")
+
+    async def on_turn_complete(self, event):
+        if self.interactive:
+            self.write("\n")
+        else:
+            print(event.text, file=self.out, flush=True)
+
+    async def on_turn_error(self, event):
+        if self.interactive and not self.at_line_start:
+            self.write("\n")
+        self.failed = self.failed or not self.interactive
+        print(f"blufio: error: {event.message}", file=sys.stderr, flush=True)
 
 
 def _short(value, limit=100):

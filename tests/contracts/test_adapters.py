@@ -51,7 +51,7 @@ def identity_problems(cls, manifest, catalog_entry):
     problems = [f"{field} is {getattr(cls, field)!r} in the class but {getattr(manifest, field)!r}"
                 f" in plugin.toml" for field in ("name", "version", "adapter_type")
                 if getattr(cls, field) != getattr(manifest, field)]
-    for field, in_manifest in (("kind", manifest.adapter_type),
+    for field, in_manifest in (("adapter_type", manifest.adapter_type),
                                ("description", manifest.description),
                                ("capabilities", manifest.capabilities)):
         if catalog_entry.get(field) != in_manifest:
@@ -69,7 +69,7 @@ def test_the_manifest_is_the_one_source_of_a_plugins_identity(registry, name):
     info = registry.get(name)
     assert identity_problems(registry.adapter_class(name), load_manifest(name),
                              registry.catalog_entry(name)) == []
-    assert info.kind in CONTRACTS
+    assert info.adapter_type in CONTRACTS
 
 
 @pytest.mark.parametrize("name", PLUGINS)
@@ -86,9 +86,9 @@ def test_a_class_or_catalog_that_disagrees_with_its_manifest_is_caught(registry,
 @pytest.mark.parametrize("name", PLUGINS)
 async def test_the_adapter_keeps_the_contract_of_its_kind(registry, adapter_of, name):
     adapter = adapter_of(name)
-    kind = registry.get(name).kind
-    assert contract_problems(adapter, kind) == []
-    assert isinstance(adapter, CONTRACTS[kind])
+    adapter_type = registry.get(name).adapter_type
+    assert contract_problems(adapter, adapter_type) == []
+    assert isinstance(adapter, CONTRACTS[adapter_type])
 
 
 @pytest.mark.parametrize("name", PLUGINS)

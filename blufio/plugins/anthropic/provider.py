@@ -14,14 +14,17 @@ The ``anthropic`` SDK is not used; this module speaks the HTTP API directly:
   ``retry-after`` (capped at ``MAX_RETRY_AFTER`` seconds) and ``x-should-retry``. Nothing is
   retried once an event has been passed on: the caller has seen output.
 - Every failure is a ``ProviderError`` carrying the upstream message, HTTP status, error
-  type and ``request-id``. The API key is sent in a header and never logged or shown.
+  type and ``request-id``; ``_provider_error`` translates Anthropic's answer, once, into what
+  it means for Blufio (its class, and the HTTP answer the gateway gives its own clients).
+  The API key is sent in a header and never logged or shown.
 """
 
 import asyncio
 import json
 import logging
 
-from blufio.errors import ConfigError, ProviderError
+from blufio.errors import (ConfigError, ProviderAuthError, ProviderError,
+                           ProviderUnavailableError)
 from blufio.retry import backoff_delay, retry_after
 from blufio.manifest import identity
 from blufio.plugins.anthropic.prices import PRICES
@@ -42,6 +45,9 @@ _STATUS_WORDS = {400: "rejected the request", 401: "refused the API key",
                  403: "denied permission", 404: "does not know that resource",
                  413: "found the request too large", 429: "is rate limiting this key",
                  529: "is overloaded"}
+# The status an error type stands for when it arrives without one (an error event mid-stream).
+_STATUS_OF_TYPE = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500,
+                   "timeout_error": 504}
 
 
 class AnthropicProvider:
@@ -210,7 +216,26 @@ async def _error_from_response(response, request_id):
         text += f": {message}"
     if request_id:
         text += f" [request-id {request_id}]"
-    return ProviderError(text, status=status, error_type=error_type, request_id=request_id)
+    return _provider_error(text, status=status, error_type=error_type, request_id=request_id)
+
+
+def _provider_error(text, *, status, error_type, request_id):
+    """The ProviderError for Anthropic's ``status`` (None mid-stream) and ``error_type``.
+
+    Blufio's clients get the same status and type (Anthropic's vocabulary is the gateway's
+    too), except that a client error of Blufio's request is a 400 (413 kept), a refused key
+    is Blufio's problem (ProviderAuthError), and an error that names no status is
+    ProviderUnavailableError.
+    """
+    fields = {"status": status, "error_type": error_type, "request_id": request_id}
+    answered = status or _STATUS_OF_TYPE.get(error_type)
+    if answered is None:
+        return ProviderUnavailableError(text, **fields)
+    if answered in (401, 403):
+        return ProviderAuthError(text, **fields)
+    if answered < 500 and answered not in (413, 429):
+        answered = 400
+    return ProviderError(text, http_status=answered, http_error_type=error_type, **fields)
 
 
 def _transport_error(exc, started, read_timeout):
@@ -226,7 +251,7 @@ def _transport_error(exc, started, read_timeout):
             text = "timed out connecting to the Anthropic API; check anthropic.base_url and the network"
     else:
         text = f"the connection to the Anthropic API failed {where}: {exc or type(exc).__name__}"
-    return ProviderError(text, status=None, error_type="api_connection_error")
+    return ProviderUnavailableError(text, status=None, error_type="api_connection_error")
 
 
 async def _events(response, request_id):
@@ -254,13 +279,7 @@ async def _events(response, request_id):
         if kind == "ping":
             continue
         if kind == "error":
-            error = event.get("error") or {}
-            error_type = error.get("type") or "api_error"
-            text = (f"the Anthropic API failed mid-stream ({error_type}): "
-                    f"{error.get('message') or 'no message'}")
-            if request_id:
-                text += f" [request-id {request_id}]"
-            raise ProviderError(text, status=None, error_type=error_type, request_id=request_id)
+            raise _error_event(event, request_id)
         yield event
         if kind == "message_stop":
             finished = True
@@ -268,9 +287,21 @@ async def _events(response, request_id):
     if finished:
         await _drain(lines)
     else:
-        raise ProviderError("the Anthropic API stream ended before the message was complete"
-                            + (f" [request-id {request_id}]" if request_id else ""),
-                            error_type="api_connection_error", request_id=request_id)
+        raise ProviderUnavailableError(
+            "the Anthropic API stream ended before the message was complete"
+            + (f" [request-id {request_id}]" if request_id else ""),
+            error_type="api_connection_error", request_id=request_id)
+
+
+def _error_event(event, request_id):
+    """The ProviderError for an ``error`` event in the middle of a stream."""
+    error = event.get("error") or {}
+    error_type = error.get("type") or "api_error"
+    text = (f"the Anthropic API failed mid-stream ({error_type}): "
+            f"{error.get('message') or 'no message'}")
+    if request_id:
+        text += f" [request-id {request_id}]"
+    return _provider_error(text, status=None, error_type=error_type, request_id=request_id)
 
 
 async def _drain(lines, timeout=1.0):

@@ -3,29 +3,23 @@
 ``create_app(gateway)`` wires routes to a ``Gateway`` (the services a request needs: the
 agent, storage, token check, observer and the plugins whose health ``/v1/health`` reports).
 Every error, including 404, 405 and 413, is answered in Anthropic's error envelope, and every
-response carries a ``request-id`` header.
+response carries a ``request-id`` header. A turn's reply is written by ``replies`` (JSON or
+SSE) and, on ``/ws``, by ``websocket``.
 """
 
-import asyncio
-import json
-import logging
 import secrets
 
 from quart import Quart, Response, g, request, websocket
 from werkzeug.exceptions import HTTPException
 
-from blufio.agent.events import TextDelta, TurnComplete, TurnError
 from blufio.model import NewMessage
-from blufio.plugins.gateway.errors import GatewayError, envelope, from_exception
-from blufio.plugins.gateway.messages import (EventStream, message_body, new_message_id,
-                                             parse_body, parse_messages_request)
+from blufio.plugins.gateway.errors import GatewayError, unexpected
+from blufio.plugins.gateway.messages import parse_body, parse_messages_request
 from blufio.plugins.gateway.openapi import openapi_document
-
-log = logging.getLogger("blufio.gateway")
+from blufio.plugins.gateway.replies import error_response, json_reply, stream_reply
 
 CHANNEL = "gateway"
 SESSION_HEADER = "x-blufio-session"
-PING_INTERVAL = 10.0  # seconds between SSE pings while the agent is busy (e.g. in a tool)
 _PUBLIC_PATHS = {"/v1/health"}
 
 
@@ -55,19 +49,18 @@ def create_app(gateway):
 
     @app.errorhandler(GatewayError)
     async def gateway_error(exc):
-        return _error_response(exc)
+        return error_response(exc)
 
     @app.errorhandler(HTTPException)
     async def http_error(exc):
         messages = {404: f"not found: {request.method} {request.path}",
                     405: f"method {request.method} is not allowed on {request.path}",
                     413: f"request body too large: the limit is {gateway.max_body_bytes} bytes"}
-        return _error_response(GatewayError(exc.code, messages.get(exc.code, exc.description)))
+        return error_response(GatewayError(exc.code, messages.get(exc.code, exc.description)))
 
     @app.errorhandler(Exception)
-    async def unexpected(exc):
-        log.exception("unexpected error answering %s %s", request.method, request.path)
-        return _error_response(from_exception(exc))
+    async def unexpected_error(exc):
+        return error_response(unexpected(exc, f"{request.method} {request.path}"))
 
     @app.get("/v1/health")
     async def health():
@@ -104,8 +97,8 @@ def create_app(gateway):
             gateway, request.headers.get(SESSION_HEADER), turn)
         events = gateway.agent.submit(session_id, CHANNEL, turn.turn)
         if turn.stream:
-            return await _stream_reply(gateway, events)
-        return await _json_reply(events)
+            return await stream_reply(events, gateway.model_name())
+        return await json_reply(events)
 
     if gateway.metrics is not None:
         @app.get("/metrics")
@@ -118,7 +111,7 @@ def create_app(gateway):
         from blufio.plugins.gateway.websocket import serve_socket
 
         if not gateway.authorized(_bearer(websocket.headers, websocket.args.get("token"))):
-            return _error_response(GatewayError(401, "missing or invalid token: send an "
+            return error_response(GatewayError(401, "missing or invalid token: send an "
                                                      "Authorization header or ?token="))
         await websocket.accept()
         await serve_socket(gateway, websocket)
@@ -132,14 +125,6 @@ def _bearer(headers, query_token):
     if authorization[:7].lower() == "bearer ":
         return authorization[7:].strip()
     return headers.get("x-api-key") or query_token
-
-
-def _error_response(error):
-    body = envelope(error.error_type, error.message, getattr(g, "request_id", None))
-    response = Response(json.dumps(body), status=error.status, content_type="application/json")
-    if error.retry is not None:
-        response.headers["x-should-retry"] = "true" if error.retry else "false"
-    return response
 
 
 def _int_arg(name, default, low, high):
@@ -177,94 +162,3 @@ async def _session_for(gateway, header_id, turn):
         await gateway.storage.append_messages(
             session.id, [NewMessage(m["role"], m["content"]) for m in turn.history])
     return session.id
-
-
-async def _until_outcome(events):
-    """Yield the turn's events; the last one is its TurnComplete or TurnError."""
-    async for event in events:
-        yield event
-        if isinstance(event, (TurnComplete, TurnError)):
-            return
-
-
-async def _json_reply(events):
-    async for event in _until_outcome(events):
-        if isinstance(event, TurnError):
-            raise from_exception(event.error)
-        if isinstance(event, TurnComplete):
-            body = message_body(new_message_id(), event.model, event.text, event.stop_reason,
-                                event.usage.as_dict())
-            return body
-    raise GatewayError(500, "the turn ended without a reply")
-
-
-async def _stream_reply(gateway, events):
-    """SSE for one turn. Errors known before any output are a plain HTTP error instead (the
-    SDK cannot retry an error event); after that they are an ``error`` event."""
-    events = _with_pings(_until_outcome(events))
-    first = None
-    async for event in events:
-        if isinstance(event, TurnError):
-            raise from_exception(event.error)
-        if isinstance(event, (TextDelta, TurnComplete)):
-            first = event
-            break
-    if first is None:
-        raise GatewayError(500, "the turn ended without a reply")
-
-    async def body():
-        stream = EventStream(new_message_id(), gateway.model_name())
-        yield stream.start()
-        pending = [first]
-        while True:
-            event = pending.pop() if pending else await anext_or_none(events)
-            if event is None:
-                return
-            if event == "ping":
-                yield stream.ping()
-            elif isinstance(event, TextDelta):
-                yield stream.text(event.text)
-            elif isinstance(event, TurnComplete):
-                stream.model = event.model
-                yield stream.finish(event.stop_reason, event.usage.as_dict())
-                return
-            elif isinstance(event, TurnError):
-                error = from_exception(event.error)
-                yield stream.error(error.error_type, error.message)
-                return
-
-    response = Response(body(), content_type="text/event-stream",
-                        headers={"cache-control": "no-cache"})
-    response.timeout = None
-    return response
-
-
-async def anext_or_none(iterator):
-    try:
-        return await iterator.__anext__()
-    except StopAsyncIteration:
-        return None
-
-
-async def _with_pings(events):
-    """Pass ``events`` through, adding ``"ping"`` whenever none came for PING_INTERVAL."""
-    iterator = events.__aiter__()
-    pending = None
-    try:
-        while True:
-            if pending is None:
-                pending = asyncio.ensure_future(iterator.__anext__())
-            done, _ = await asyncio.wait({pending}, timeout=PING_INTERVAL)
-            if not done:
-                yield "ping"
-                continue
-            try:
-                event = pending.result()
-            except StopAsyncIteration:
-                return
-            pending = None
-            yield event
-    finally:
-        if pending is not None:
-            pending.cancel()
-

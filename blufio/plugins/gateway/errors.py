@@ -1,7 +1,17 @@
 """Errors in Anthropic's envelope: ``{"type": "error", "error": {"type", "message"},
-"request_id"}``, with Anthropic's status codes, and the translation of Blufio's errors."""
+"request_id"}``, with Anthropic's status codes.
 
-from blufio.errors import BudgetExceededError, ConfigError, ProviderError
+What an error is answered with is said by its class (``blufio.errors``): ``http_status``,
+``http_error_type``, ``retryable`` (sent as ``x-should-retry``) and ``for_client()``. The
+gateway's own refusals are ``GatewayError``; anything else its code raises is unexpected and
+goes through ``unexpected``, which logs it, the same way for HTTP and the WebSocket.
+"""
+
+import logging
+
+from blufio.errors import BlufioError
+
+log = logging.getLogger("blufio.gateway")
 
 # HTTP status -> Anthropic error type
 ERROR_TYPES = {
@@ -21,20 +31,17 @@ ERROR_TYPES = {
 }
 
 
-_STATUS_OF_TYPE = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500,
-                   "timeout_error": 504}
+class GatewayError(BlufioError):
+    """A request the gateway refuses: an HTTP status, Anthropic's error type (by default the
+    status's), a message for the client, and whether it should retry (``retry``)."""
 
-
-class GatewayError(Exception):
-    """An error to answer with: an HTTP status, Anthropic's error type, a message, and
-    whether a client should retry (sent as ``x-should-retry``)."""
+    client_message = "{message}"
 
     def __init__(self, status, message, *, error_type=None, retry=None):
         super().__init__(message)
-        self.status = status
-        self.error_type = error_type or ERROR_TYPES.get(status, "api_error")
-        self.message = message
-        self.retry = retry
+        self.http_status = status
+        self.http_error_type = error_type or ERROR_TYPES.get(status, "api_error")
+        self.retryable = retry
 
 
 def envelope(error_type, message, request_id=None):
@@ -44,24 +51,14 @@ def envelope(error_type, message, request_id=None):
     return body
 
 
-def from_exception(exc):
-    """The ``GatewayError`` a client sees for ``exc`` raised while answering a turn."""
-    if isinstance(exc, GatewayError):
-        return exc
-    if isinstance(exc, BudgetExceededError):
-        return GatewayError(402, str(exc), retry=False)
-    if isinstance(exc, ConfigError):
-        # e.g. no provider key: the server's configuration, not the client's request
-        return GatewayError(503, str(exc), retry=False)
-    if isinstance(exc, ProviderError):
-        # An error event in the middle of a stream has no HTTP status; its type tells.
-        status = exc.status or _STATUS_OF_TYPE.get(exc.error_type)
-        if status is None:
-            return GatewayError(503, f"the model provider could not be reached: {exc}")
-        if status in (429, 529) or status >= 500:
-            return GatewayError(status, str(exc), error_type=exc.error_type)
-        if status in (401, 403):
-            return GatewayError(502, f"the model provider refused Blufio's credentials: {exc}",
-                                retry=False)
-        return GatewayError(400 if status != 413 else 413, str(exc), error_type=exc.error_type)
-    return GatewayError(500, "internal error while answering; the server log has the details")
+def error_body(exc, request_id=None):
+    """The envelope answering ``exc`` (any exception), as its class says."""
+    error = BlufioError.wrap(exc)
+    return envelope(error.http_error_type, error.for_client(), request_id)
+
+
+def unexpected(exc, where):
+    """Log ``exc``, which nothing expected while answering ``where``, with its traceback;
+    return the error to answer with."""
+    log.error("unexpected error answering %s", where, exc_info=exc)
+    return BlufioError.wrap(exc)

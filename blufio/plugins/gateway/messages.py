@@ -47,51 +47,59 @@ def parse_body(raw):
     return body
 
 
+def _fail(field, problem):
+    raise GatewayError(400, f"{field}: {problem}")
+
+
 def parse_messages_request(body, wants_event_stream=False):
     """Check a Messages API body; raise a 400 naming the first field at fault."""
-    def fail(field, problem):
-        raise GatewayError(400, f"{field}: {problem}")
-
     model = body.get("model")
     if not isinstance(model, str) or not model:
-        fail("model", "field required: a model name string")
+        _fail("model", "field required: a model name string")
     max_tokens = body.get("max_tokens")
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-        fail("max_tokens", "field required: an integer of at least 1")
+        _fail("max_tokens", "field required: an integer of at least 1")
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
-        fail("stream", "must be true or false")
-    messages = body.get("messages")
+        _fail("stream", "must be true or false")
+    messages = _parse_messages(body.get("messages"))
+    if "system" in body and not isinstance(body["system"], (str, list)):
+        _fail("system", "must be a string or a list of text blocks")
+    return MessagesRequest(messages, stream or wants_event_stream, model, max_tokens)
+
+
+def _parse_messages(messages):
     if not isinstance(messages, list) or not messages:
-        fail("messages", "field required: a non-empty list of messages")
+        _fail("messages", "field required: a non-empty list of messages")
     checked = []
     for index, message in enumerate(messages):
         where = f"messages.{index}"
         if not isinstance(message, dict):
-            fail(where, "must be an object with 'role' and 'content'")
+            _fail(where, "must be an object with 'role' and 'content'")
         if message.get("role") not in _ROLES:
-            fail(f"{where}.role", "must be 'user' or 'assistant'")
+            _fail(f"{where}.role", "must be 'user' or 'assistant'")
         checked.append({"role": message["role"],
-                        "content": _content(message.get("content"), f"{where}.content", fail)})
+                        "content": parse_content(message.get("content"), f"{where}.content")})
     if checked[-1]["role"] != "user":
-        fail(f"messages.{len(checked) - 1}.role", "the last message must be from the user")
-    if "system" in body and not isinstance(body["system"], (str, list)):
-        fail("system", "must be a string or a list of text blocks")
-    return MessagesRequest(checked, stream or wants_event_stream, model, max_tokens)
+        _fail(f"messages.{len(checked) - 1}.role", "the last message must be from the user")
+    return checked
 
 
-def _content(content, where, fail):
+def parse_content(content, where="content"):
+    """A message's content as content blocks: a non-empty string, or a non-empty list of
+    blocks that each have a ``type`` (and a text block its ``text``). Else a 400 naming
+    ``where``. The one check of content, for HTTP and ``/ws`` alike."""
     if isinstance(content, str):
         if not content:
-            fail(where, "must not be empty")
+            _fail(where, "must not be empty")
         return [{"type": "text", "text": content}]
     if not isinstance(content, list) or not content:
-        fail(where, "must be a string or a non-empty list of content blocks")
+        _fail(where, "must be a string or a non-empty list of content blocks")
     for index, block in enumerate(content):
         if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-            fail(f"{where}.{index}", "must be a content block object with a 'type'")
+            _fail(f"{where}.{index}", "must be a content block object with a 'type'")
         if block["type"] == "text" and not isinstance(block.get("text"), str):
-            fail(f"{where}.{index}.text", "field required: a string")
+            _fail(f"{where}.{index}.text", "field required: a string")
     return content
 
 

@@ -15,16 +15,17 @@ Server → client, every frame naming its ``session_id`` and echoing the client'
     {"type": "error", "error": {"type", "message"}, ...}
     {"type": "pong", ...}
 
-A bad frame (not JSON, too large, unknown type, unknown session) is answered with an error
-frame; the connection stays open. Each message runs as its own task, so replies to
+A bad frame (not JSON, too large, unknown type, unknown session, content that ``POST
+/v1/messages`` would refuse) is answered with an error frame; the connection stays open. Each message runs as its own task, so replies to
 different sessions interleave.
 """
 
 import asyncio
 import json
 
-from blufio.agent.events import TextDelta, ToolUse, TurnComplete, TurnError, Typing
-from blufio.plugins.gateway.errors import GatewayError, from_exception
+from blufio.agent.events import EventRenderer
+from blufio.plugins.gateway.errors import GatewayError, error_body, unexpected
+from blufio.plugins.gateway.messages import parse_content
 
 CHANNEL = "gateway"
 
@@ -34,13 +35,13 @@ async def serve_socket(gateway, socket):
     send_lock = asyncio.Lock()
     tasks = set()
 
-    async def send(frame):
+    async def send(frame, ref=None, session_id=None):
+        if session_id is not None:
+            frame["session_id"] = session_id
+        if ref is not None:
+            frame["id"] = ref
         async with send_lock:
             await socket.send(json.dumps(frame))
-
-    async def send_error(error, ref=None, session_id=None):
-        frame = {"type": "error", "error": {"type": error.error_type, "message": error.message}}
-        await send(_tagged(frame, ref, session_id))
 
     try:
         while True:
@@ -48,18 +49,18 @@ async def serve_socket(gateway, socket):
             try:
                 frame = _parse_frame(raw, gateway.max_body_bytes)
             except GatewayError as error:
-                await send_error(error)
+                await send(error_body(error))
                 continue
             ref = frame.get("id")
             if frame["type"] == "ping":
-                await send(_tagged({"type": "pong"}, ref, None))
+                await send({"type": "pong"}, ref)
             elif frame["type"] == "message":
-                task = asyncio.create_task(_converse(gateway, frame, ref, send, send_error))
+                task = asyncio.create_task(_converse(gateway, frame, ref, send))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
             else:
-                await send_error(GatewayError(400, f"unknown frame type '{frame['type']}'; "
-                                                   "send 'message' or 'ping'"), ref)
+                await send(error_body(GatewayError(400, f"unknown frame type '{frame['type']}'; "
+                                                        "send 'message' or 'ping'")), ref)
     finally:
         # The socket is gone; the turns themselves carry on and are stored by the agent.
         for task in tasks:
@@ -79,57 +80,45 @@ def _parse_frame(raw, limit):
     return frame
 
 
-def _tagged(frame, ref, session_id):
-    if session_id is not None:
-        frame["session_id"] = session_id
-    if ref is not None:
-        frame["id"] = ref
-    return frame
-
-
-async def _converse(gateway, frame, ref, send, send_error):
+async def _converse(gateway, frame, ref, send):
     session_id = frame.get("session_id")
     try:
-        content = _content(frame.get("content"))
+        content = parse_content(frame.get("content"))
         if session_id is not None:
             if not isinstance(session_id, str) or await gateway.storage.get_session(session_id) is None:
                 raise GatewayError(404, f"no session with id '{session_id}'")
         else:
             session_id = (await gateway.agent.new_session(CHANNEL)).id
-            await send(_tagged({"type": "session"}, ref, session_id))
-        async for event in gateway.agent.submit(session_id, CHANNEL, content):
-            out = _frame_for(event)
-            if out is not None:
-                await send(_tagged(out, ref, session_id))
-            if isinstance(event, (TurnComplete, TurnError)):
-                return
+            await send({"type": "session"}, ref, session_id)
+        events = gateway.agent.submit(session_id, CHANNEL, content)
+        await _Frames(send, ref, session_id).render(events)
     except GatewayError as error:
-        await send_error(error, ref, session_id)
+        await send(error_body(error), ref, session_id)
     except Exception as exc:  # a failing conversation must not close the socket
-        await send_error(from_exception(exc), ref, session_id)
+        await send(error_body(unexpected(exc, "a /ws message")), ref, session_id)
 
 
-def _content(content):
-    if isinstance(content, str) and content:
-        return [{"type": "text", "text": content}]
-    if isinstance(content, list) and content and all(
-            isinstance(b, dict) and isinstance(b.get("type"), str) for b in content):
-        return content
-    raise GatewayError(400, "content: must be a non-empty string or a list of content blocks")
+class _Frames(EventRenderer):
+    """A turn's events as frames naming its session and echoing the client's ``id``."""
 
+    def __init__(self, send, ref, session_id):
+        self._send = send
+        self._tags = (ref, session_id)
 
-def _frame_for(event):
-    if isinstance(event, Typing):
-        return {"type": "typing"}
-    if isinstance(event, TextDelta):
-        return {"type": "delta", "text": event.text}
-    if isinstance(event, ToolUse):
-        return {"type": "tool", "name": event.name}
-    if isinstance(event, TurnComplete):
-        return {"type": "message", "role": "assistant", "model": event.model,
-                "content": [{"type": "text", "text": event.text}] if event.text else [],
-                "stop_reason": event.stop_reason, "usage": event.usage.as_dict()}
-    if isinstance(event, TurnError):
-        error = from_exception(event.error)
-        return {"type": "error", "error": {"type": error.error_type, "message": error.message}}
-    return None
+    async def on_typing(self, event):
+        await self._send({"type": "typing"}, *self._tags)
+
+    async def on_text_delta(self, event):
+        await self._send({"type": "delta", "text": event.text}, *self._tags)
+
+    async def on_tool_use(self, event):
+        await self._send({"type": "tool", "name": event.name}, *self._tags)
+
+    async def on_turn_complete(self, event):
+        await self._send({"type": "message", "role": "assistant", "model": event.model,
+                          "content": [{"type": "text", "text": event.text}] if event.text else [],
+                          "stop_reason": event.stop_reason, "usage": event.usage.as_dict()},
+                         *self._tags)
+
+    async def on_turn_error(self, event):
+        await self._send(error_body(event.error), *self._tags)

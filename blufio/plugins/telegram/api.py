@@ -31,8 +31,9 @@ class BotAPIError(PluginError):
 
     ``status`` is the HTTP status or the Bot API's ``error_code`` (None when no response
     arrived), ``description`` the Bot API's reason, ``retry_after`` the seconds a 429 asks
-    to wait. ``transient`` errors (network, 5xx, 429) are worth retrying; ``fatal`` ones mean
-    the token is wrong and retrying soon will not help.
+    to wait. ``retryable`` (also ``transient``) errors (network, 5xx, 429) are worth
+    retrying; ``fatal`` ones mean the token is wrong and retrying soon will not help;
+    ``not_modified`` means an edit changed nothing (the message already says it).
     """
 
     def __init__(self, method, message, *, status=None, description="", retry_after=None):
@@ -43,8 +44,17 @@ class BotAPIError(PluginError):
         self.retry_after = retry_after
 
     @property
-    def transient(self):
+    def retryable(self):
         return self.status is None or self.status == 429 or self.status >= 500
+
+    @property
+    def transient(self):
+        return self.retryable
+
+    @property
+    def not_modified(self):
+        # The Bot API says so only in words: "Bad Request: message is not modified: ..."
+        return "not modified" in self.description
 
     @property
     def fatal(self):
@@ -110,7 +120,7 @@ class BotAPI:
             try:
                 return await self.call(method, **params)
             except BotAPIError as exc:
-                if not exc.transient or attempt == attempts:
+                if not exc.retryable or attempt == attempts:
                     raise
                 delay = backoff.next_delay(exc.retry_after)
                 log.debug("%s; retrying in %.1f s", exc, delay)

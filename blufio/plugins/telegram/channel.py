@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 
-from blufio.agent.events import TextDelta, TurnComplete, TurnError
+from blufio.agent.events import EventRenderer
 from blufio.errors import BlufioError, ConfigError, PluginError
 from blufio.manifest import identity
 from blufio.plugins.telegram.api import BotAPI, BotAPIError
@@ -33,6 +33,7 @@ SESSION_KEY = "telegram.session.{chat_id}"
 REFUSAL = ("Sorry, this is a private assistant and you are not on its list of users. "
            "(Your Telegram user id is {user_id}.)")
 NOT_TEXT = "Sorry, I can only read text messages."
+SOMETHING_WENT_WRONG = "Sorry, something went wrong while answering; please try again."
 
 
 class TelegramChannel:
@@ -220,30 +221,23 @@ class TelegramChannel:
     # -- replies -----------------------------------------------------------------------------
 
     async def _reply(self, chat_id, events):
-        reply = StreamedReply(self.api, chat_id, edit_interval=self.edit_interval)
-        final = problem = None
+        chat = _ChatReply(StreamedReply(self.api, chat_id, edit_interval=self.edit_interval))
         try:
             async with typing(self.api, chat_id):
                 try:
-                    async for event in events:
-                        if isinstance(event, TextDelta):
-                            reply.feed(event.text)
-                        elif isinstance(event, TurnComplete):
-                            final = event.text or None
-                        elif isinstance(event, TurnError):
-                            problem = event.message
+                    await chat.render(events)
                 except BlufioError as exc:
-                    problem = str(exc)
+                    chat.problem = str(exc)
                 except Exception:  # noqa: BLE001 - tell the user rather than go silent
                     log.exception("the agent failed while answering Telegram chat %s", chat_id)
-                    problem = "Sorry, something went wrong while answering; please try again."
-            await reply.finish(final)
-            if problem:
-                await self.api.call_with_retry("sendMessage", chat_id=chat_id, text=problem)
+                    chat.problem = SOMETHING_WENT_WRONG
+            await chat.reply.finish(chat.final)
+            if chat.problem:
+                await self.api.call_with_retry("sendMessage", chat_id=chat_id, text=chat.problem)
         except BotAPIError as exc:
             log.warning("could not deliver a reply to Telegram chat %s: %s", chat_id, exc)
         finally:
-            await reply.aclose()
+            await chat.reply.aclose()
 
     async def _send_quietly(self, chat_id, text):
         """One attempt, as it holds up polling: a short notice is not worth a long wait."""
@@ -251,6 +245,26 @@ class TelegramChannel:
             await self.api.call("sendMessage", chat_id=chat_id, text=text)
         except BotAPIError as exc:
             log.warning("could not send to Telegram chat %s: %s", chat_id, exc)
+
+
+class _ChatReply(EventRenderer):
+    """A turn's events in a chat: the text streams into ``reply``; at the end, the complete
+    text (``final``) replaces it, and a failure is told in a message of its own
+    (``problem``)."""
+
+    def __init__(self, reply):
+        self.reply = reply
+        self.final = None
+        self.problem = None
+
+    async def on_text_delta(self, event):
+        self.reply.feed(event.text)
+
+    async def on_turn_complete(self, event):
+        self.final = event.text or None
+
+    async def on_turn_error(self, event):
+        self.problem = event.message
 
 
 async def _cancel(task):

@@ -170,7 +170,7 @@ class StreamedReply:
                     await call("editMessageText", chat_id=self.chat_id,
                                message_id=self._shown[index][0], text=piece)
                 except BotAPIError as exc:
-                    if "not modified" not in exc.description:
+                    if not exc.not_modified:
                         raise
                 self._next_edit = self._clock() + self.edit_interval
                 self._shown[index][1] = piece

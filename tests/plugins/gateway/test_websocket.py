@@ -95,3 +95,27 @@ def test_bad_frames_get_an_error_frame_and_the_socket_stays_open(gateway, frame,
         socket.send(json.dumps({"type": "ping"}))
         assert json.loads(socket.recv(timeout=5))["type"] == "pong"
     assert gateway.call(gateway.storage.count_sessions()) == 0
+
+
+def test_a_text_block_without_text_gets_an_error_frame(gateway):
+    with connect(ws_url(gateway)) as socket:
+        socket.send(json.dumps({"type": "message", "content": [{"type": "text"}], "id": "t"}))
+        error = json.loads(socket.recv(timeout=5))
+    assert error == {"type": "error", "id": "t", "error": {
+        "type": "invalid_request_error", "message": "content.0.text: field required: a string"}}
+    assert gateway.call(gateway.storage.count_sessions()) == 0
+
+
+@pytest.mark.parametrize("content", ["", [], 5, [{"type": "text"}], [{"text": "no type"}],
+                                     [{"type": "text", "text": 1}]])
+def test_content_is_checked_as_post_v1_messages_checks_it(gateway, content):
+    import httpx
+
+    response = httpx.post(f"{gateway.url}/v1/messages", headers=gateway.auth(), json={
+        "model": "any", "max_tokens": 5, "messages": [{"role": "user", "content": content}]})
+    with connect(ws_url(gateway)) as socket:
+        socket.send(json.dumps({"type": "message", "content": content}))
+        frame = json.loads(socket.recv(timeout=5))
+    assert response.status_code == 400 and frame["type"] == "error"
+    assert frame["error"]["type"] == response.json()["error"]["type"]
+    assert "messages.0." + frame["error"]["message"] == response.json()["error"]["message"]
