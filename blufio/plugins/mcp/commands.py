@@ -50,7 +50,7 @@ def cmd_list(args, registry):
     per_server = asyncio.run(_with_runtime(registry, work))
     rows = [row for rows in per_server for row in rows]
     if args["--json"]:
-        print(json.dumps([dict(zip(("tool", "server", "state", "detail"), row))
+        print(json.dumps([dict(zip(("tool", "server", "state", "detail"), row, strict=True))
                           for row in rows], indent=2))
         return 0
     if not rows:

@@ -7,6 +7,8 @@ import pytest
 
 from tests.plugins.mcp.conftest import FASTMCP, ROGUE
 
+pytestmark = pytest.mark.slow  # each test starts real MCP servers (seconds)
+
 PYTHON = json.dumps(sys.executable)
 
 

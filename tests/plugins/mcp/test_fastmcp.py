@@ -11,6 +11,8 @@ from blufio.plugins.mcp.results import render
 from blufio.plugins.mcp.supervisor import READY, McpServer
 from tests.plugins.mcp.conftest import fastmcp_stdio
 
+pytestmark = pytest.mark.slow  # each test starts real MCP servers (seconds)
+
 
 @pytest.fixture(params=["stdio", "http-sse", "http-json"])
 async def server(request, http_server):

@@ -11,6 +11,8 @@ from blufio.plugins.mcp.errors import ServerUnavailable
 from blufio.plugins.mcp.settings import ServerSettings
 from blufio.plugins.mcp.supervisor import DOWN, READY, McpServer
 
+pytestmark = pytest.mark.slow  # each test starts real MCP servers (seconds)
+
 
 async def echo(server, text):
     return (await server.call("echo", {"text": text}))["content"][0]["text"]

@@ -11,6 +11,8 @@ from blufio.plugins.mcp.runtime import McpSkillRuntime, exposed_name
 from tests.fakes.config import make_config
 from tests.plugins.mcp.conftest import FASTMCP, ROGUE
 
+pytestmark = pytest.mark.slow  # each test starts real MCP servers (seconds)
+
 
 def toml(**servers):
     """``[mcp.servers.<name>]`` tables for the test servers: ``name=(script args, extra)``."""

@@ -10,6 +10,8 @@ import pytest
 from blufio.plugins.mcp.supervisor import DISABLED, DOWN, READY, STARTING, McpServer, ServerSet
 from tests.plugins.mcp.conftest import alive, fastmcp_stdio, rogue
 
+pytestmark = pytest.mark.slow  # each test starts real MCP servers (seconds)
+
 
 async def wait_for(condition, seconds=20.0):
     for _ in range(int(seconds / 0.02)):

@@ -15,6 +15,8 @@ from tests.fakes.anthropic_server import FakeResponse, message_events, text_repl
 from tests.fakes.config import make_config
 from tests.plugins.mcp.conftest import FASTMCP, ROGUE
 
+pytestmark = pytest.mark.slow  # each test starts real MCP servers (seconds)
+
 
 @pytest.fixture
 async def runtime(tmp_path, fake_anthropic, http_server):
