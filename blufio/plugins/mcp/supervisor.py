@@ -214,17 +214,18 @@ class ServerSet:
         return server
 
     def health(self):
-        """``{"status", "detail"}``: ``degraded`` while an enabled server is down."""
+        """``{"status", "detail"}``: ``degraded`` while an enabled server is down; the
+        detail counts the ready servers and names those starting and down (with why)."""
         enabled = [s for s in self.servers.values() if s.state != DISABLED]
-        down = [s for s in enabled if s.state == DOWN]
-        if down:
-            return {"status": "degraded",
-                    "detail": "; ".join(s.error or f"{s.label} is down" for s in down)}
+        ready = sum(1 for s in enabled if s.state == READY)
         starting = [s.name for s in enabled if s.state == STARTING]
-        detail = f"{len(enabled) - len(starting)} of {len(enabled)} MCP servers ready"
+        down = [s.error or f"{s.label} is down" for s in enabled if s.state == DOWN]
+        detail = f"{ready} of {len(enabled)} MCP servers ready"
         if starting:
-            detail += f" ({', '.join(starting)} starting)"
-        return {"status": "ok", "detail": detail}
+            detail += f"; starting: {', '.join(starting)}"
+        if down:
+            detail += f"; down: {'; '.join(down)}"
+        return {"status": "degraded" if down else "ok", "detail": detail}
 
     async def aclose(self):
         await asyncio.gather(*(s.aclose() for s in self.servers.values()))

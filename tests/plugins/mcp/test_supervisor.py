@@ -114,12 +114,13 @@ async def test_servers_start_in_parallel_in_the_background_and_health_tracks_the
     try:
         servers.start_all()
         assert servers.get("files").state == STARTING and servers.get("off").state == DISABLED
-        assert servers.health()["status"] == "ok"
+        assert servers.health() == {"status": "ok", "detail": "0 of 2 MCP servers ready; "
+                                    "starting: files, broken"}
         await servers.wait_started()
         assert servers.get("files").state == READY
-        assert servers.health() == {"status": "degraded", "detail": "MCP server 'broken' exited "
-                                    "with code 3 (its last words: boom: this server cannot "
-                                    "start)"}
+        assert servers.health() == {"status": "degraded", "detail": (
+            "1 of 2 MCP servers ready; down: MCP server 'broken' exited with code 3 (its last "
+            "words: boom: this server cannot start)")}
     finally:
         await servers.aclose()
     assert servers.get("files").pid is None
