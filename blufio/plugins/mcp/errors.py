@@ -3,6 +3,7 @@
     ToolError (blufio.errors)
     └── McpError                 anything an MCP server did or failed to do
         ├── ServerUnavailable    not running: failed to start, exited, or is being restarted
+        │   └── NotDelivered     a message could not even be sent (safe to send again)
         ├── RequestTimeout       no answer within the server's ``timeout``
         ├── RemoteError          a JSON-RPC error response (``code``, ``data``)
         ├── ProtocolError        an answer that breaks JSON-RPC or MCP (or is too large)
@@ -18,6 +19,11 @@ class McpError(ToolError):
 
 class ServerUnavailable(McpError):
     """The server is not running (it failed to start, exited, or was closed)."""
+
+
+class NotDelivered(ServerUnavailable):
+    """A message could not be sent at all (the process was gone, the connection refused),
+    so the server never saw it and sending it again after a restart is safe."""
 
 
 class RequestTimeout(McpError):

@@ -22,8 +22,8 @@ import logging
 
 import httpx
 
-from blufio.plugins.mcp.errors import (ProtocolError, RemoteError, ServerUnavailable,
-                                       SessionExpired)
+from blufio.plugins.mcp.errors import (NotDelivered, ProtocolError, RemoteError,
+                                       ServerUnavailable, SessionExpired)
 from blufio.plugins.mcp.lines import Lines
 
 log = logging.getLogger("blufio.mcp")
@@ -76,8 +76,9 @@ class HttpTransport:
                                            headers=headers) as response:
                 await self._answer(message, request_id, response)
         except httpx.HTTPError as exc:
-            raise ServerUnavailable(f"{self.label} cannot be reached at {self.settings.url}: "
-                                    f"{exc or type(exc).__name__}") from None
+            unsent = NotDelivered if isinstance(exc, httpx.ConnectError) else ServerUnavailable
+            raise unsent(f"{self.label} cannot be reached at {self.settings.url}: "
+                         f"{exc or type(exc).__name__}") from None
         if request_id is not None:
             self._sink.fail(request_id, ProtocolError(
                 f"{self.label} ended its answer to {message['method']} without a response"))

@@ -22,7 +22,7 @@ import os
 import signal
 import time
 
-from blufio.plugins.mcp.errors import ServerUnavailable
+from blufio.plugins.mcp.errors import NotDelivered, ServerUnavailable
 from blufio.plugins.mcp.lines import Lines
 
 log = logging.getLogger("blufio.mcp")
@@ -121,14 +121,14 @@ class StdioTransport:
         data = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
         process = self.process
         if process is None or process.returncode is not None or self._closing:
-            raise ServerUnavailable(f"{self.label} is not running")
+            raise NotDelivered(f"{self.label} is not running")
         async with self._write_lock:
             try:
                 process.stdin.write(data)
                 await process.stdin.drain()
             except (BrokenPipeError, ConnectionResetError, RuntimeError) as exc:
-                raise ServerUnavailable(f"{self.label} is not reading its input ({exc}); it "
-                                        "has probably exited") from None
+                raise NotDelivered(f"{self.label} is not reading its input ({exc}); it has "
+                                   "probably exited") from None
 
     # --- reading ---
 

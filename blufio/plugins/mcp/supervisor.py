@@ -6,7 +6,8 @@ parallel in the background. A start that fails, and a server that stops on its o
 process crashed, its connection broke), is logged in one line and retried in the background
 with capped exponential backoff; using a server that is down (``ready()``) tries to start it
 at once, sharing an attempt already in flight. So a crashed server is restarted on its next
-use, and one bad server never holds up the others.
+use (a call that could not even be sent to it, because it died unnoticed, is sent again to
+the restarted server), and one bad server never holds up the others.
 
 The tool list is fetched after each start and again when the server sends
 ``notifications/tools/list_changed``; ``on_change`` (if set) is told either way.
@@ -18,7 +19,7 @@ import logging
 from blufio.lifecycle import TaskGroup
 from blufio.plugins.mcp.client import McpClient
 from blufio.retry import Backoff
-from blufio.plugins.mcp.errors import McpError, ServerUnavailable
+from blufio.plugins.mcp.errors import McpError, NotDelivered, ServerUnavailable
 
 log = logging.getLogger("blufio.mcp")
 
@@ -83,7 +84,11 @@ class McpServer:
         client = await self.ready()
         try:
             return await client.call_tool(tool, arguments)
-        except ServerUnavailable as exc:  # e.g. an HTTP server that cannot be reached
+        except NotDelivered as exc:  # it died unnoticed: restart it and send the call again
+            self._stopped(client, exc)
+            client = await self.ready()
+            return await client.call_tool(tool, arguments)
+        except ServerUnavailable as exc:  # it went away with the call: report, restart later
             self._stopped(client, exc)
             raise
 

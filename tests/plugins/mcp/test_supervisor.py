@@ -63,6 +63,14 @@ async def test_a_killed_server_is_down_then_restarted_by_its_next_use(files):
     assert not alive(pid)
 
 
+async def test_a_call_right_after_a_kill_goes_to_the_restarted_server(files):
+    pid = files.pid
+    os.kill(pid, signal.SIGKILL)
+    await wait_for(lambda: not alive(pid))  # dead, perhaps not noticed yet
+    assert await text(files, "echo", text="again") == "again"
+    assert files.pid not in (None, pid)
+
+
 async def test_a_crashed_server_is_also_restarted_in_the_background(files):
     pid = files.pid
     os.kill(pid, signal.SIGKILL)
