@@ -10,9 +10,11 @@ registry.
 
 ``run`` never raises: a tool's own error (``isError``), a timeout, a refused or dead server
 all become an error result the model can read, and the turn goes on. ``start`` only starts
-the servers in the background, so a slow or broken server never delays ``serve``.
+the servers in the background, so a slow or broken server never delays ``serve``; a turn
+that arrives during the servers' first start waits for them a little (``list_skills``).
 """
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -26,7 +28,7 @@ from blufio.plugins.mcp.supervisor import DOWN, READY, STARTING, ServerSet
 
 log = logging.getLogger("blufio.mcp")
 
-CAPABILITY = "skills"
+FIRST_START_WAIT = 10.0
 MAX_NAME = 64
 _NOT_IN_NAMES = re.compile(r"[^A-Za-z0-9_-]")
 AVAILABLE, DENIED = "available", "denied"
@@ -109,7 +111,14 @@ class McpSkillRuntime:
                 for server in self.servers.servers.values() for tool in server.tools]
 
     async def list_skills(self):
-        """The available tools as ``{"name", "description", "input_schema"}``."""
+        """The tools the model is offered, as ``{"name", "description", "input_schema"}``
+        plus ``source`` and ``tool``. A turn that comes while servers are still in their
+        first start waits for them, at most ``FIRST_START_WAIT`` seconds in all, so the
+        first message after ``serve`` or ``shell`` starts sees their tools."""
+        first = [s.first_attempt for s in self.servers.servers.values()
+                 if s.first_attempt is not None and not s.first_attempt.done()]
+        if first:
+            await asyncio.wait(first, timeout=FIRST_START_WAIT)
         return [{"name": s.name, "description": s.description, "input_schema": s.input_schema,
                  "source": s.server, "tool": s.tool} for s in self.skills() if s.offered]
 

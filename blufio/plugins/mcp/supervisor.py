@@ -44,6 +44,7 @@ class McpServer:
         self.tools = []  # tool dicts as the server listed them
         self.client = None
         self._attempt_task = None
+        self.first_attempt = None  # the task of the first start, kept once it has ended
         self._retry_task = None
         self._refresh_task = None
         self._logged_error = None
@@ -65,6 +66,7 @@ class McpServer:
                 return None
             self.state = STARTING
             self._attempt_task = self._tasks.spawn(self._attempt(), name=f"start {self.name}")
+            self.first_attempt = self.first_attempt or self._attempt_task
         return self._attempt_task
 
     async def ready(self):

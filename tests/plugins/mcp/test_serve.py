@@ -97,3 +97,18 @@ def test_a_turn_uses_an_mcp_tool_and_sigterm_leaves_no_process_behind(served, fa
     assert "MCP server 'broken': command 'no-such-mcp-server-here' not found on PATH; " \
         "retrying in the background" in served.stderr
     assert "Traceback" not in served.stderr
+
+
+def test_shell_starts_the_servers_and_its_first_turn_can_use_a_tool(blufio, fake_anthropic,
+                                                                    tmp_path):
+    config = tmp_path / "blufio.toml"
+    config.write_text(f"[mcp.servers.files]\ncommand = {json.dumps(sys.executable)}\n"
+                      f"args = {json.dumps([FASTMCP, 'stdio'])}\n")
+    fake_anthropic.add(tool_use_reply("files__echo", {"text": "from the tool"}),
+                       text_reply("Done."))
+    result = blufio("-c", str(config), "shell", input="use the tool\n",
+                    env={"ANTHROPIC_BASE_URL": fake_anthropic.base_url,
+                         "ANTHROPIC_API_KEY": "sk-ant-x"})
+    assert (result.returncode, result.stdout) == (0, "Done.\n"), result.stderr
+    tool_result = fake_anthropic.message_requests[1].json["messages"][-1]["content"][0]
+    assert tool_result["content"] == "from the tool"
