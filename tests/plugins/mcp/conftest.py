@@ -1,6 +1,7 @@
 """Fixtures for the mcp plugin's tests: real MCP servers (FastMCP over stdio and HTTP) and
 small misbehaving ones, as settings the plugin starts itself."""
 
+import json
 import os
 import subprocess
 import sys
@@ -64,6 +65,19 @@ def http_server():
     yield start
     for server in started:
         server.stop()
+
+
+def claude_desktop_config(directory):
+    """A Claude Desktop config in ``directory`` with two servers: ``notes`` (the stdlib test
+    server, with a secret and a plain variable) and ``search`` (HTTP, with a token header).
+    Returns ``(path, the secret values)``."""
+    path = directory / "claude_desktop_config.json"
+    path.write_text(json.dumps({"mcpServers": {
+        "notes": {"command": sys.executable, "args": [ROGUE, "ok"],
+                  "env": {"NOTES_API_KEY": "s3cr3t-value", "LEVEL": "info"}},
+        "search": {"url": "https://search.example.com/mcp",
+                   "headers": {"Authorization": "Bearer t0ken"}}}}))
+    return str(path), ("s3cr3t-value", "Bearer t0ken")
 
 
 def alive(pid):

@@ -15,7 +15,7 @@ import pytest
 
 from tests.archives import PYTHON, run
 from tests.fakes.anthropic_server import text_reply, tool_use_reply
-from tests.plugins.mcp.conftest import FASTMCP, ROGUE, alive
+from tests.plugins.mcp.conftest import FASTMCP, alive, claude_desktop_config
 from tests.plugins.mcp.test_serve import descendants, wait_for_health
 from tests.served import Served
 
@@ -84,15 +84,11 @@ def test_serve_from_the_archive_uses_a_tool_survives_kill_9_and_leaves_nothing(
 def test_skill_import_then_config_validate_from_the_archive(archives, isolated_env, tmp_path):
     config = isolated_env / "blufio.toml"
     config.write_text("# mine\n[agent]\nmax_tokens = 1000  # keep\n")
-    desktop = tmp_path / "claude_desktop_config.json"
-    desktop.write_text(json.dumps({"mcpServers": {
-        "notes": {"command": sys.executable, "args": [ROGUE, "ok"],
-                  "env": {"GITHUB_TOKEN": "ghp_secret"}},
-        "search": {"url": "https://search.example.com/mcp",
-                   "headers": {"Authorization": "Bearer tok"}}}}))
-    imported = run(archives["default"], "-c", str(config), "skill", "import", str(desktop))
+    desktop, secrets = claude_desktop_config(tmp_path)
+    imported = run(archives["default"], "-c", str(config), "skill", "import", desktop)
     assert imported.returncode == 0, imported.stderr
-    assert "ghp_secret" not in config.read_text() and "# keep" in config.read_text()
+    text = config.read_text()
+    assert not [secret for secret in secrets if secret in text] and "# keep" in text
     validated = run(archives["default"], "-c", str(config), "config", "validate")
     assert validated.returncode == 0 and "configuration OK" in validated.stdout, validated.stderr
     called = run(archives["default"], "-c", str(config), "skill", "call", "notes", "poke")

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from tests.plugins.mcp.conftest import FASTMCP, ROGUE
+from tests.plugins.mcp.conftest import FASTMCP, claude_desktop_config
 
 pytestmark = pytest.mark.slow  # each test starts real MCP servers (seconds)
 
@@ -96,25 +96,21 @@ def test_call_failures_are_one_clear_line(blufio, configured, args, code, messag
 def test_import_writes_tables_keeps_comments_and_stores_secrets(blufio, isolated_env, tmp_path):
     config = isolated_env / "blufio.toml"
     config.write_text("# my settings\n[gateway]\nport = 9100  # my port\n")
-    desktop = tmp_path / "claude_desktop_config.json"
-    desktop.write_text(json.dumps({"mcpServers": {
-        "notes": {"command": sys.executable, "args": [ROGUE, "ok"],
-                  "env": {"NOTES_API_KEY": "s3cr3t-value", "LEVEL": "info"}},
-        "remote": {"url": "https://mcp.example.com/mcp"}}}))
-    result = blufio("-c", str(config), "skill", "import", str(desktop))
+    desktop, secrets = claude_desktop_config(tmp_path)
+    result = blufio("-c", str(config), "skill", "import", desktop)
     assert result.returncode == 0, result.stderr
     assert "imported 2 MCP servers" in result.stdout
     text = config.read_text()
     assert text.startswith("# my settings\n[gateway]\nport = 9100  # my port\n")
     assert "[mcp.servers.notes]" in text and 'env = {LEVEL = "info"}' in text
-    assert "s3cr3t-value" not in text
+    assert not [secret for secret in secrets if secret in text]
     validated = blufio("-c", str(config), "config", "validate")
     assert validated.returncode == 0 and "warning" not in validated.stderr, validated.stderr
     assert blufio("-c", str(config), "config", "get",
                   "mcp.servers.notes.env.NOTES_API_KEY").stdout == "********\n"
     called = blufio("-c", str(config), "skill", "call", "notes", "poke", '{"text": "x"}')
     assert called.stdout == "poked x\n", called.stderr
-    again = blufio("-c", str(config), "skill", "import", str(desktop))
+    again = blufio("-c", str(config), "skill", "import", desktop)
     assert "notes: already configured; left as it is" in again.stderr
 
 
