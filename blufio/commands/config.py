@@ -4,6 +4,7 @@ import os
 import sys
 
 from blufio.config import find_config_file, load_config
+from blufio.config.schema import TABLE
 from blufio.errors import ConfigError
 
 MASK = "********"
@@ -30,6 +31,10 @@ def get(args):
                 else f"set it with 'blufio config set {dotted} VALUE'")
         print(f"blufio: {dotted} is not set; {hint}", file=sys.stderr)
         return 1
+    if key.type == TABLE:  # its values may hold secrets: name what is there, never show it
+        names = ", ".join(config.get(dotted)) or "none"
+        print(f"{MASK}  (tables: {names}; edit them in {config.path})")
+        return 0
     if key.secret:
         print(MASK)  # never decrypt or print a secret
         return 0
@@ -43,6 +48,11 @@ def set_value(args):
     config = load_config(args["--config"])
     dotted, raw = args["KEY"], args["VALUE"]
     key = config.schema.key(dotted)
+    table = f"{key.section}.{key.name.split('.')[0]}"
+    if key.type == TABLE or "." in key.name:
+        raise ConfigError(f"'{dotted}' is in the table [{table}], which is edited in "
+                          f"{config.path}; only a secret value inside it is set from the "
+                          f"command line, with 'blufio config set-secret {table}.NAME.KEY'")
     if key.secret:
         raise ConfigError(f"'{dotted}' is a secret; store it with 'blufio config set-secret "
                           f"{dotted}' so it is never written in clear or kept in shell history")
