@@ -129,6 +129,9 @@ class StdioTransport:
             except (BrokenPipeError, ConnectionResetError, RuntimeError) as exc:
                 raise NotDelivered(f"{self.label} is not reading its input ({exc}); it has "
                                    "probably exited") from None
+            if process.stdin.is_closing():  # Python 3.10 drops a write to a dead pipe silently
+                raise NotDelivered(f"{self.label} is not reading its input; it has probably "
+                                   "exited")
 
     # --- reading ---
 
