@@ -46,6 +46,12 @@ COMMANDS = [
     Command("skill", "blufio.commands.skill",
             ["skill list [--json]", "skill info SERVER", "skill call SERVER TOOL [JSON]",
              "skill import FILE"], needs="skill_runtime"),
+    Command("memory", "blufio.commands.memory",
+            ["memory list [--json] [--limit N]", "memory search QUERY [--json] [--limit N]",
+             "memory add TEXT [--tags T]", "memory forget ID", "memory export"],
+            ["  --limit N               How many memories or results to show (default 20).",
+             "  --tags T                Comma-separated tags for the new memory."],
+            needs="storage"),
 ]
 
 OPTIONS = [

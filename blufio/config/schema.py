@@ -20,6 +20,11 @@ TABLE = "table"
 TYPES = frozenset(_SCALAR_CHECKS) | {name + "[]" for name in _SCALAR_CHECKS} | {TABLE}
 
 
+
+def env_variable(section, name):
+    """The ``BLUFIO_<SECTION>__<KEY>`` variable that overrides ``section.name``."""
+    return f"BLUFIO_{section.upper()}__{name.upper()}"
+
 class ConfigKey:
     """One configuration key: ``section.name``, its type, default and how it may be set.
 
@@ -49,7 +54,7 @@ class ConfigKey:
     @property
     def env_override(self):
         """The ``BLUFIO_<SECTION>__<KEY>`` variable that overrides this key."""
-        return f"BLUFIO_{self.section.upper()}__{self.name.upper()}"
+        return env_variable(self.section, self.name)
 
     def expected(self):
         """How the expected type reads in an error message."""
@@ -103,6 +108,16 @@ CORE_SECTIONS = {
                                               "turn (4 characters a token); oldest dropped first"},
         "drain_timeout": {"type": "number", "default": 30.0,
                           "description": "Seconds serve waits for in-flight turns on shutdown"},
+    }),
+    "memory": _section("memory", {
+        "enabled": {"type": "boolean", "default": True,
+                    "description": "Recall memories and past messages before each turn, "
+                                   "offer the memory tools, and compact long sessions"},
+        "recall_tokens": {"type": "integer", "default": 800,
+                          "description": "Roughly the most tokens of recalled memory added "
+                                         "to a turn (4 characters a token); 0 recalls nothing"},
+        "scope": {"type": "string", "default": "all",
+                  "description": "Recall from 'all' sessions, or only the turn's 'channel'"},
     }),
     "cost": _section("cost", {
         "daily_budget_usd": {"type": "number",

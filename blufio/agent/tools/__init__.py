@@ -6,8 +6,8 @@ capability is allowed, and ``call`` never raises: a refusal (``ToolError``), a c
 timeout becomes an error result the model can read and the loop carries on.
 
 Besides its own tools, the registry offers the skills of every skill runtime added with
-``add_runtime`` (the ``mcp`` plugin's servers), under the ``skills`` capability: ``offer()``
-lists them fresh each turn, and ``call`` hands them to their runtime's ``run``, whose
+``add_runtime`` (the ``mcp`` plugin's servers), under the ``skills`` capability: ``refresh()``
+lists them afresh at the start of each turn, and ``call`` hands them to their runtime's ``run``, whose
 content blocks (images included) become the ``tool_result``. Every call is counted through
 the observer by source (``builtin`` or the skill's server), tool and outcome, with its
 latency.
@@ -89,8 +89,13 @@ class ToolRegistry:
         return [t for t in self._tools.values() if t.capability in self.allowed]
 
     def definitions(self):
-        """The registry's own tools the model may call (``offer`` adds the skills)."""
-        return [tool.definition() for tool in self.available()]
+        """Every tool the model may call: the registry's own, then the skills found by the
+        last ``refresh``."""
+        definitions = [tool.definition() for tool in self.available()]
+        if SKILLS in self.allowed:
+            definitions += [{"name": s["name"], "description": s["description"],
+                             "input_schema": s["input_schema"]} for _, s in self._skills.values()]
+        return definitions
 
     def __contains__(self, name):
         return name in self._tools
@@ -99,11 +104,10 @@ class ToolRegistry:
         """Offer the skills of ``runtime`` (a ``SkillRuntime``) as tools too."""
         self._runtimes.append(runtime)
 
-    async def offer(self):
-        """Every tool definition the model may call now: the registry's own, then skills."""
-        definitions = self.definitions()
-        if SKILLS not in self.allowed:
-            return definitions
+    async def refresh(self):
+        """Ask every skill runtime what it offers now (at the start of each turn)."""
+        if not self._runtimes or SKILLS not in self.allowed:
+            return
         skills = {}
         for runtime in self._runtimes:
             try:
@@ -115,8 +119,6 @@ class ToolRegistry:
                 if skill["name"] not in self._tools and skill["name"] not in skills:
                     skills[skill["name"]] = (runtime, skill)
         self._skills = skills
-        return definitions + [{"name": s["name"], "description": s["description"],
-                               "input_schema": s["input_schema"]} for _, s in skills.values()]
 
     async def call(self, name, arguments) -> Outcome:
         """Run tool ``name``; every failure is an error ``Outcome``, never an exception."""

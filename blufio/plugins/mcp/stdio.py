@@ -238,9 +238,10 @@ class StdioTransport:
         if not self._group_alive():
             return
         self._signal_group(signal.SIGTERM)
-        deadline = time.monotonic() + self.grace
-        while self._group_alive() and time.monotonic() < deadline:
+        for _ in range(int(self.grace / 0.05)):  # not our children: nothing to wait on but this
             await asyncio.sleep(0.05)
+            if not self._group_alive():
+                return
         self._signal_group(signal.SIGKILL)
 
     def _group_alive(self):

@@ -14,17 +14,23 @@ class Wire:
 
     def __init__(self):
         self.sent = []
+        self.arrived = asyncio.Event()
         self.notifications = []
         self.connection = Connection(self.send, label="MCP server 'test'",
                                      on_notification=lambda m, p: self.notifications.append(m))
 
     async def send(self, message):
         self.sent.append(message)
+        self.arrived.set()
 
     async def requested(self, count=1):
-        while len([m for m in self.sent if "id" in m and "method" in m]) < count:
-            await asyncio.sleep(0)
-        return [m for m in self.sent if "id" in m and "method" in m][count - 1]
+        """The ``count``-th request sent, once it has been sent."""
+        while True:
+            requests = [m for m in self.sent if "id" in m and "method" in m]
+            if len(requests) >= count:
+                return requests[count - 1]
+            self.arrived.clear()
+            await self.arrived.wait()
 
 
 async def test_a_request_gets_the_result_of_the_response_with_its_id():
