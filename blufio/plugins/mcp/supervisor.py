@@ -1,6 +1,7 @@
 """Keeping configured MCP servers running: ``McpServer`` for one, ``ServerSet`` for all.
 
-A server is ``disabled`` (``enabled = false``), ``starting``, ``ready`` or ``down``.
+A server is ``disabled`` (``enabled = false``), ``starting`` (its first start), ``ready`` or
+``down`` (also while a restart is being tried).
 Starting never blocks the caller: ``ServerSet.start_all()`` starts every enabled server in
 parallel in the background. A start that fails, and a server that stops on its own (its
 process crashed, its connection broke), is logged in one line and retried in the background
@@ -64,7 +65,8 @@ class McpServer:
         if self._attempt_task is None:
             if self.state == READY:
                 return None
-            self.state = STARTING
+            if self.first_attempt is None:  # a retry leaves it down (and health degraded)
+                self.state = STARTING
             self._attempt_task = self._tasks.spawn(self._attempt(), name=f"start {self.name}")
             self.first_attempt = self.first_attempt or self._attempt_task
         return self._attempt_task

@@ -29,6 +29,9 @@ base_url = "{fake_anthropic.base_url}"
 command = {python}
 args = {json.dumps([FASTMCP, "stdio"])}
 deny = ["getenv"]
+[mcp.servers.hang]
+command = {python}
+args = {json.dumps([ROGUE, "hang"])}
 timeout = 2
 [mcp.servers.web]
 url = "{web.url}"
@@ -81,7 +84,7 @@ async def test_an_image_result_reaches_the_model_as_an_image_block(runtime, fake
 
 @pytest.mark.parametrize("name, arguments, expected", [
     ("files__fail", {"message": "disk full"}, "disk full"),
-    ("files__sleep", {"seconds": 30}, "did not answer tools/call within 2s"),
+    ("hang__poke", {}, "did not answer tools/call within 2s"),
     ("files__getenv", {"name": "HOME"}, "there is no tool named 'files__getenv'"),  # denied
     ("broken__poke", {}, "there is no tool named 'broken__poke'"),  # its server never started
 ])
