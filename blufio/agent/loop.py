@@ -104,7 +104,7 @@ class Agent:
         history_tokens = _optional(config, "agent.max_history_tokens")
         memory = AgentMemory.from_config(config, storage, embedder)
         if tools is None:
-            tools = default_registry(config)
+            tools = default_registry(config, observer)
             if memory is not None:
                 memory.register_tools(tools)
         return cls(provider=provider, storage=storage, observer=observer, tools=tools,
@@ -271,6 +271,7 @@ class Agent:
         context, messages = await self._context(inbound)
         append_message(messages, "user", inbound.content)
         turn = [NewMessage("user", inbound.content)]
+        await self.tools.refresh()  # what the skill runtimes offer now
         request = self.provider_request(options, context)
         client_tools = options.client_tool_names
         state = TurnState(started)
@@ -312,7 +313,8 @@ class Agent:
                           tool_uses=state.client_tool_uses))
 
     async def _run_tools(self, inbound, tool_uses, emit):
-        """Run the server tools of one round, reporting each as ``ToolUse``/``ToolResult``."""
+        """Run the server tools of one round (concurrently), reporting each as ``ToolUse`` and
+        ``ToolResult``."""
         def ids(block):
             return {"tool_use_id": block.get("id", ""), "name": block.get("name", "")}
 
