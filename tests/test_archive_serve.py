@@ -83,7 +83,8 @@ async def test_a_build_without_prometheus_and_keypair_serves_with_the_static_tok
             assert reply.content[0].text == "echo: hi"
             async with httpx.AsyncClient() as client:
                 metrics = await client.get(f"{served.url}/metrics", headers={"x-api-key": TOKEN})
-                health = (await client.get(f"{served.url}/v1/health")).json()
+                health = (await client.get(f"{served.url}/v1/health",
+                                            headers={"x-api-key": TOKEN})).json()
             assert metrics.status_code == 404
             assert set(health["plugins"]) == {"sqlite", "anthropic", "gateway"}
         finally:

@@ -13,7 +13,8 @@ Using it (what channels build on)::
     await agent.aclose()                     # waits (drain_timeout) for turns in flight
 
 ``submit`` is ``receive`` (store the message in the inbound queue, durably, before anything
-else) followed by ``process`` (start the turn now and return its event stream). A channel
+else) followed by ``process`` (start the turn now and return its event stream); ``start_turn``
+does both, shielded from the caller's cancellation, and returns the stream. A channel
 that must acknowledge receipt before rendering can call the two itself. A turn runs in its
 own task, so it completes and is stored even if the channel stops reading its events.
 
@@ -31,6 +32,8 @@ in the order their messages were received. History is bounded by message count a
 """
 
 import asyncio
+import collections
+import io
 import logging
 import time
 
@@ -45,21 +48,46 @@ from blufio.observability import NullObserver
 log = logging.getLogger("blufio.agent")
 
 _DONE = object()
+_UNMERGED = 64  # events a TurnStream keeps apart before it merges deltas for a slow reader
 
 
 class TurnStream:
     """The events of one turn, as an async iterator; ends after TurnComplete/TurnError.
 
     It ends with no events at all when the entry was already claimed by someone else.
+    The turn never waits for its reader: once a reader lags by ``_UNMERGED`` events, further
+    consecutive ``TextDelta`` events are merged into one, so what waits here is at most the
+    reply's text and a few events per tool call, however slowly (or never) the channel reads.
     """
 
     def __init__(self):
-        self._queue = asyncio.Queue()
+        self._pending = collections.deque()  # events, or a _Deltas being merged
+        self._ready = asyncio.Event()
         self._finished = False
+        self._ended = False
         self.task = None
 
+    def __len__(self):
+        """How many events wait to be read (merged deltas count once)."""
+        return len(self._pending)
+
+    def end_early(self, event):
+        """End the stream for its reader with ``event`` (e.g. a ``TurnError`` saying the
+        server is going away); the turn itself goes on, and what it emits later is dropped."""
+        self._emit(event)
+        self._emit(_DONE)
+        self._ended = True
+
     def _emit(self, event):
-        self._queue.put_nowait(event)
+        if self._ended:
+            return
+        last = self._pending[-1] if self._pending else None
+        if (type(event) is TextDelta and isinstance(last, _Deltas) and last.joins(event)
+                and len(self._pending) >= _UNMERGED):
+            last.add(event.text)
+        else:
+            self._pending.append(_Deltas(event) if type(event) is TextDelta else event)
+        self._ready.set()
 
     def __aiter__(self):
         return self
@@ -67,11 +95,14 @@ class TurnStream:
     async def __anext__(self):
         if self._finished:
             raise StopAsyncIteration
-        event = await self._queue.get()
+        while not self._pending:
+            self._ready.clear()
+            await self._ready.wait()
+        event = self._pending.popleft()
         if event is _DONE:
             self._finished = True
             raise StopAsyncIteration
-        return event
+        return event.event() if isinstance(event, _Deltas) else event
 
     async def wait(self):
         """Consume the stream; return its last event (None if there was none)."""
@@ -79,6 +110,26 @@ class TurnStream:
         async for event in self:
             last = event
         return last
+
+
+class _Deltas:
+    """Consecutive ``TextDelta`` events of one turn waiting for their reader, as one."""
+
+    __slots__ = ("first", "text")
+
+    def __init__(self, first):
+        self.first = first
+        self.text = io.StringIO(first.text)  # appends in amortised constant time
+        self.text.seek(0, io.SEEK_END)
+
+    def joins(self, event):
+        return event.inbound_id == self.first.inbound_id
+
+    def add(self, text):
+        self.text.write(text)
+
+    def event(self):
+        return TextDelta(self.first.session_id, self.first.inbound_id, text=self.text.getvalue())
 
 
 class Agent:
@@ -153,10 +204,21 @@ class Agent:
         stream.task.add_done_callback(self._tasks.discard)
         return stream
 
+    async def start_turn(self, session_id, channel, content, reply_to=None):
+        """Store the message and start its turn; return the turn's ``TurnStream``.
+
+        Once called, the message is answered in this run even if the caller is cancelled
+        while it is being stored (a client that hangs up just after sending): storing and
+        starting are shielded, so a stored message is never left claimed and unanswered."""
+        async def store_and_start():
+            inbound = await self.receive(session_id, channel, content, reply_to, claim=True)
+            return self.process(inbound)
+
+        return await asyncio.shield(asyncio.ensure_future(store_and_start()))
+
     async def submit(self, session_id, channel, content, reply_to=None):
         """Store the message, then yield the events of its turn (see the module docstring)."""
-        inbound = await self.receive(session_id, channel, content, reply_to, claim=True)
-        async for event in self.process(inbound):
+        async for event in await self.start_turn(session_id, channel, content, reply_to):
             yield event
 
     async def resume_unfinished(self, deliver=None, *, channels=None):

@@ -9,14 +9,16 @@ SSE) and, on ``/ws``, by ``websocket``.
 
 import secrets
 
-from quart import Quart, Response, g, request, websocket
+from quart import Quart, Response, g, has_request_context, request, websocket
 from werkzeug.exceptions import HTTPException
 
 from blufio.model import NewMessage
 from blufio.plugins.gateway.errors import GatewayError, unexpected
+from blufio.plugins.gateway.limits import SQLITE_MAX_INT
 from blufio.plugins.gateway.messages import parse_body, parse_messages_request
 from blufio.plugins.gateway.openapi import openapi_document
 from blufio.plugins.gateway.replies import error_response, json_reply, stream_reply
+from blufio.plugins.gateway.transport import BoundedWebsocketConnection
 
 CHANNEL = "gateway"
 SESSION_HEADER = "x-blufio-session"
@@ -26,6 +28,7 @@ _PUBLIC_PATHS = {"/v1/health"}
 def create_app(gateway):
     """The Quart app serving ``gateway`` (a ``blufio.plugins.gateway.channel.Gateway``)."""
     app = Quart("blufio.gateway")
+    app.asgi_websocket_class = BoundedWebsocketConnection
     app.config.update(MAX_CONTENT_LENGTH=gateway.max_body_bytes, RESPONSE_TIMEOUT=None,
                       BODY_TIMEOUT=60)
     app.json.sort_keys = False
@@ -60,11 +63,13 @@ def create_app(gateway):
 
     @app.errorhandler(Exception)
     async def unexpected_error(exc):
-        return error_response(unexpected(exc, f"{request.method} {request.path}"))
+        where = f"{request.method} {request.path}" if has_request_context() else "/ws"
+        return error_response(unexpected(exc, where))
 
     @app.get("/v1/health")
     async def health():
-        report = await gateway.health()
+        report = await gateway.health(
+            detailed=gateway.authorized(_bearer(request.headers, None)))
         return report, 200 if report["status"] != "down" else 503
 
     @app.get("/v1/openapi.json")
@@ -74,7 +79,7 @@ def create_app(gateway):
     @app.get("/v1/sessions")
     async def list_sessions():
         limit = _int_arg("limit", 20, 1, 100)
-        offset = _int_arg("offset", 0, 0, None)
+        offset = _int_arg("offset", 0, 0, SQLITE_MAX_INT)
         sessions = await gateway.storage.list_sessions(limit=limit, offset=offset)
         total = await gateway.storage.count_sessions()
         return {"data": [_session_json(s) for s in sessions], "has_more": offset + len(sessions) < total,
@@ -89,13 +94,14 @@ def create_app(gateway):
              "model": m.model, "usage": m.usage.as_dict()} for m in messages]}
 
     @app.post("/v1/messages")
+    @gateway.turns.admit  # a 429 above [gateway] max_concurrent_turns, a 503 while draining
     async def messages():
         body = parse_body(await request.get_data())
         wants_stream = "text/event-stream" in request.headers.get("accept", "")
         turn = parse_messages_request(body, wants_stream)
         session_id = g.session_id = await _session_for(
             gateway, request.headers.get(SESSION_HEADER), turn)
-        events = gateway.agent.submit(session_id, CHANNEL, turn.turn)
+        events = await gateway.turns.start(session_id, CHANNEL, turn.turn)
         if turn.stream:
             return await stream_reply(events, gateway.model_name())
         return await json_reply(events)

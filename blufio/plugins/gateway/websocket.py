@@ -25,6 +25,7 @@ import json
 
 from blufio.agent.events import EventRenderer
 from blufio.plugins.gateway.errors import GatewayError, error_body, unexpected
+from blufio.plugins.gateway.limits import decode_json
 from blufio.plugins.gateway.messages import parse_content
 
 CHANNEL = "gateway"
@@ -45,7 +46,10 @@ async def serve_socket(gateway, socket):
 
     try:
         while True:
-            raw = await socket.receive()
+            raw = await _receive(socket, gateway.closing)
+            if raw is None:  # the server is shutting down
+                await socket.close(1001, "the server is shutting down")
+                return
             try:
                 frame = _parse_frame(raw, gateway.max_body_bytes)
             except GatewayError as error:
@@ -67,20 +71,41 @@ async def serve_socket(gateway, socket):
             task.cancel()
 
 
+async def _receive(socket, closing):
+    """The next frame, or None once ``closing`` is set."""
+    receiving = asyncio.ensure_future(socket.receive())
+    stopping = asyncio.ensure_future(closing.wait())
+    try:
+        await asyncio.wait({receiving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not receiving.done():
+            receiving.cancel()
+    return receiving.result() if not receiving.cancelled() else None
+
+
 def _parse_frame(raw, limit):
     size = len(raw.encode() if isinstance(raw, str) else raw)
     if size > limit:
         raise GatewayError(413, f"frame too large: {size} bytes, the limit is {limit}")
-    try:
-        frame = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise GatewayError(400, "frames must be JSON text") from None
+    frame = decode_json(raw, "a frame")
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         raise GatewayError(400, "a frame must be a JSON object with a 'type'")
     return frame
 
 
 async def _converse(gateway, frame, ref, send):
+    session_id = frame.get("session_id")
+    try:
+        with gateway.turns.reserve():  # a 429 frame above [gateway] max_concurrent_turns
+            await _answer(gateway, frame, ref, send)
+    except GatewayError as error:
+        await send(error_body(error), ref, session_id)
+    except Exception as exc:  # a failing conversation must not close the socket
+        await send(error_body(unexpected(exc, "a /ws message")), ref, session_id)
+
+
+async def _answer(gateway, frame, ref, send):
     session_id = frame.get("session_id")
     try:
         content = parse_content(frame.get("content"))
@@ -90,12 +115,10 @@ async def _converse(gateway, frame, ref, send):
         else:
             session_id = (await gateway.agent.new_session(CHANNEL)).id
             await send({"type": "session"}, ref, session_id)
-        events = gateway.agent.submit(session_id, CHANNEL, content)
+        events = await gateway.turns.start(session_id, CHANNEL, content)
         await _Frames(send, ref, session_id).render(events)
-    except GatewayError as error:
+    except GatewayError as error:  # after the session is known, its frames name it
         await send(error_body(error), ref, session_id)
-    except Exception as exc:  # a failing conversation must not close the socket
-        await send(error_body(unexpected(exc, "a /ws message")), ref, session_id)
 
 
 class _Frames(EventRenderer):
