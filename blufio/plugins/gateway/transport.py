@@ -1,11 +1,13 @@
 """How the gateway's connections are served: Hypercorn's settings, and bounded buffers.
 
 Every buffer a connection fills is bounded, so a client that sends without reading gets
-backpressure (the server stops reading its socket) instead of the server's memory:
+backpressure (the server waits for it) or is closed, instead of taking the server's memory:
 
 - Hypercorn hands each request or WebSocket at most ``APP_QUEUE`` received messages ahead
   of the app (``max_app_queue_size``), each at most ``websocket_max_message_size``;
-- Quart's own WebSocket queue is unbounded; ``BoundedWebsocketConnection`` bounds it;
+- Quart's own WebSocket queue is unbounded; ``BoundedWebsocketConnection`` bounds it and,
+  when a client sends more than the handler can answer (it is not reading the answers),
+  closes the connection with 1008;
 - a reply's events wait in the agent's ``TurnStream``, which merges text deltas while its
   reader lags (so at most the reply's text waits there), and what is sent waits in the
   transport's write buffer (Hypercorn awaits ``drain()``).
@@ -35,17 +37,57 @@ from quart.asgi import ASGIWebsocketConnection
 
 KEEP_ALIVE_TIMEOUT = 120.0  # seconds; see the module docstring
 APP_QUEUE = 4  # messages received ahead of the app, per request or WebSocket
-WEBSOCKET_QUEUE = 4  # frames Quart holds ahead of the /ws handler
+WEBSOCKET_BACKLOG = 4 << 20  # characters of frames waiting for the /ws handler
 DRAIN_MARGIN = 5.0  # seconds Hypercorn waits past the drain timeout, to send the last 503s
 
 
+class _FrameQueue(asyncio.Queue):
+    """An unbounded ``asyncio.Queue`` of frames that counts the characters it holds."""
+
+    def _init(self, maxsize):
+        super()._init(maxsize)
+        self.size = 0
+
+    def _put(self, item):
+        self.size += len(item)
+        super()._put(item)
+
+    def _get(self):
+        item = super()._get()
+        self.size -= len(item)
+        return item
+
+
+OVERFLOW = "\0overflow"  # what the /ws handler receives once its backlog overflowed
+
+
 class BoundedWebsocketConnection(ASGIWebsocketConnection):
-    """Quart's WebSocket connection with a bounded receive queue: when the handler does not
-    keep up, Quart stops taking frames from Hypercorn, and Hypercorn stops reading."""
+    """Quart's WebSocket connection with a bounded backlog of received frames.
+
+    Quart moves every frame from Hypercorn into a queue for the handler; unbounded, a client
+    that sends without reading the replies (so the handler waits to send) grows it without
+    end. Here the frames waiting may hold at most ``WEBSOCKET_BACKLOG`` characters (or one
+    frame): beyond, the handler receives ``OVERFLOW`` after what is already queued (and
+    closes with 1008), and later frames are dropped. Frames keep being taken from Hypercorn,
+    so the disconnect that ends the connection always gets through."""
 
     def __init__(self, app, scope):
         super().__init__(app, scope)
-        self.queue = asyncio.Queue(maxsize=WEBSOCKET_QUEUE)
+        self.queue = _FrameQueue()
+        self.overflowed = False
+
+    async def handle_messages(self, receive):
+        while True:
+            event = await receive()
+            if event["type"] == "websocket.disconnect":
+                return
+            if event["type"] != "websocket.receive" or self.overflowed:
+                continue
+            message = event.get("bytes") or event["text"]
+            if self.queue.size + len(message) > WEBSOCKET_BACKLOG and not self.queue.empty():
+                self.overflowed = True
+                message = OVERFLOW
+            self.queue.put_nowait(message)
 
 
 def hypercorn_config(descriptor, *, drain_timeout, max_body_bytes):

@@ -16,8 +16,10 @@ Server → client, every frame naming its ``session_id`` and echoing the client'
     {"type": "pong", ...}
 
 A bad frame (not JSON, too large, unknown type, unknown session, content that ``POST
-/v1/messages`` would refuse) is answered with an error frame; the connection stays open. Each message runs as its own task, so replies to
-different sessions interleave.
+/v1/messages`` would refuse) is answered with an error frame; the connection stays open.
+A client that sends more than the server can answer while it does not read the replies is
+closed with 1008; when the server shuts down, every connection is closed with 1001. Each
+message runs as its own task, so replies to different sessions interleave.
 """
 
 import asyncio
@@ -27,6 +29,7 @@ from blufio.agent.events import EventRenderer
 from blufio.plugins.gateway.errors import GatewayError, error_body, unexpected
 from blufio.plugins.gateway.limits import decode_json
 from blufio.plugins.gateway.messages import parse_content
+from blufio.plugins.gateway.transport import OVERFLOW
 
 CHANNEL = "gateway"
 
@@ -49,6 +52,10 @@ async def serve_socket(gateway, socket):
             raw = await _receive(socket, gateway.closing)
             if raw is None:  # the server is shutting down
                 await socket.close(1001, "the server is shutting down")
+                return
+            if raw is OVERFLOW:
+                await socket.close(1008, "too many frames unanswered: read the replies "
+                                         "before sending more")
                 return
             try:
                 frame = _parse_frame(raw, gateway.max_body_bytes)
