@@ -88,7 +88,7 @@ async def _receive(socket, closing):
         stopping.cancel()
         if not receiving.done():
             receiving.cancel()
-    return receiving.result() if not receiving.cancelled() else None
+    return receiving.result() if receiving.done() and not receiving.cancelled() else None
 
 
 def _parse_frame(raw, limit):
