@@ -15,8 +15,7 @@ its class matches the Protocol, its identity agrees with its ``plugin.toml``, an
 from __future__ import annotations
 
 import inspect
-from typing import (TYPE_CHECKING, AsyncIterator, Awaitable, Callable, Mapping, Optional,
-                    Protocol, runtime_checkable)
+from typing import TYPE_CHECKING, AsyncIterator, Mapping, Optional, Protocol, runtime_checkable
 
 from blufio.model import CostEntry, Inbound, Message, NewMessage, Session
 
@@ -48,17 +47,29 @@ class Provider(PluginAdapter, Protocol):
     ``stream`` yields events in the vocabulary of Anthropic's Messages API streaming format,
     as dicts with a ``type``: ``message_start``, ``content_block_start``,
     ``content_block_delta`` (``text_delta`` or ``input_json_delta``), ``content_block_stop``,
-    ``message_delta`` (cumulative ``usage``, ``stop_reason``), ``message_stop``. ``ping``
-    events are not passed on. Failures raise ``blufio.errors.ProviderError``; once output has
-    started, a failure is raised where the stream stands and is never retried.
+    ``message_delta`` (cumulative ``usage``, ``stop_reason``, ``stop_sequence``),
+    ``message_stop``. ``ping`` events are not passed on. Failures raise
+    ``blufio.errors.ProviderError``; once output has started, a failure is raised where the
+    stream stands and is never retried.
+
+
+    ``options`` carries what a client set for the call, in Anthropic's names:
+    ``tool_choice``, ``stop_sequences``, ``temperature``, ``top_p``, ``top_k``, ``thinking``,
+    ``metadata``, and ``betas`` (beta flags: a provider forwards those it knows and ignores
+    the rest). A provider passes on what it supports and ignores the rest.
     """
 
     default_model: str
     prices: Mapping[str, Price]  # USD per million tokens, by model name prefix
 
     def stream(self, *, model: str, system: list, messages: list, tools: list,
-               max_tokens: int) -> AsyncIterator[dict]:
+               max_tokens: int, options: Optional[Mapping] = None) -> AsyncIterator[dict]:
         ...
+
+    async def count_tokens(self, *, model: str, system: list, messages: list, tools: list,
+                           options: Optional[Mapping] = None) -> int:
+        """The input tokens a ``stream`` call with these arguments would be billed for,
+        through the provider's own counting endpoint when it has one."""
 
 
 @runtime_checkable
@@ -78,6 +89,10 @@ class Storage(PluginAdapter, Protocol):
                              title: str = "", metadata: Optional[dict] = None) -> Session: ...
 
     async def get_session(self, session_id: str) -> Optional[Session]: ...
+
+    async def delete_session(self, session_id: str) -> bool:
+        """Delete a session with its messages and inbound entries (its cost entries stay in
+        the ledger: money spent is never forgotten); False if there was no such session."""
 
     async def list_sessions(self, *, limit: int = 50, offset: int = 0,
                             channel: Optional[str] = None) -> list[Session]:
@@ -203,9 +218,6 @@ class SkillRuntime(PluginAdapter, Protocol):
     async def invoke(self, name: str, arguments: dict) -> str: ...
 
 
-# A callback a channel gets to report progress: ``await on_event(event)``.
-EventCallback = Callable[["AgentEvent"], Awaitable[None]]
-
 CONTRACTS = {
     "channel": Channel,
     "provider": Provider,
@@ -248,18 +260,23 @@ def _members(protocol):
 def _method_problem(name, declared, actual):
     if not callable(actual):
         return f"'{name}' is not a method"
-    if inspect.iscoroutinefunction(declared) and not inspect.iscoroutinefunction(actual):
-        return f"'{name}' must be async"
-    if not inspect.iscoroutinefunction(declared) and inspect.iscoroutinefunction(actual):
-        return f"'{name}' must not be async"
-    wanted = list(inspect.signature(declared).parameters.values())[1:]
-    given = inspect.signature(actual).parameters
-    takes_any = any(p.kind is p.VAR_KEYWORD for p in given.values())
-    missing = [p.name for p in wanted if p.name not in given and not takes_any]
+    if inspect.iscoroutinefunction(declared) != inspect.iscoroutinefunction(actual):
+        return f"'{name}' must {'' if inspect.iscoroutinefunction(declared) else 'not '}be async"
+    return _parameter_problem(name, inspect.signature(declared), inspect.signature(actual))
+
+
+def _parameter_problem(name, declared, actual):
+    """Whether a method with signature ``actual`` accepts every call the contract's
+    ``declared`` allows (``self`` aside)."""
+    wanted = {p.name for p in list(declared.parameters.values())[1:]}
+    given = list(actual.parameters.values())[1:]
+    names = {p.name for p in given}
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in given)
+    missing = sorted(wanted - names) if not takes_any else []
     if missing:
         return f"'{name}' does not accept {', '.join(missing)}"
-    extra = [p.name for p in list(given.values())[1:] if p.name not in {w.name for w in wanted}
-             and p.default is p.empty and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    extra = [p.name for p in given if p.name not in wanted and p.default is p.empty
+             and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
     if extra:
         return f"'{name}' requires {', '.join(extra)}, which the contract does not pass"
     return None

@@ -12,6 +12,12 @@ Using it (what channels build on)::
 
     await agent.aclose()                     # waits (drain_timeout) for turns in flight
 
+A channel speaking Anthropic's Messages API passes a client's ``TurnOptions`` (its system
+text, client tools, model, limits, sampling, prefill; ``blufio.agent.options``) to ``submit``
+or ``process``. When the model calls a client tool, the turn ends there (``stop_reason``
+``tool_use``, the calls in ``TurnComplete.tool_uses``); the client's ``tool_result`` is the
+next turn's message.
+
 ``submit`` is ``receive`` (store the message in the inbound queue, durably, before anything
 else) followed by ``process`` (start the turn now and return its event stream); ``start_turn``
 does both, shielded from the caller's cancellation, and returns the stream. A channel
@@ -32,104 +38,21 @@ in the order their messages were received. History is bounded by message count a
 """
 
 import asyncio
-import collections
-import io
 import logging
 import time
 
 from blufio.agent.cost import Budget, cost_usd
-from blufio.agent.events import (TextDelta, ToolResult, ToolUse, TurnComplete, TurnError,
-                                 Typing)
+from blufio.agent.events import ToolResult, ToolUse, TurnComplete, TurnError, Typing
+from blufio.agent.options import NO_OPTIONS
 from blufio.agent.stream import MessageBuilder
+from blufio.agent.turn_state import TurnState, append_message, clean_start, content_size
+from blufio.agent.turn_stream import DONE, TurnStream
 from blufio.errors import BlufioError, ConfigError, StorageError
-from blufio.model import USAGE_LABELS, CostEntry, NewMessage, Usage, text_blocks
+from blufio.model import USAGE_LABELS, CostEntry, NewMessage, text_blocks
 from blufio.observability import NullObserver
 
 log = logging.getLogger("blufio.agent")
 
-_DONE = object()
-_UNMERGED = 64  # events a TurnStream keeps apart before it merges deltas for a slow reader
-
-
-class TurnStream:
-    """The events of one turn, as an async iterator; ends after TurnComplete/TurnError.
-
-    It ends with no events at all when the entry was already claimed by someone else.
-    The turn never waits for its reader: once a reader lags by ``_UNMERGED`` events, further
-    consecutive ``TextDelta`` events are merged into one, so what waits here is at most the
-    reply's text and a few events per tool call, however slowly (or never) the channel reads.
-    """
-
-    def __init__(self):
-        self._pending = collections.deque()  # events, or a _Deltas being merged
-        self._ready = asyncio.Event()
-        self._finished = False
-        self._ended = False
-        self.task = None
-
-    def __len__(self):
-        """How many events wait to be read (merged deltas count once)."""
-        return len(self._pending)
-
-    def end_early(self, event):
-        """End the stream for its reader with ``event`` (e.g. a ``TurnError`` saying the
-        server is going away); the turn itself goes on, and what it emits later is dropped."""
-        self._emit(event)
-        self._emit(_DONE)
-        self._ended = True
-
-    def _emit(self, event):
-        if self._ended:
-            return
-        last = self._pending[-1] if self._pending else None
-        if (type(event) is TextDelta and isinstance(last, _Deltas) and last.joins(event)
-                and len(self._pending) >= _UNMERGED):
-            last.add(event.text)
-        else:
-            self._pending.append(_Deltas(event) if type(event) is TextDelta else event)
-        self._ready.set()
-
-    def __aiter__(self):
-        return self
-
-    async def __anext__(self):
-        if self._finished:
-            raise StopAsyncIteration
-        while not self._pending:
-            self._ready.clear()
-            await self._ready.wait()
-        event = self._pending.popleft()
-        if event is _DONE:
-            self._finished = True
-            raise StopAsyncIteration
-        return event.event() if isinstance(event, _Deltas) else event
-
-    async def wait(self):
-        """Consume the stream; return its last event (None if there was none)."""
-        last = None
-        async for event in self:
-            last = event
-        return last
-
-
-class _Deltas:
-    """Consecutive ``TextDelta`` events of one turn waiting for their reader, as one."""
-
-    __slots__ = ("first", "text")
-
-    def __init__(self, first):
-        self.first = first
-        self.text = io.StringIO(first.text)  # appends in amortised constant time
-        self.text.seek(0, io.SEEK_END)
-
-    def joins(self, event):
-        return event.inbound_id == self.first.inbound_id
-
-    def add(self, text):
-        self.text.write(text)
-
-    def event(self):
-        return TextDelta(self.first.session_id, self.first.inbound_id, text=self.text.getvalue())
 
 
 class Agent:
@@ -196,15 +119,18 @@ class Agent:
         self.observer.message(channel, "in")
         return inbound
 
-    def process(self, inbound):
-        """Start the turn answering ``inbound`` now; return its ``TurnStream``."""
+    def process(self, inbound, options=None):
+        """Start the turn answering ``inbound`` now, with a client's ``options``
+        (``blufio.agent.options.TurnOptions``; none: the owner's turn); return its
+        ``TurnStream``."""
         stream = TurnStream()
-        stream.task = asyncio.get_running_loop().create_task(self._run(inbound, stream._emit))
+        stream.task = asyncio.get_running_loop().create_task(
+            self._run(inbound, stream._emit, options or NO_OPTIONS))
         self._tasks.add(stream.task)
         stream.task.add_done_callback(self._tasks.discard)
         return stream
 
-    async def start_turn(self, session_id, channel, content, reply_to=None):
+    async def start_turn(self, session_id, channel, content, reply_to=None, *, options=None):
         """Store the message and start its turn; return the turn's ``TurnStream``.
 
         Once called, the message is answered in this run even if the caller is cancelled
@@ -212,13 +138,14 @@ class Agent:
         starting are shielded, so a stored message is never left claimed and unanswered."""
         async def store_and_start():
             inbound = await self.receive(session_id, channel, content, reply_to, claim=True)
-            return self.process(inbound)
+            return self.process(inbound, options)
 
         return await asyncio.shield(asyncio.ensure_future(store_and_start()))
 
-    async def submit(self, session_id, channel, content, reply_to=None):
+    async def submit(self, session_id, channel, content, reply_to=None, *, options=None):
         """Store the message, then yield the events of its turn (see the module docstring)."""
-        async for event in await self.start_turn(session_id, channel, content, reply_to):
+        async for event in await self.start_turn(session_id, channel, content, reply_to,
+                                                 options=options):
             yield event
 
     async def resume_unfinished(self, deliver=None, *, channels=None):
@@ -270,22 +197,22 @@ class Agent:
             del self._locks[session_id]
             self.observer.sessions_active(len(self._locks))
 
-    async def _run(self, inbound, emit):
+    async def _run(self, inbound, emit, options):
         entry = self._lock(inbound.session_id)
         try:
             async with entry[0]:
-                await self._run_locked(inbound, emit)
+                await self._run_locked(inbound, emit, options)
         finally:
             self._unlock(inbound.session_id, entry)
-            emit(_DONE)
+            emit(DONE)
 
-    async def _run_locked(self, inbound, emit):
+    async def _run_locked(self, inbound, emit, options):
         if inbound.status != "processing" and not await self.storage.claim(inbound.id):
             return  # someone else is answering it
         started = time.monotonic()
         emit(Typing(inbound.session_id, inbound.id))
         try:
-            await self._turn(inbound, emit, started)
+            await self._turn(inbound, emit, started, options)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -300,162 +227,143 @@ class Agent:
                 log.exception("cannot mark inbound %s failed", inbound.id)
             emit(TurnError(inbound.session_id, inbound.id, error=error, kind=error.kind))
 
-    async def _turn(self, inbound, emit, started):
-        messages = await self._history(inbound.session_id)
-        _append(messages, "user", inbound.content)
-        turn = [NewMessage("user", inbound.content)]
+    def provider_request(self, options=NO_OPTIONS):
+        """The model, system, tools and max_tokens of a turn's provider calls: the owner's,
+        with the client's ``options`` added after them (see ``blufio.agent.options``)."""
         system = [{"type": "text", "text": self.system_prompt}] if self.system_prompt else []
-        tools = self.tools.definitions()
-        state = _TurnState(started)
+        cap = self.max_tokens
+        return {"model": options.model or self.model, "system": system + options.system,
+                "tools": self.tools.definitions() + options.tools,
+                "max_tokens": min(options.max_tokens or cap, cap)}
+
+    async def count_tokens(self, messages, options=NO_OPTIONS):
+        """The input tokens of a provider call with ``messages`` (API messages) and the
+        turn's system and tools, as the provider counts them."""
+        request = self.provider_request(options)
+        del request["max_tokens"]
+        return await self.provider.count_tokens(**request, messages=messages,
+                                                options=options.provider_options(True))
+
+    async def _turn(self, inbound, emit, started, options):
+        messages = await self._history(inbound.session_id)
+        append_message(messages, "user", inbound.content)
+        turn = [NewMessage("user", inbound.content)]
+        request = self.provider_request(options)
+        model, client_tools = request["model"], options.client_tool_names
+        state = TurnState(started)
         for round_number in range(self.max_tool_rounds + 1):
             await self.budget.check()
-            content, usage, stop_reason = await self._call(inbound, system, messages, tools,
-                                                           emit, state)
-            state.stop_reason = stop_reason
+            content, usage = await self._call(inbound, request, messages, options,
+                                              round_number == 0, emit, state)
             tool_uses = [block for block in content if block.get("type") == "tool_use"]
-            if stop_reason != "tool_use" or not tool_uses:
-                turn.append(NewMessage("assistant", content or text_blocks(""), self.model, usage))
+            for_client = [block for block in tool_uses if block.get("name") in client_tools]
+            asked = state.stop_reason == "tool_use" and bool(tool_uses)
+            if not asked or (round_number == self.max_tool_rounds and not for_client):
+                turn.append(self._closing_message(inbound, content, usage, model, asked,
+                                                  emit, state))
                 break
-            if round_number == self.max_tool_rounds:
-                note = (f"(I stopped here: this turn reached the limit of {self.max_tool_rounds} "
-                        "tool rounds.)")
-                state.add_text(emit, inbound, note)
-                kept = [b for b in content if b.get("type") != "tool_use"] + text_blocks(note)
-                turn.append(NewMessage("assistant", kept, self.model, usage))
-                state.stop_reason = "max_tool_rounds"
+            turn.append(NewMessage("assistant", content, model, usage))
+            append_message(messages, "assistant", content)
+            results = await self._run_tools(
+                inbound, [block for block in tool_uses if block not in for_client], emit)
+            if results:
+                turn.append(NewMessage("user", results))
+                append_message(messages, "user", results)
+            if for_client:  # the client runs these; its tool_result continues the turn
+                state.client_tool_uses = for_client
                 break
-            turn.append(NewMessage("assistant", content, self.model, usage))
-            _append(messages, "assistant", content)
-            results = []
-            for block in tool_uses:
-                emit(ToolUse(inbound.session_id, inbound.id, tool_use_id=block.get("id", ""),
-                             name=block.get("name", ""), input=block.get("input")))
-                outcome = await self.tools.call(block.get("name", ""), block.get("input"))
-                emit(ToolResult(inbound.session_id, inbound.id, tool_use_id=block.get("id", ""),
-                                name=block.get("name", ""), is_error=outcome.is_error,
-                                content=outcome.content))
-                result = {"type": "tool_result", "tool_use_id": block.get("id", ""),
-                          "content": outcome.content}
-                if outcome.is_error:
-                    result["is_error"] = True
-                results.append(result)
-            turn.append(NewMessage("user", results))
-            _append(messages, "user", results)
         stored = await self.storage.finish_turn(inbound.id, turn)
         self.observer.message(inbound.channel, "out")
         self.observer.turn_latency(inbound.channel, time.monotonic() - started)
         emit(TurnComplete(inbound.session_id, inbound.id, message=stored[-1] if stored else None,
                           text=state.text(), usage=state.usage, stop_reason=state.stop_reason,
-                          model=self.model, cost_usd=state.cost))
+                          model=model, cost_usd=state.cost, stop_sequence=state.stop_sequence,
+                          tool_uses=state.client_tool_uses))
 
-    async def _call(self, inbound, system, messages, tools, emit, state):
-        """One streamed provider call; returns (content, usage, stop_reason) and records
-        its cost, even when it fails part-way (the tokens were billed)."""
+    def _closing_message(self, inbound, content, usage, model, asked_for_tools, emit, state):
+        """The turn's last assistant message: as the model wrote it, or, when it still asked
+        for tools at the limit of tool rounds, without those calls and with a note."""
+        if not asked_for_tools:
+            return NewMessage("assistant", content or text_blocks(""), model, usage)
+        note = (f"(I stopped here: this turn reached the limit of {self.max_tool_rounds} "
+                "tool rounds.)")
+        state.add_text(emit, inbound, note)
+        state.stop_reason = "max_tool_rounds"
+        kept = [b for b in content if b.get("type") != "tool_use"] + text_blocks(note)
+        return NewMessage("assistant", kept, model, usage)
+
+    async def _run_tools(self, inbound, tool_uses, emit):
+        """Run the server tools of one round; their ``tool_result`` blocks, in the order
+        the model asked for them."""
+        results = []
+        for block in tool_uses:
+            tool_use_id, name = block.get("id", ""), block.get("name", "")
+            emit(ToolUse(inbound.session_id, inbound.id, tool_use_id=tool_use_id, name=name,
+                         input=block.get("input")))
+            outcome = await self.tools.call(name, block.get("input"))
+            emit(ToolResult(inbound.session_id, inbound.id, tool_use_id=tool_use_id, name=name,
+                            is_error=outcome.is_error, content=outcome.content))
+            result = {"type": "tool_result", "tool_use_id": tool_use_id,
+                      "content": outcome.content}
+            if outcome.is_error:
+                result["is_error"] = True
+            results.append(result)
+        return results
+
+    async def _call(self, inbound, request, messages, options, first, emit, state):
+        """One streamed provider call; returns (content, usage), sets the state's stop
+        reason, and records its cost, even when it fails part-way (the tokens were billed).
+        The turn's first call continues the client's prefill, if it sent one."""
+        prefill = options.prefill if first else []
+        if prefill:
+            messages = [*messages, {"role": "assistant", "content": prefill}]
         builder = MessageBuilder()
         call_started = time.monotonic()
+        model = request["model"]
         try:
-            async for event in self.provider.stream(model=self.model, system=system,
-                                                    messages=messages, tools=tools,
-                                                    max_tokens=self.max_tokens):
+            async for event in self.provider.stream(**request, messages=messages,
+                                                    options=options.provider_options(first)):
                 text = builder.feed(event)
                 if text:
                     state.add_text(emit, inbound, text, self.observer)
             content = builder.finish()
         finally:
             state.end_round()
-            self.observer.provider_latency(self.model, time.monotonic() - call_started)
+            self.observer.provider_latency(model, time.monotonic() - call_started)
             if builder.started:
-                await self._record(inbound, builder.usage, state)
-        return content, builder.usage, builder.stop_reason
+                await self._record(inbound, model, builder.usage, state)
+        state.stop_reason, state.stop_sequence = builder.stop_reason, builder.stop_sequence
+        return [*prefill, *content], builder.usage
 
-    async def _record(self, inbound, usage, state):
-        usd = cost_usd(self.model, usage, self.provider.prices)
+    async def _record(self, inbound, model, usage, state):
+        usd = cost_usd(model, usage, self.provider.prices)
         state.usage = state.usage + usage
         state.cost += usd
         for attribute, kind in USAGE_LABELS.items():
             count = getattr(usage, attribute)
             if count:
-                self.observer.tokens(self.model, kind, count)
-        await self.storage.record_cost(CostEntry(inbound.session_id, self.model, usage, usd))
+                self.observer.tokens(model, kind, count)
+        await self.storage.record_cost(CostEntry(inbound.session_id, model, usage, usd))
         self.budget.spend(usd)
+
+    async def history(self, session_id):
+        """The session's recent messages as a turn would send them to the provider."""
+        return await self._history(session_id)
 
     async def _history(self, session_id):
         """The session's recent messages as API messages, bounded and starting cleanly."""
         stored = await self.storage.get_messages(session_id, limit=self.max_history_messages)
-        sizes = [_size(m.content) for m in stored]
+        sizes = [content_size(m.content) for m in stored]
         total, start = sum(sizes), 0
         while total > self.max_history_chars and start < len(stored):
             total -= sizes[start]
             start += 1
-        while start < len(stored) and not _clean_start(stored[start]):
+        while start < len(stored) and not clean_start(stored[start]):
             start += 1
         messages = []
         for message in stored[start:]:
-            _append(messages, message.role, message.content)
+            append_message(messages, message.role, message.content)
         return messages
-
-
-class _TurnState:
-    """What a turn has accumulated across its provider calls."""
-
-    __slots__ = ("started", "parts", "current", "usage", "cost", "stop_reason", "first_token")
-
-    def __init__(self, started):
-        self.started = started
-        self.parts = []  # text of earlier rounds
-        self.current = None  # text of this round so far
-        self.usage = Usage()
-        self.cost = 0.0
-        self.stop_reason = ""
-        self.first_token = False
-
-    def add_text(self, emit, inbound, text, observer=None):
-        if self.current is None:
-            self.current = []
-            if any(self.parts):
-                emit(TextDelta(inbound.session_id, inbound.id, text="\n\n"))
-            self.parts.append(self.current)
-        if not self.first_token and observer is not None:
-            self.first_token = True
-            observer.first_token(inbound.channel, time.monotonic() - self.started)
-        self.current.append(text)
-        emit(TextDelta(inbound.session_id, inbound.id, text=text))
-
-    def end_round(self):
-        self.current = None
-
-    def text(self):
-        return "\n\n".join("".join(p) for p in self.parts if p)
-
-
-def _append(messages, role, content):
-    """Append a message, merging with the previous one of the same role; skip empties."""
-    content = [b for b in content if not (b.get("type") == "text" and not b.get("text"))]
-    if not content:
-        return
-    if messages and messages[-1]["role"] == role:
-        messages[-1] = {"role": role, "content": [*messages[-1]["content"], *content]}
-    else:
-        messages.append({"role": role, "content": content})
-
-
-def _clean_start(message):
-    return message.role == "user" and not any(
-        block.get("type") == "tool_result" for block in message.content)
-
-
-def _size(content):
-    size = 0
-    for block in content:
-        kind = block.get("type")
-        if kind == "text":
-            size += len(block.get("text", ""))
-        elif kind == "tool_result":
-            inner = block.get("content", "")
-            size += len(inner) if isinstance(inner, str) else len(str(inner))
-        else:
-            size += len(str(block.get("input", ""))) + 50
-    return size
 
 
 def _optional(config, dotted):

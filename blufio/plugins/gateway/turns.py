@@ -28,6 +28,8 @@ from blufio.plugins.gateway.errors import GatewayError
 BUSY_RETRY_AFTER = 1  # seconds: turns end often, so a slot is usually free again soon
 DRAIN_RETRY_AFTER = 5  # seconds: about what a restart takes
 
+INTERRUPTED = "interrupted"  # TurnError.kind of a reply cut short: its turn goes on
+
 _slot = contextvars.ContextVar("blufio_gateway_turn_slot", default=None)
 
 
@@ -62,13 +64,13 @@ class TurnGate:
 
         return admitted
 
-    async def start(self, session_id, channel, content):
-        """Store the message and start its turn in the slot reserved for the caller;
-        return the turn's events (ended early by ``abandon``)."""
+    async def start(self, session_id, channel, content, *, options=None):
+        """Store the message and start its turn (with a client's ``options``) in the slot
+        reserved for the caller; return the turn's events (ended early by ``abandon``)."""
         slot = _slot.get()
         if slot is None or slot.gate is not self:
             raise RuntimeError("TurnGate.start outside a reserved slot")
-        stream = await slot.start(session_id, channel, content)
+        stream = await slot.start(session_id, channel, content, options)
         self._streams.add(stream)
         stream.task.add_done_callback(lambda _task: self._streams.discard(stream))
         return stream
@@ -84,7 +86,7 @@ class TurnGate:
                                   "it is kept and answered after the restart (read it with "
                                   "GET /v1/sessions/{session_id})", retry_after=DRAIN_RETRY_AFTER)
         for stream in list(self._streams):
-            stream.end_early(TurnError("", 0, error=error, kind="unavailable"))
+            stream.end_early(TurnError("", 0, error=error, kind=INTERRUPTED))
         self._streams.clear()
 
 
@@ -112,12 +114,13 @@ class _Slot:
             self._released = True
             self.gate.active -= 1
 
-    async def start(self, session_id, channel, content):
+    async def start(self, session_id, channel, content, options):
         self._started = True
 
         async def begin():
             try:
-                stream = await self.gate.agent.start_turn(session_id, channel, content)
+                stream = await self.gate.agent.start_turn(session_id, channel, content,
+                                                          options=options)
             except BaseException:
                 self._release()
                 raise

@@ -16,9 +16,10 @@ def nested(depth):
 
 
 def body_with(value):
-    """A Messages API body whose content block's tool input holds ``value`` (raw JSON)."""
-    return ('{"model": "any", "max_tokens": 5, "messages": [{"role": "user", "content": '
-            '[{"type": "tool_use", "id": "t", "name": "x", "input": {"v": ' + value + '}}]}]}')
+    """A Messages API body whose client tool's input schema holds ``value`` (raw JSON)."""
+    return ('{"model": "any", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}], '
+            '"tools": [{"name": "lookup", "description": "d", "input_schema": {"type": "object",'
+            ' "properties": {"v": {"type": "array", "default": ' + value + '}}}}]}')
 
 
 @pytest.mark.parametrize("depth", [150, 1_000, 100_000])
@@ -37,7 +38,7 @@ def test_a_body_nested_too_deeply_is_a_400(gateway, caplog, depth):
 def test_nesting_within_the_limit_is_accepted(gateway):
     response = httpx.post(f"{gateway.url}/v1/messages", content=body_with(nested(20)),
                           headers={**gateway.auth(), "content-type": "application/json"})
-    assert response.status_code == 200
+    assert response.status_code == 200, response.text
 
 
 @pytest.mark.parametrize("depth", [150, 5_000])

@@ -21,7 +21,8 @@ HELLO = {"model": "any", "max_tokens": 5, "messages": [{"role": "user", "content
 
 
 def live(kind):
-    return [o for o in gc.get_objects() if type(o) is kind or isinstance(o, kind)]
+    """Every object of ``kind`` (or a subclass) alive in this process."""
+    return [o for o in gc.get_objects() if issubclass(type(o), kind)]
 
 
 def test_a_websocket_client_that_sends_and_never_reads_is_closed_not_buffered(gateway):
