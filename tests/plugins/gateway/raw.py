@@ -100,7 +100,8 @@ def close_code(sock, limit=64 << 20):
             if len(buffer) < start + length:
                 break
             if buffer[0] & 0x0F == 0x8:
-                return struct.unpack("!H", buffer[start:start + 2])[0]
+                payload = buffer[start:start + length]
+                return struct.unpack("!H", payload[:2])[0] if length >= 2 else None
             buffer = buffer[start + length:]
         chunk = sock.recv(1 << 16)
         if not chunk:
