@@ -43,6 +43,12 @@ COMMANDS = [
             ["  --name N                A name for the new token, shown by 'auth list'.",
              "  --expires D             How long the new token lives: 30s, 15m, 1h or 30d",
              "                          (default: [auth] default_expiry)."]),
+    Command("memory", "blufio.commands.memory",
+            ["memory list [--json] [--limit N]", "memory search QUERY [--json] [--limit N]",
+             "memory add TEXT [--tags T]", "memory forget ID", "memory export"],
+            ["  --limit N               How many memories or results to show (default 20).",
+             "  --tags T                Comma-separated tags for the new memory."],
+            needs="storage"),
 ]
 
 OPTIONS = [
@@ -167,6 +173,8 @@ def _parse(argv):
     """docopt-ng, with usage errors as a UsageError (exit 2)."""
     from docopt import DocoptExit, docopt
 
+    from blufio.hints import command
+
     usage = usage_text()
     try:
         return docopt(usage, argv=argv, default_help=False)
@@ -175,7 +183,7 @@ def _parse(argv):
 
         raise UsageError(f"unrecognised command line: blufio {' '.join(argv)}\n"
                          f"{usage.split('Options:')[0].split('Usage:')[1].rstrip()}\n"
-                         "Run 'blufio --help' for the options.") from None
+                         f"Run '{command('--help')}' for the options.") from None
 
 
 def _print_version():

@@ -5,6 +5,9 @@ a time and returns the text each adds (or ``""``); ``finish()`` checks the strea
 properly and returns the content blocks. Usage follows Anthropic's rules: ``message_start``
 carries the input counts, and ``message_delta`` counts are cumulative, so they replace, not add.
 An event out of order or a tool input that is not JSON is a ``ProviderError``.
+
+``TurnStream`` (``blufio.agent.turn_stream``) is the other stream of a turn: the agent's
+events, as the channel reads them.
 """
 
 import json

@@ -28,11 +28,13 @@ log = logging.getLogger("blufio.gateway")
 class GatewayChannel:
     """The ``gateway`` plugin. Services: ``storage`` (required), ``observer`` (its
     ``render()`` serves ``/metrics`` when it has one), ``auth`` (adapters whose ``verify``
-    accepts signed tokens), ``plugins`` (name → adapter, for ``/v1/health``)."""
+    accepts signed tokens), ``plugins`` (name → adapter, for ``/v1/health``), ``status`` (a
+    callable whose dict ``/v1/health`` shows as ``service``: version, archive replaced)."""
 
     name, version, adapter_type = identity("gateway")
 
-    def __init__(self, config, *, storage, observer=None, auth=(), plugins=None, **_services):
+    def __init__(self, config, *, storage, observer=None, auth=(), plugins=None, status=None,
+                 **_services):
         self.host = config.get("gateway.host")
         self.port = config.get("gateway.port")
         self.max_body_bytes = config.get("gateway.max_body_bytes")
@@ -51,6 +53,7 @@ class GatewayChannel:
         self.metrics = observer if callable(getattr(observer, "render", None)) else None
         self.auth = list(auth)
         self.plugins = dict(plugins or {})
+        self.status = status
         self.agent = None
         self.turns = None
         self.url = None
@@ -95,7 +98,8 @@ class GatewayChannel:
     async def health(self, detailed=False):
         """``{"status"}`` (``ok``, ``degraded`` or ``down``); when ``detailed`` (the caller
         sent a valid token) also ``"version"`` and ``"plugins": {name: {"status",
-        "detail"}}``, with any credentials in a detail's URLs left out."""
+        "detail"}}`` and ``"service"`` (what the running service reports), with any
+        credentials in a detail's URLs left out."""
         names = list(self.plugins)
         results = await asyncio.gather(*(self._check(self.plugins[n]) for n in names))
         report = dict(zip(names, results))
@@ -108,7 +112,10 @@ class GatewayChannel:
             return {"status": overall}
         plugins = {name: {**result, "detail": without_userinfo(str(result.get("detail", "")))}
                    for name, result in report.items()}
-        return {"status": overall, "version": blufio.__version__, "plugins": plugins}
+        health = {"status": overall, "version": blufio.__version__, "plugins": plugins}
+        if self.status is not None:
+            health["service"] = self.status()
+        return health
 
     @staticmethod
     async def _check(adapter):

@@ -3,9 +3,9 @@
 ``TurnGate`` admits at most ``[gateway] max_concurrent_turns`` turns at once: a request
 (or ``/ws`` message) above that is refused with a 429 and ``retry-after`` before anything is
 stored. While the server drains, nothing new starts (503). A turn, once its message is
-stored, runs to the end in this run whoever still listens (``Agent.start_turn``); when the
-drain's deadline passes first, every reply still waiting is ended with a 503 saying that the
-turn is kept and answered after the restart.
+stored, runs to the end in this run whoever still listens (storing and starting it are
+shielded from the request's cancellation); when the drain's deadline passes first, every
+reply still waiting is ended with a 503 saying that the turn is answered after the restart.
 
 Use::
 
@@ -119,14 +119,15 @@ class _Slot:
 
         async def begin():
             try:
-                stream = await self.gate.agent.start_turn(session_id, channel, content,
-                                                          options=options)
+                inbound = await self.gate.agent.receive(session_id, channel, content,
+                                                        claim=True)
+                stream = self.gate.agent.process(inbound, options)
             except BaseException:
                 self._release()
                 raise
             stream.task.add_done_callback(self._release)
             return stream
 
-        # Shielded like start_turn itself: a caller cancelled here (a client that hung up)
-        # leaves a turn that still holds its slot until it ends.
+        # Shielded: a caller cancelled here (a client that hung up just after sending) still
+        # has its stored message answered, by a turn that holds its slot until it ends.
         return await asyncio.shield(asyncio.ensure_future(begin()))
