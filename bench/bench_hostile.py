@@ -20,6 +20,8 @@ back near idle once the hostile clients are gone.
 
 import argparse
 import asyncio
+import functools
+import json
 import os
 import re
 import socket
@@ -34,7 +36,7 @@ sys.path.insert(0, ROOT)
 
 import httpx  # noqa: E402
 
-from tests.fakes.anthropic_server import FakeAnthropic, text_reply  # noqa: E402
+from tests.fakes.anthropic_server import FakeAnthropic, echo, text_reply  # noqa: E402
 from tests.plugins.gateway.conftest import TOKEN  # noqa: E402
 from tests.plugins.gateway.raw import (connect, open_websocket, post,  # noqa: E402
                                        send_until_blocked, text_frame)
@@ -94,8 +96,9 @@ def ws_flood(url, pid):
 def sse_non_readers(url, pid, count):
     before = stored_turns(url)
     sockets = [connect(url) for _ in range(count)]
+    long_one = {**HELLO, "stream": True, "messages": [{"role": "user", "content": "long"}]}
     for sock in sockets:
-        post(sock, "/v1/messages", {**HELLO, "stream": True})
+        post(sock, "/v1/messages", long_one)
     wait_until(lambda: stored_turns(url) >= before + count)
     during = rss_mb(pid)
     for sock in sockets:
@@ -135,32 +138,40 @@ async def burst(url, pid, count=700):
 
 def main(args):
     checkout = os.path.abspath(args.checkout or ROOT)
-    with FakeAnthropic(default=lambda request: text_reply(LONG_TEXT, chunk_size=2)) as fake, \
-            tempfile.TemporaryDirectory() as data_dir:
+    with FakeAnthropic(default=reply) as fake, tempfile.TemporaryDirectory() as data_dir:
         process, url = start_serve(fake.base_url, data_dir, checkout, args.pyz)
         try:
             httpx.post(f"{url}/v1/messages", json=HELLO, headers={"x-api-key": TOKEN},
                        timeout=60)
             time.sleep(1)
             idle = rss_mb(process.pid)
-            rows = [("idle (baseline)", idle, "")]
+            print(f"serve from {args.pyz or checkout}")
+            print(f"{'case':42} {'RSS MB':>8} {'x idle':>7}  note")
+            row = functools.partial(print_row, idle)
+            row("idle (baseline)", idle)
             sent, during, after = ws_flood(url, process.pid)
-            rows += [("ws flood, connected", during, f"server took {sent / 2**20:.0f} MB"),
-                     ("ws flood, after close", after, "")]
+            row("ws flood, connected", during, f"server took {sent / 2**20:.0f} MB")
+            row("ws flood, after close", after)
             during, after = sse_non_readers(url, process.pid, args.sse)
-            rows += [(f"{args.sse} sse non-readers, turns stored", during,
-                      f"reply {len(LONG_TEXT) // 1000} KB in 60,000 deltas each"),
-                     (f"{args.sse} sse non-readers, after close", after, "")]
+            row(f"{args.sse} sse non-readers, turns stored", during,
+                f"reply {len(LONG_TEXT) // 1000} KB in 60,000 deltas each")
+            row(f"{args.sse} sse non-readers, after close", after)
             counts, peak = asyncio.run(burst(url, process.pid))
-            rows.append(("burst of 700 requests, peak", peak,
-                         " ".join(f"{k}:{v}" for k, v in sorted(counts.items()))))
+            row("burst of 700 requests, peak", peak,
+                " ".join(f"{k}:{v}" for k, v in sorted(counts.items())))
         finally:
             process.terminate()
             process.wait(60)
-    print(f"serve from {args.pyz or checkout}")
-    print(f"{'case':42} {'RSS MB':>8} {'x idle':>7}  note")
-    for name, value, note in rows:
-        print(f"{name:42} {value:8.1f} {value / idle:7.2f}  {note}")
+
+
+def reply(request):
+    """A long streamed text for a message saying "long", else an echo."""
+    asked = json.dumps(request.json.get("messages", [])[-1:])
+    return text_reply(LONG_TEXT, chunk_size=2) if "long" in asked else echo(request)
+
+
+def print_row(idle, name, value, note=""):
+    print(f"{name:42} {value:8.1f} {value / idle:7.2f}  {note}", flush=True)
 
 
 if __name__ == "__main__":
