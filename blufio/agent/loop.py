@@ -46,9 +46,10 @@ from blufio.agent.compaction import SUMMARY_HEADER, Compactor, trimmed
 from blufio.agent.cost import Budget, cost_usd, price_table
 from blufio.agent.events import ToolResult, ToolUse, TurnComplete, TurnError, Typing
 from blufio.agent.options import NO_OPTIONS
-from blufio.agent.stream import DONE, MessageBuilder, TurnStream
+from blufio.agent.stream import MessageBuilder
 from blufio.agent.tools.memory import CURRENT_TURN
 from blufio.agent.turn_state import TurnState, append_message, closing_message, round_end
+from blufio.agent.turn_stream import DONE, TurnStream
 from blufio.errors import BlufioError, ConfigError, StorageError
 from blufio.model import USAGE_LABELS, CostEntry, NewMessage, text_blocks, text_of
 from blufio.observability import NullObserver

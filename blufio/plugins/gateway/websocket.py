@@ -24,7 +24,9 @@ about them) are shown to it live, as the same frames without an ``id`` and with
 
 A bad frame (not JSON, too large, unknown type, unknown session, content that ``POST
 /v1/messages`` would refuse) is answered with an error frame; the connection stays open.
-Each message runs as its own task, so replies to different sessions interleave.
+A client that sends more than the server can answer while it does not read the replies is
+closed with 1008; when the server shuts down, every connection is closed with 1001. Each
+message runs as its own task, so replies to different sessions interleave.
 """
 
 import asyncio
@@ -33,7 +35,9 @@ import logging
 
 from blufio.agent.events import EventRenderer
 from blufio.plugins.gateway.errors import GatewayError, error_body, unexpected
+from blufio.plugins.gateway.limits import decode_json
 from blufio.plugins.gateway.messages import parse_content
+from blufio.plugins.gateway.transport import OVERFLOW
 
 CHANNEL = "gateway"
 log = logging.getLogger("blufio.gateway")
@@ -57,7 +61,14 @@ async def serve_socket(gateway, socket):
 
     try:
         while True:
-            raw = await socket.receive()
+            raw = await _receive(socket, gateway.closing)
+            if raw is None:  # the server is shutting down
+                await socket.close(1001, "the server is shutting down")
+                return
+            if raw is OVERFLOW:
+                await socket.close(1008, "too many frames unanswered: read the replies "
+                                         "before sending more")
+                return
             try:
                 frame = _parse_frame(raw, gateway.max_body_bytes)
             except GatewayError as error:
@@ -82,20 +93,41 @@ async def serve_socket(gateway, socket):
             task.cancel()
 
 
+async def _receive(socket, closing):
+    """The next frame, or None once ``closing`` is set."""
+    receiving = asyncio.ensure_future(socket.receive())
+    stopping = asyncio.ensure_future(closing.wait())
+    try:
+        await asyncio.wait({receiving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not receiving.done():
+            receiving.cancel()
+    return receiving.result() if receiving.done() and not receiving.cancelled() else None
+
+
 def _parse_frame(raw, limit):
     size = len(raw.encode() if isinstance(raw, str) else raw)
     if size > limit:
         raise GatewayError(413, f"frame too large: {size} bytes, the limit is {limit}")
-    try:
-        frame = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise GatewayError(400, "frames must be JSON text") from None
+    frame = decode_json(raw, "a frame")
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         raise GatewayError(400, "a frame must be a JSON object with a 'type'")
     return frame
 
 
 async def _converse(gateway, frame, ref, send):
+    session_id = frame.get("session_id")
+    try:
+        with gateway.turns.reserve():  # a 429 frame above [gateway] max_concurrent_turns
+            await _answer(gateway, frame, ref, send)
+    except GatewayError as error:
+        await send(error_body(error), ref, session_id)
+    except Exception as exc:  # a failing conversation must not close the socket
+        await send(error_body(unexpected(exc, "a /ws message")), ref, session_id)
+
+
+async def _answer(gateway, frame, ref, send):
     session_id = frame.get("session_id")
     try:
         content = parse_content(frame.get("content"))
@@ -106,12 +138,10 @@ async def _converse(gateway, frame, ref, send):
             session_id = (await gateway.agent.new_session(CHANNEL)).id
             await send({"type": "session"}, ref, session_id)
         gateway.watchers.add(session_id, send)
-        events = gateway.agent.submit(session_id, CHANNEL, content)
+        events = await gateway.turns.start(session_id, CHANNEL, content)
         await _Frames(send, ref, session_id).render(events)
-    except GatewayError as error:
+    except GatewayError as error:  # after the session is known, its frames name it
         await send(error_body(error), ref, session_id)
-    except Exception as exc:  # a failing conversation must not close the socket
-        await send(error_body(unexpected(exc, "a /ws message")), ref, session_id)
 
 
 async def _watch(gateway, frame, ref, send):
