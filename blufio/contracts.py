@@ -15,9 +15,10 @@ its class matches the Protocol, its identity agrees with its ``plugin.toml``, an
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, AsyncIterator, Mapping, Optional, Protocol, runtime_checkable
+from typing import (TYPE_CHECKING, AsyncIterator, Mapping, Optional, Protocol, Sequence,
+                    runtime_checkable)
 
-from blufio.model import CostEntry, Inbound, Message, NewMessage, Session
+from blufio.model import CostEntry, Inbound, Memory, MemoryHit, Message, NewMessage, Session
 
 if TYPE_CHECKING:  # imported for the annotations only: the agent is heavy to import
     from blufio.agent.cost import Price
@@ -47,17 +48,29 @@ class Provider(PluginAdapter, Protocol):
     ``stream`` yields events in the vocabulary of Anthropic's Messages API streaming format,
     as dicts with a ``type``: ``message_start``, ``content_block_start``,
     ``content_block_delta`` (``text_delta`` or ``input_json_delta``), ``content_block_stop``,
-    ``message_delta`` (cumulative ``usage``, ``stop_reason``), ``message_stop``. ``ping``
-    events are not passed on. Failures raise ``blufio.errors.ProviderError``; once output has
-    started, a failure is raised where the stream stands and is never retried.
+    ``message_delta`` (cumulative ``usage``, ``stop_reason``, ``stop_sequence``),
+    ``message_stop``. ``ping`` events are not passed on. Failures raise
+    ``blufio.errors.ProviderError``; once output has started, a failure is raised where the
+    stream stands and is never retried.
+
+
+    ``options`` carries what a client set for the call, in Anthropic's names:
+    ``tool_choice``, ``stop_sequences``, ``temperature``, ``top_p``, ``top_k``, ``thinking``,
+    ``metadata``, and ``betas`` (beta flags: a provider forwards those it knows and ignores
+    the rest). A provider passes on what it supports and ignores the rest.
     """
 
     default_model: str
     prices: Mapping[str, Price]  # USD per million tokens, by model name prefix
 
     def stream(self, *, model: str, system: list, messages: list, tools: list,
-               max_tokens: int) -> AsyncIterator[dict]:
+               max_tokens: int, options: Optional[Mapping] = None) -> AsyncIterator[dict]:
         ...
+
+    async def count_tokens(self, *, model: str, system: list, messages: list, tools: list,
+                           options: Optional[Mapping] = None) -> int:
+        """The input tokens a ``stream`` call with these arguments would be billed for,
+        through the provider's own counting endpoint when it has one."""
 
 
 @runtime_checkable
@@ -77,6 +90,10 @@ class Storage(PluginAdapter, Protocol):
                              title: str = "", metadata: Optional[dict] = None) -> Session: ...
 
     async def get_session(self, session_id: str) -> Optional[Session]: ...
+
+    async def delete_session(self, session_id: str) -> bool:
+        """Delete a session with its messages and inbound entries (its cost entries stay in
+        the ledger: money spent is never forgotten); False if there was no such session."""
 
     async def list_sessions(self, *, limit: int = 50, offset: int = 0,
                             channel: Optional[str] = None) -> list[Session]:
@@ -120,6 +137,47 @@ class Storage(PluginAdapter, Protocol):
     async def get_state(self, key: str) -> Optional[str]: ...
 
     async def set_state(self, key: str, value: str) -> None: ...
+
+    # -- memory: saved memories, search over them and every stored message, summaries --
+    # Items are numbered as in search: a message by its id, a memory by its id negated.
+
+    async def save_memory(self, text: str, *, session_id: Optional[str] = None,
+                          message_id: Optional[int] = None, channel: str = "",
+                          tags: Sequence[str] = ()) -> Memory:
+        """Save ``text`` to remember; UsageError when it is empty or too long."""
+
+    async def get_memory(self, memory_id: int) -> Optional[Memory]: ...
+
+    async def list_memories(self, *, limit: int = 50, offset: int = 0) -> list[Memory]:
+        """Newest first."""
+
+    async def count_memories(self) -> int: ...
+
+    async def forget_memory(self, memory_id: int) -> bool:
+        """Remove the memory, its index entries and its vector; False if there was none."""
+
+    async def forget_message(self, message_id: int) -> bool:
+        """Blank what a message said (the message stays) and unindex it; False if none."""
+
+    async def search_memory(self, query: str, *, limit: int = 10,
+                            vector: Optional[list[float]] = None, model: Optional[str] = None,
+                            channel: Optional[str] = None, exclude_session: Optional[str] = None,
+                            min_similarity: float = 0.0) -> list[MemoryHit]:
+        """Memories and messages relevant to ``query``, best first: lexical (BM25) always,
+        fused by reciprocal rank with the vector ranking when ``vector`` (made by
+        ``model``) is given. Query syntax is never interpreted; an empty query finds
+        nothing."""
+
+    async def unembedded(self, model: str, *, limit: int = 64) -> list[tuple[int, str]]:
+        """Up to ``limit`` ``(item, text)`` without a vector of ``model``, newest first."""
+
+    async def store_vectors(self, model: str, pairs: list) -> None:
+        """Store ``(item, vector or None)`` pairs made by ``model`` (None: nothing to embed)."""
+
+    async def get_summary(self, session_id: str) -> Optional[tuple[int, str]]:
+        """``(through_id, text)``: the summary standing for messages up to ``through_id``."""
+
+    async def save_summary(self, session_id: str, through_id: int, text: str) -> None: ...
 
 
 @runtime_checkable
@@ -185,11 +243,16 @@ class TokenIssuer(Auth, Protocol):
 
 @runtime_checkable
 class Embedding(PluginAdapter, Protocol):
-    """Turns texts into vectors of ``dimensions`` floats (no plugin of this kind yet)."""
+    """Turns texts into vectors of ``dimensions`` floats (0 until the first answer when the
+    model decides). ``vector_model`` labels the vectors it makes: vectors of different
+    labels are never compared, and a new label is re-embedded in the background. Failures
+    raise ``blufio.errors.EmbeddingError``."""
 
     dimensions: int
+    vector_model: str
 
-    async def embed(self, texts: list[str]) -> list[list[float]]: ...
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        """One vector per text, in order."""
 
 
 @runtime_checkable

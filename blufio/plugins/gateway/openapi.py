@@ -34,8 +34,11 @@ _SCHEMAS = {
     },
     "MessagesRequest": {
         "type": "object", "required": ["model", "max_tokens", "messages"],
-        "description": "Anthropic's Messages API request. The agent answers with its own "
-                       "model, system prompt and tools; other fields are accepted and ignored.",
+        "description": "Anthropic's Messages API request (docs/gateway.md has every field). "
+                       "The owner's system prompt comes first, the client's system after it; "
+                       "client tools are offered beside the agent's; max_tokens is capped by "
+                       "the owner; a model not in GET /v1/models gets the default. Unknown "
+                       "fields are ignored.",
         "properties": {
             "model": {"type": "string", "minLength": 1},
             "max_tokens": {"type": "integer", "minimum": 1},
@@ -43,8 +46,45 @@ _SCHEMAS = {
             "system": {"oneOf": [{"type": "string"}, {"type": "array"}]},
             "messages": {"type": "array", "minItems": 1, "items": {
                 "type": "object", "required": ["role", "content"],
-                "properties": {"role": {"enum": ["user", "assistant"]}, "content": _CONTENT}}},
+                "properties": {"role": {"enum": ["user", "assistant", "system"]},
+                               "content": _CONTENT}}},
+            "tools": {"type": "array", "items": {
+                "type": "object", "required": ["name"],
+                "properties": {"name": {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,128}$"},
+                               "description": {"type": "string"},
+                               "input_schema": {"type": "object"}}}},
+            "tool_choice": {"type": "object", "required": ["type"], "properties": {
+                "type": {"enum": ["auto", "any", "tool", "none"]}, "name": {"type": "string"},
+                "disable_parallel_tool_use": {"type": "boolean"}}},
+            "stop_sequences": {"type": "array", "items": {"type": "string"}},
+            "temperature": {"type": "number", "minimum": 0, "maximum": 1},
+            "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+            "top_k": {"type": "integer", "minimum": 0},
+            "thinking": {"type": "object", "required": ["type"], "properties": {
+                "type": {"enum": ["enabled", "disabled"]},
+                "budget_tokens": {"type": "integer", "minimum": 1024}}},
+            "metadata": {"type": "object", "properties": {"user_id": {"type": "string"}}},
         },
+    },
+    "CountTokensRequest": {
+        "allOf": [{"$ref": "#/components/schemas/MessagesRequest"}],
+        "description": "As MessagesRequest; max_tokens and stream are not needed.",
+    },
+    "TokenCount": {
+        "type": "object", "required": ["input_tokens"],
+        "properties": {"input_tokens": {"type": "integer"}},
+    },
+    "Model": {
+        "type": "object", "required": ["type", "id", "display_name", "created_at"],
+        "properties": {"type": {"const": "model"}, "id": {"type": "string"},
+                       "display_name": {"type": "string"}, "created_at": {"type": "string"}},
+    },
+    "ModelList": {
+        "type": "object", "required": ["data", "has_more", "first_id", "last_id"],
+        "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Model"}},
+                       "has_more": {"type": "boolean"},
+                       "first_id": {"type": ["string", "null"]},
+                       "last_id": {"type": ["string", "null"]}},
     },
     "Usage": {
         "type": "object",
@@ -80,6 +120,35 @@ _SCHEMAS = {
             "type": "object", "required": ["messages"],
             "properties": {"messages": {"type": "array", "items": {"type": "object"}}}}],
     },
+    "Memory": {
+        "type": "object", "required": ["id", "text", "created_at", "tags"],
+        "properties": {"id": {"type": "string", "description": "mem_<n>"},
+                       "text": {"type": "string"}, "created_at": {"type": "string"},
+                       "tags": {"type": "array", "items": {"type": "string"}},
+                       "session_id": {"type": ["string", "null"]},
+                       "channel": {"type": "string"}},
+    },
+    "MemoryList": {
+        "type": "object", "required": ["data", "has_more", "total", "limit", "offset"],
+        "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Memory"}},
+                       "has_more": {"type": "boolean"}, "total": {"type": "integer"},
+                       "limit": {"type": "integer"}, "offset": {"type": "integer"}},
+    },
+    "MemoryHit": {
+        "type": "object", "required": ["id", "kind", "text", "created_at", "score"],
+        "properties": {"id": {"type": "string", "description": "mem_<n> or msg_<n>"},
+                       "kind": {"enum": ["memory", "message"]}, "text": {"type": "string"},
+                       "created_at": {"type": "string"},
+                       "session_id": {"type": ["string", "null"]},
+                       "channel": {"type": "string"}, "role": {"type": "string"},
+                       "score": {"type": "number"}},
+    },
+    "MemorySearch": {
+        "type": "object", "required": ["data", "query", "limit"],
+        "properties": {"data": {"type": "array",
+                                "items": {"$ref": "#/components/schemas/MemoryHit"}},
+                       "query": {"type": "string"}, "limit": {"type": "integer"}},
+    },
     "Health": {
         "type": "object", "required": ["status", "version", "plugins"],
         "properties": {"status": {"enum": ["ok", "degraded", "down"]},
@@ -95,17 +164,45 @@ def openapi_document(metrics=False):
                       "schema": {"type": "string"},
                       "description": "Continue this session; without it a new session is "
                                      "seeded with the request's messages"}
+    beta_header = {"name": "anthropic-beta", "in": "header", "required": False,
+                   "schema": {"type": "string"},
+                   "description": "Beta flags; those the provider plugin knows are forwarded"}
+    idempotency_header = {"name": "Idempotency-Key", "in": "header", "required": False,
+                          "schema": {"type": "string"},
+                          "description": "A repeat gets the first answer (409 while it runs)"}
+    beta_query = {"name": "beta", "in": "query", "required": False,
+                  "schema": {"type": "boolean"}, "description": "Accepted and ignored"}
     paths = {
         "/v1/messages": {"post": {
             "summary": "Send a turn to the agent (Anthropic's Messages API)",
-            "parameters": [session_header],
+            "parameters": [session_header, beta_header, idempotency_header, beta_query],
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/MessagesRequest"}}}},
             "responses": {
                 "200": {"description": "The reply, or with stream=true its server-sent events",
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Message"}},
                                     "text/event-stream": {"schema": {"type": "string"}}}},
-                **_errors(400, 401, 402, 404, 413, 429, 500, 503, 529)}}},
+                **_errors(400, 401, 402, 404, 409, 413, 429, 500, 503, 529)}}},
+        "/v1/messages/count_tokens": {"post": {
+            "summary": "Count the input tokens the provider would receive for a request",
+            "parameters": [session_header, beta_header, beta_query],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/CountTokensRequest"}}}},
+            "responses": {"200": _json({"$ref": "#/components/schemas/TokenCount"}, "The count"),
+                          **_errors(400, 401, 404, 429, 500, 503, 529)}}},
+        "/v1/models": {"get": {
+            "summary": "The models clients may choose ([gateway] models)",
+            "parameters": [{"name": "limit", "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                           beta_query],
+            "responses": {"200": _json({"$ref": "#/components/schemas/ModelList"}, "The models"),
+                          **_errors(400, 401)}}},
+        "/v1/models/{model_id}": {"get": {
+            "summary": "One of the models clients may choose",
+            "parameters": [{"name": "model_id", "in": "path", "required": True,
+                            "schema": {"type": "string"}}, beta_query],
+            "responses": {"200": _json({"$ref": "#/components/schemas/Model"}, "The model"),
+                          **_errors(401, 404)}}},
         "/v1/sessions": {"get": {
             "summary": "List sessions, most recently active first",
             "parameters": [
@@ -119,6 +216,37 @@ def openapi_document(metrics=False):
                             "schema": {"type": "string"}}],
             "responses": {"200": _json({"$ref": "#/components/schemas/SessionWithMessages"}, "The session"),
                           **_errors(401, 404)}}},
+        "/v1/memories": {
+            "get": {
+                "summary": "Saved memories, newest first; with q, a search of memories and "
+                           "every stored message, best first",
+                "parameters": [
+                    {"name": "q", "in": "query", "schema": {"type": "string", "minLength": 1}},
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}}],
+                "responses": {"200": _json({"oneOf": [
+                    {"$ref": "#/components/schemas/MemoryList"},
+                    {"$ref": "#/components/schemas/MemorySearch"}]}, "Memories or search hits"),
+                    **_errors(400, 401)}},
+            "post": {
+                "summary": "Save a memory",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["text"],
+                    "properties": {"text": {"type": "string", "minLength": 1, "maxLength": 4000},
+                                   "tags": {"type": "array", "items": {"type": "string"}}}}}}},
+                "responses": {"201": _json({"$ref": "#/components/schemas/Memory"}, "Saved"),
+                              **_errors(400, 401, 413)}}},
+        "/v1/memories/{memory_id}": {"delete": {
+            "summary": "Forget a memory (mem_<n>: the text, its index entries and its vector) "
+                       "or what a stored message said (msg_<n>)",
+            "parameters": [{"name": "memory_id", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "responses": {"200": _json({"type": "object", "required": ["id", "deleted"],
+                                        "properties": {"id": {"type": "string"},
+                                                       "deleted": {"const": True}}},
+                                       "Forgotten"),
+                          **_errors(400, 401, 404)}}},
         "/v1/health": {"get": {
             "summary": "Overall status and each plugin's health (no token needed)",
             "security": [],
