@@ -34,7 +34,7 @@ ROOT = ""  # the digest of an empty transcript
 _UNCOMPARED = ("cache_control", "citations")
 _STATE_SESSION = "gateway.transcript."     # + digest -> session id
 _STATE_DIGEST = "gateway.transcript-of."   # + session id -> digest
-INDEXED = 10_000  # sessions whose transcript digest is kept in memory
+INDEXED = 4096  # sessions whose transcript digest is kept in memory (~300 bytes each)
 
 
 def canonical(message):
