@@ -215,6 +215,12 @@ class Observability(PluginAdapter, Protocol):
 
     def error(self, kind: str) -> None: ...
 
+    def provider_call(self, provider: str, model: str, outcome: str) -> None:
+        """A call to a provider plugin ended: ``outcome`` is ``ok`` or ``error``."""
+
+    def fallback(self, failed: str, to: str) -> None:
+        """A call moved from provider ``failed`` (it failed before any output) to ``to``."""
+
 
 @runtime_checkable
 class Auth(PluginAdapter, Protocol):

@@ -127,13 +127,15 @@ class Inbound:
 
 @dataclass(slots=True)
 class CostEntry:
-    """One provider call in the cost ledger."""
+    """One provider call in the cost ledger: which provider and model answered, and what it
+    cost."""
 
     session_id: str
     model: str
     usage: Usage
     cost_usd: float
     created_at: str = ""
+    provider: str = ""
 
 
 @dataclass(slots=True)

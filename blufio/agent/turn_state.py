@@ -12,7 +12,7 @@ class TurnState:
     as ``TextDelta`` events), usage, cost, and how it stopped."""
 
     __slots__ = ("started", "parts", "current", "usage", "cost", "stop_reason", "stop_sequence",
-                 "first_token", "client_tool_uses")
+                 "first_token", "client_tool_uses", "model")
 
     def __init__(self, started):
         self.started = started
@@ -24,8 +24,9 @@ class TurnState:
         self.stop_sequence = None
         self.first_token = False
         self.client_tool_uses = []  # tool_use blocks the client runs
+        self.model = ""  # the model that answered the last call
 
-    def add_text(self, emit, inbound, text, observer=None):
+    def add_text(self, emit, inbound, text, observer=None, model=""):
         if self.current is None:
             self.current = []
             if any(self.parts):
@@ -35,7 +36,7 @@ class TurnState:
             self.first_token = True
             observer.first_token(inbound.channel, time.monotonic() - self.started)
         self.current.append(text)
-        emit(TextDelta(inbound.session_id, inbound.id, text=text))
+        emit(TextDelta(inbound.session_id, inbound.id, text=text, model=model))
 
     def end_round(self):
         self.current = None

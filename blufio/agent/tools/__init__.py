@@ -96,6 +96,22 @@ class ToolRegistry:
             result = result[:MAX_RESULT_CHARS] + f"\n[truncated: {len(result)} characters in all]"
         return Outcome(result)
 
+    async def run_round(self, tool_uses, on_use, on_result):
+        """Run the ``tool_use`` blocks of one model round; their ``tool_result`` blocks, in
+        the order the model asked for them. ``on_use(block)`` is called before each call and
+        ``on_result(block, outcome)`` after it (the agent's events)."""
+        results = []
+        for block in tool_uses:
+            on_use(block)
+            outcome = await self.call(block.get("name", ""), block.get("input"))
+            on_result(block, outcome)
+            result = {"type": "tool_result", "tool_use_id": block.get("id", ""),
+                      "content": outcome.content}
+            if outcome.is_error:
+                result["is_error"] = True
+            results.append(result)
+        return results
+
 
 def workspace_dir(config):
     """The workspace directory: ``[tools] workspace``, else ``workspace`` in the data dir."""

@@ -95,4 +95,8 @@ MIGRATIONS = (
         created_at TEXT NOT NULL
     );
     """,
+    # 3: the cost ledger says which provider answered (empty for calls made before)
+    """
+    ALTER TABLE cost_ledger ADD COLUMN provider TEXT NOT NULL DEFAULT '';
+    """,
 )

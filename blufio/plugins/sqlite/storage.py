@@ -229,9 +229,9 @@ class SqliteStorage(SqliteMemory):
     async def record_cost(self, entry):
         await self._write(lambda conn: conn.execute(
             f"INSERT INTO cost_ledger (session_id, model, {_USAGE_COLUMNS}, cost_usd, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "created_at, provider) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (entry.session_id, entry.model, *entry.usage.as_tuple(), entry.cost_usd,
-             entry.created_at or utc_now())))
+             entry.created_at or utc_now(), entry.provider)))
 
     async def cost_since(self, since, *, session_id=None):
         where, params = ("AND session_id = ?", (session_id,)) if session_id else ("", ())
@@ -243,7 +243,7 @@ class SqliteStorage(SqliteMemory):
         where, params = ("WHERE session_id = ?", (session_id,)) if session_id else ("", ())
         rows = await self._read(f"SELECT * FROM cost_ledger {where} ORDER BY id", params)
         return [CostEntry(row["session_id"], row["model"], _usage(row), row["cost_usd"],
-                          row["created_at"]) for row in rows]
+                          row["created_at"], row["provider"]) for row in rows]
 
     # -- state -------------------------------------------------------------------------------
 
