@@ -133,13 +133,21 @@ class SessionTurn:
 
     async def track(self, events):
         """Pass ``events`` through; at the outcome, advance the transcript (the turn
-        completed) or undo this request's claim on the session (it failed)."""
-        async for event in events:
-            if isinstance(event, TurnComplete):
-                await self._completed(event)
-            elif isinstance(event, TurnError):
-                await self._failed()
-            yield event
+        completed) or undo this request's claim on the session (it failed). A client that
+        goes away before the outcome leaves the session where it was in the index."""
+        settled = False
+        try:
+            async for event in events:
+                if isinstance(event, TurnComplete):
+                    settled = True
+                    await self._completed(event)
+                elif isinstance(event, TurnError):
+                    settled = True
+                    await self._failed()
+                yield event
+        finally:
+            if not settled and self._digest not in (None, ROOT):
+                self.transcripts.put(self.session_id, self._digest)
 
     async def _completed(self, event):
         if self._digest is None:

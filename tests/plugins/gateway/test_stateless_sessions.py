@@ -110,3 +110,20 @@ def test_system_reminders_added_on_a_re_send_do_not_break_the_match(gateway):
         {"role": "assistant", "content": reply.content[0].text},
         {"role": "user", "content": "two"}])
     assert again == session_id
+
+
+def test_a_client_that_hangs_up_mid_stream_does_not_lose_its_session(gateway, fake_anthropic):
+    import httpx
+
+    from tests.fakes.anthropic_server import FakeResponse, Stall, message_events
+
+    sessions, messages = converse(gateway, ["one"])
+    parts = message_events([{"type": "text", "text": "a slow answer"}], chunk_size=4)
+    fake_anthropic.add(FakeResponse(parts=[*parts[:4], Stall(0.5), *parts[4:]]))
+    body = {"model": "m", "max_tokens": 50, "stream": True,
+            "messages": [*messages, {"role": "user", "content": "two"}]}
+    with httpx.stream("POST", f"{gateway.url}/v1/messages", json=body, headers=gateway.auth(),
+                      timeout=20) as response:
+        next(line for line in response.iter_lines() if "text_delta" in line)  # then hang up
+    again, _ = create(gateway, [*messages, {"role": "user", "content": "three"}])
+    assert again == sessions[0]
