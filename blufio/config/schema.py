@@ -95,6 +95,16 @@ CORE_SECTIONS = {
         "drain_timeout": {"type": "number", "default": 30.0,
                           "description": "Seconds serve waits for in-flight turns on shutdown"},
     }),
+    "memory": _section("memory", {
+        "enabled": {"type": "boolean", "default": True,
+                    "description": "Recall memories and past messages before each turn, "
+                                   "offer the memory tools, and compact long sessions"},
+        "recall_tokens": {"type": "integer", "default": 800,
+                          "description": "Roughly the most tokens of recalled memory added "
+                                         "to a turn (4 characters a token); 0 recalls nothing"},
+        "scope": {"type": "string", "default": "all",
+                  "description": "Recall from 'all' sessions, or only the turn's 'channel'"},
+    }),
     "cost": _section("cost", {
         "daily_budget_usd": {"type": "number",
                              "description": "Spend allowed per UTC day; unset means no limit"},

@@ -287,8 +287,12 @@ class FakeAnthropic:
     """The fake server. ``start()``/``stop()`` or use it as a context manager.
 
     ``api_key``, when set, must arrive as ``x-api-key`` or ``Authorization: Bearer``;
-    otherwise the request gets a 401. ``requests`` lists what arrived, in order.
+    otherwise the request gets a 401. ``requests`` lists what arrived, in order. Other fakes
+    that answer one POST route from a script reuse it by setting ``route`` (e.g.
+    ``tests.fakes.embeddings_server``).
     """
+
+    route = "/v1/messages"
 
     def __init__(self, script=(), *, default: Optional[Responder] = echo, api_key=None):
         self._script = list(script)
@@ -312,7 +316,7 @@ class FakeAnthropic:
         self._server.daemon_threads = True
         self._server.block_on_close = False
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True,
-                                        name="fake-anthropic")
+                                        name=f"fake-{type(self).__name__}")
         self._thread.start()
         return self
 
@@ -354,7 +358,7 @@ class FakeAnthropic:
     @property
     def message_requests(self) -> list:
         """The ``POST /v1/messages`` requests received."""
-        return [r for r in self.requests if r.path.split("?")[0] == "/v1/messages"]
+        return [r for r in self.requests if r.path.split("?")[0] == self.route]
 
     def _next(self, request):
         with self._lock:
@@ -422,7 +426,7 @@ class _Handler(BaseHTTPRequestHandler):
                 with owner._lock:
                     owner.requests.append(request)
                 response = _counted(request)
-            elif request.path.split("?")[0] != "/v1/messages":
+            elif request.path.split("?")[0] != owner.route:
                 with owner._lock:
                     owner.requests.append(request)
                 response = http_error(404, "not_found_error", f"no route {request.path}")
