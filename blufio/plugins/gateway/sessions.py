@@ -168,6 +168,17 @@ class SessionTurn:
             self.transcripts.put(self.session_id, self._digest)
 
 
+async def last_reply(storage, session_id):
+    """The last assistant message of a session a request names (``x-blufio-session``), as
+    an API message, or None; a 404 when there is no such session."""
+    if await storage.get_session(session_id) is None:
+        raise GatewayError(404, f"no session with id '{session_id}'")
+    for message in reversed(await storage.get_messages(session_id, limit=2)):
+        if message.role == "assistant":
+            return {"role": "assistant", "content": message.content}
+    return None
+
+
 async def open_session(gateway, header_id, conversation):
     """The ``SessionTurn`` of a request (see the module docstring)."""
     transcripts = gateway.transcripts
