@@ -340,7 +340,8 @@ class Agent:
         call_started = time.monotonic()
         try:
             async for event in self.provider.stream(**request, messages=messages,
-                                                    options=options.provider_options(first)):
+                                                    options=options.provider_options(
+                                                        first, request["max_tokens"])):
                 text = builder.feed(event)
                 if text:
                     state.add_text(emit, inbound, text, self.observer,
