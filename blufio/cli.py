@@ -43,6 +43,12 @@ COMMANDS = [
             ["  --name N                A name for the new token, shown by 'auth list'.",
              "  --expires D             How long the new token lives: 30s, 15m, 1h or 30d",
              "                          (default: [auth] default_expiry)."]),
+    Command("memory", "blufio.commands.memory",
+            ["memory list [--json] [--limit N]", "memory search QUERY [--json] [--limit N]",
+             "memory add TEXT [--tags T]", "memory forget ID", "memory export"],
+            ["  --limit N               How many memories or results to show (default 20).",
+             "  --tags T                Comma-separated tags for the new memory."],
+            needs="storage"),
 ]
 
 OPTIONS = [

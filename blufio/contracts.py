@@ -15,9 +15,10 @@ its class matches the Protocol, its identity agrees with its ``plugin.toml``, an
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, AsyncIterator, Mapping, Optional, Protocol, runtime_checkable
+from typing import (TYPE_CHECKING, AsyncIterator, Mapping, Optional, Protocol, Sequence,
+                    runtime_checkable)
 
-from blufio.model import CostEntry, Inbound, Message, NewMessage, Session
+from blufio.model import CostEntry, Inbound, Memory, MemoryHit, Message, NewMessage, Session
 
 if TYPE_CHECKING:  # imported for the annotations only: the agent is heavy to import
     from blufio.agent.cost import Price
@@ -137,6 +138,47 @@ class Storage(PluginAdapter, Protocol):
 
     async def set_state(self, key: str, value: str) -> None: ...
 
+    # -- memory: saved memories, search over them and every stored message, summaries --
+    # Items are numbered as in search: a message by its id, a memory by its id negated.
+
+    async def save_memory(self, text: str, *, session_id: Optional[str] = None,
+                          message_id: Optional[int] = None, channel: str = "",
+                          tags: Sequence[str] = ()) -> Memory:
+        """Save ``text`` to remember; UsageError when it is empty or too long."""
+
+    async def get_memory(self, memory_id: int) -> Optional[Memory]: ...
+
+    async def list_memories(self, *, limit: int = 50, offset: int = 0) -> list[Memory]:
+        """Newest first."""
+
+    async def count_memories(self) -> int: ...
+
+    async def forget_memory(self, memory_id: int) -> bool:
+        """Remove the memory, its index entries and its vector; False if there was none."""
+
+    async def forget_message(self, message_id: int) -> bool:
+        """Blank what a message said (the message stays) and unindex it; False if none."""
+
+    async def search_memory(self, query: str, *, limit: int = 10,
+                            vector: Optional[list[float]] = None, model: Optional[str] = None,
+                            channel: Optional[str] = None, exclude_session: Optional[str] = None,
+                            min_similarity: float = 0.0) -> list[MemoryHit]:
+        """Memories and messages relevant to ``query``, best first: lexical (BM25) always,
+        fused by reciprocal rank with the vector ranking when ``vector`` (made by
+        ``model``) is given. Query syntax is never interpreted; an empty query finds
+        nothing."""
+
+    async def unembedded(self, model: str, *, limit: int = 64) -> list[tuple[int, str]]:
+        """Up to ``limit`` ``(item, text)`` without a vector of ``model``, newest first."""
+
+    async def store_vectors(self, model: str, pairs: list) -> None:
+        """Store ``(item, vector or None)`` pairs made by ``model`` (None: nothing to embed)."""
+
+    async def get_summary(self, session_id: str) -> Optional[tuple[int, str]]:
+        """``(through_id, text)``: the summary standing for messages up to ``through_id``."""
+
+    async def save_summary(self, session_id: str, through_id: int, text: str) -> None: ...
+
 
 @runtime_checkable
 class Channel(PluginAdapter, Protocol):
@@ -207,11 +249,16 @@ class TokenIssuer(Auth, Protocol):
 
 @runtime_checkable
 class Embedding(PluginAdapter, Protocol):
-    """Turns texts into vectors of ``dimensions`` floats (no plugin of this kind yet)."""
+    """Turns texts into vectors of ``dimensions`` floats (0 until the first answer when the
+    model decides). ``vector_model`` labels the vectors it makes: vectors of different
+    labels are never compared, and a new label is re-embedded in the background. Failures
+    raise ``blufio.errors.EmbeddingError``."""
 
     dimensions: int
+    vector_model: str
 
-    async def embed(self, texts: list[str]) -> list[list[float]]: ...
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        """One vector per text, in order."""
 
 
 @runtime_checkable

@@ -12,6 +12,7 @@
     ├── ProviderError                 the model provider failed
     │   ├── ProviderUnavailableError  no usable answer came: network, timeout, a cut stream
     │   └── ProviderAuthError         the provider refused Blufio's credentials
+    ├── EmbeddingError                the embedding server failed or sent something unusable
     ├── BudgetExceededError           a daily or monthly budget is spent
     ├── GatewayError                  the gateway refuses a request (plugins/gateway/errors.py)
     ├── ToolError                     a tool refused or failed (reported to the model)
@@ -158,6 +159,16 @@ class ProviderAuthError(ProviderError):
 
     http_status = 502
     client_message = "the model provider refused Blufio's credentials: {message}"
+
+
+class EmbeddingError(BlufioError):
+    """The embedding server failed, or answered with something unusable (e.g. vectors of
+    the wrong size). ``status`` is the HTTP status, None when no response arrived.
+    Memory falls back to lexical search; a turn never fails for it."""
+
+    def __init__(self, message, *, status=None):
+        super().__init__(message)
+        self.status = status
 
 
 class BudgetExceededError(BlufioError):

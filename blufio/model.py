@@ -5,6 +5,7 @@ Message content is a list of content blocks in Anthropic's shape (``{"type": "te
 through the gateway unchanged.
 """
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -15,6 +16,23 @@ def utc_now():
     Microseconds keep "newest first" orderings exact between writes of one process.
     """
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# surrogates that surrogateescape does not make (it makes U+DC80..U+DCFF, one per byte)
+_LONE_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
+
+
+def clean_text(text):
+    """``text`` as valid UTF-8: bytes smuggled in by ``surrogateescape`` (e.g. undecodable
+    command-line arguments) are decoded again as far as they go, and what is left of them,
+    like any lone surrogate, becomes U+FFFD, instead of failing the write."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    text = _LONE_SURROGATE.sub("\ufffd", text)
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def text_blocks(text):
@@ -118,3 +136,32 @@ class CostEntry:
     cost_usd: float
     created_at: str = ""
     provider: str = ""
+
+
+@dataclass(slots=True)
+class Memory:
+    """A fact saved to remember: its text, where it came from, when, and tags."""
+
+    id: int
+    text: str
+    created_at: str
+    session_id: str = None
+    message_id: int = None
+    channel: str = ""
+    tags: list = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class MemoryHit:
+    """One search result: a saved memory (``kind`` ``memory``) or a stored message
+    (``message``, said by ``role``), with its text, date, source and score (higher is
+    better)."""
+
+    kind: str
+    id: int
+    text: str
+    created_at: str
+    session_id: str = None
+    channel: str = ""
+    score: float = 0.0
+    role: str = ""

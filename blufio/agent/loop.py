@@ -32,61 +32,28 @@ stores nothing of the turn, so a partial reply is never kept as if it were compl
 
 Turns of different sessions run concurrently; the turns of one session run one at a time,
 in the order their messages were received. History is bounded by message count and by size
-(oldest dropped first) and always starts at a user message that is not a tool result, so a
-``tool_use`` is never separated from its ``tool_result``.
+and always starts at a user message that is not a tool result, so a ``tool_use`` is never
+separated from its ``tool_result``. With memory (``blufio.agent.memory``), what outgrows the
+bounds is summarised (``blufio.agent.compaction``) instead of dropped, and what is recalled
+from other conversations follows the owner's system prompt (before a client's system text).
 """
 
 import asyncio
 import logging
 import time
 
+from blufio.agent.compaction import SUMMARY_HEADER, Compactor, trimmed
 from blufio.agent.cost import Budget, cost_usd, price_table
 from blufio.agent.events import ToolResult, ToolUse, TurnComplete, TurnError, Typing
 from blufio.agent.options import NO_OPTIONS
-from blufio.agent.stream import MessageBuilder
-from blufio.agent.turn_state import TurnState, append_message, clean_start, content_size
+from blufio.agent.stream import DONE, MessageBuilder, TurnStream
+from blufio.agent.tools.memory import CURRENT_TURN
+from blufio.agent.turn_state import TurnState, append_message
 from blufio.errors import BlufioError, ConfigError, StorageError
-from blufio.model import USAGE_LABELS, CostEntry, NewMessage, text_blocks
+from blufio.model import USAGE_LABELS, CostEntry, NewMessage, text_blocks, text_of
 from blufio.observability import NullObserver
 
 log = logging.getLogger("blufio.agent")
-
-_DONE = object()
-
-
-class TurnStream:
-    """The events of one turn, as an async iterator; ends after TurnComplete/TurnError.
-
-    It ends with no events at all when the entry was already claimed by someone else.
-    """
-
-    def __init__(self):
-        self._queue = asyncio.Queue()
-        self._finished = False
-        self.task = None
-
-    def _emit(self, event):
-        self._queue.put_nowait(event)
-
-    def __aiter__(self):
-        return self
-
-    async def __anext__(self):
-        if self._finished:
-            raise StopAsyncIteration
-        event = await self._queue.get()
-        if event is _DONE:
-            self._finished = True
-            raise StopAsyncIteration
-        return event
-
-    async def wait(self):
-        """Consume the stream; return its last event (None if there was none)."""
-        last = None
-        async for event in self:
-            last = event
-        return last
-
 
 class Agent:
     """Runs turns for every session over one provider, one storage and one tool registry."""
@@ -94,7 +61,7 @@ class Agent:
     def __init__(self, *, provider, storage, tools=None, observer=None, budget=None,
                  system_prompt="", model="", max_tokens=4096, max_tool_rounds=8,
                  max_history_messages=200, max_history_chars=400_000, drain_timeout=30.0,
-                 prices=None):
+                 prices=None, memory=None):
         from blufio.agent.tools import ToolRegistry
 
         self.provider = provider
@@ -110,19 +77,34 @@ class Agent:
         self.max_history_messages = max(1, max_history_messages)
         self.max_history_chars = max_history_chars
         self.drain_timeout = drain_timeout
+        self.memory = memory  # an AgentMemory, or None
+        self.compactor = None
+        if memory is not None and memory.compaction:
+            self.compactor = Compactor(storage, provider, model=self.model,
+                                       max_messages=self.max_history_messages,
+                                       max_chars=max_history_chars, check_budget=self.budget.check,
+                                       record=self._charge)
         self._locks = {}  # session id -> [lock, users]
         self._tasks = set()
         self._known_sessions = set()
 
     @classmethod
-    def from_config(cls, config, *, provider, storage, observer=None, tools=None):
-        """An agent with ``[agent]``, ``[cost]`` and ``[tools]`` settings from ``config``."""
+    def from_config(cls, config, *, provider, storage, observer=None, tools=None,
+                    embedder=None):
+        """An agent with ``[agent]``, ``[cost]``, ``[tools]`` and ``[memory]`` settings from
+        ``config``; ``embedder`` is the embedding adapter, if one is enabled."""
+        from blufio.agent.memory import AgentMemory
         from blufio.agent.tools import default_registry
 
         observer = observer or NullObserver()
         history_tokens = _optional(config, "agent.max_history_tokens")
-        return cls(provider=provider, storage=storage, observer=observer,
-                   tools=tools if tools is not None else default_registry(config),
+        memory = AgentMemory.from_config(config, storage, embedder)
+        if tools is None:
+            tools = default_registry(config)
+            if memory is not None:
+                memory.register_tools(tools)
+        return cls(provider=provider, storage=storage, observer=observer, tools=tools,
+                   memory=memory,
                    budget=Budget.from_config(config, storage, observer),
                    system_prompt=config.get("agent.system_prompt") or "",
                    model=config.get("agent.model") or "",
@@ -193,16 +175,18 @@ class Agent:
 
     async def aclose(self, timeout=None):
         """Wait up to ``timeout`` (default ``drain_timeout``) for turns in flight, then
-        cancel the rest (their entries stay unfinished and are resumed next start)."""
+        cancel the rest (their entries stay unfinished and are resumed next start); then
+        stop memory's background work."""
         pending = set(self._tasks)
-        if not pending:
-            return
-        timeout = self.drain_timeout if timeout is None else timeout
-        _, late = await asyncio.wait(pending, timeout=timeout)
-        for task in late:
-            task.cancel()
-        if late:
-            await asyncio.gather(*late, return_exceptions=True)
+        if pending:
+            timeout = self.drain_timeout if timeout is None else timeout
+            _, late = await asyncio.wait(pending, timeout=timeout)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.gather(*late, return_exceptions=True)
+        if self.memory is not None:
+            await self.memory.aclose()
 
     # --- one turn ---
 
@@ -228,7 +212,7 @@ class Agent:
                 await self._run_locked(inbound, emit, options)
         finally:
             self._unlock(inbound.session_id, entry)
-            emit(_DONE)
+            emit(DONE)
 
     async def _run_locked(self, inbound, emit, options):
         if inbound.status != "processing" and not await self.storage.claim(inbound.id):
@@ -251,12 +235,14 @@ class Agent:
                 log.exception("cannot mark inbound %s failed", inbound.id)
             emit(TurnError(inbound.session_id, inbound.id, error=error, kind=error.kind))
 
-    def provider_request(self, options=NO_OPTIONS):
-        """The model, system, tools and max_tokens of a turn's provider calls: the owner's,
-        with the client's ``options`` added after them (see ``blufio.agent.options``)."""
+    def provider_request(self, options=NO_OPTIONS, context=()):
+        """The model, system, tools and max_tokens of a turn's provider calls: the owner's
+        system prompt, then ``context`` (the session's summary, what memory recalls), then
+        the client's ``options`` (see ``blufio.agent.options``)."""
         system = [{"type": "text", "text": self.system_prompt}] if self.system_prompt else []
         cap = self.max_tokens
-        return {"model": options.model or self.model, "system": system + options.system,
+        return {"model": options.model or self.model,
+                "system": system + list(context) + options.system,
                 "tools": self.tools.definitions() + options.tools,
                 "max_tokens": min(options.max_tokens or cap, cap)}
 
@@ -269,10 +255,11 @@ class Agent:
                                                 options=options.provider_options(True))
 
     async def _turn(self, inbound, emit, started, options):
-        messages = await self._history(inbound.session_id)
+        CURRENT_TURN.set((inbound.session_id, inbound.channel))
+        context, messages = await self._context(inbound)
         append_message(messages, "user", inbound.content)
         turn = [NewMessage("user", inbound.content)]
-        request = self.provider_request(options)
+        request = self.provider_request(options, context)
         client_tools = options.client_tool_names
         state = TurnState(started)
         for round_number in range(self.max_tool_rounds + 1):
@@ -296,7 +283,13 @@ class Agent:
             if for_client:  # the client runs these; its tool_result continues the turn
                 state.client_tool_uses = for_client
                 break
+        await self._finish(inbound, turn, started, emit, state)
+
+    async def _finish(self, inbound, turn, started, emit, state):
+        """Store the turn's messages (marking its inbound entry done) and report it."""
         stored = await self.storage.finish_turn(inbound.id, turn)
+        if self.memory is not None:
+            self.memory.poke()
         self.observer.message(inbound.channel, "out")
         self.observer.turn_latency(inbound.channel, time.monotonic() - started)
         emit(TurnComplete(inbound.session_id, inbound.id, message=stored[-1] if stored else None,
@@ -365,35 +358,55 @@ class Agent:
         return [*prefill, *content], builder.usage
 
     async def _record(self, inbound, model, usage, state, provider):
-        usd = cost_usd(model, usage, self.prices)
+        usd = await self._charge(inbound.session_id, usage, model, provider)
         state.usage = state.usage + usage
         state.cost += usd
+
+    async def _charge(self, session_id, usage, model=None, provider=""):
+        """Write one provider call of ``model`` (the agent's by default) answered by
+        ``provider`` to the ledger, the metrics and the budget; return its USD."""
+        model = model or self.model
+        usd = cost_usd(model, usage, self.prices)
         for attribute, kind in USAGE_LABELS.items():
             count = getattr(usage, attribute)
             if count:
                 self.observer.tokens(model, kind, count)
-        await self.storage.record_cost(CostEntry(inbound.session_id, model, usage, usd,
+        await self.storage.record_cost(CostEntry(session_id, model, usage, usd,
                                                  provider=provider))
         self.budget.spend(usd)
+        return usd
+
+    async def _context(self, inbound):
+        """``(system blocks, messages)`` of a turn besides the owner's and the client's: the
+        session's summary and what memory recalls; the history since the summary, bounded,
+        starting cleanly."""
+        context = []
+        summary, messages = await self._history(inbound.session_id)
+        if summary:
+            context.append({"type": "text", "text": f"{SUMMARY_HEADER}\n{summary}"})
+        if self.memory is not None:
+            recalled = await self.memory.recall.block(inbound.session_id, inbound.channel,
+                                                      text_of(inbound.content))
+            if recalled:
+                context.append({"type": "text", "text": recalled})
+        return context, messages
 
     async def history(self, session_id):
         """The session's recent messages as a turn would send them to the provider."""
-        return await self._history(session_id)
+        return (await self._history(session_id))[1]
 
     async def _history(self, session_id):
-        """The session's recent messages as API messages, bounded and starting cleanly."""
-        stored = await self.storage.get_messages(session_id, limit=self.max_history_messages)
-        sizes = [content_size(m.content) for m in stored]
-        total, start = sum(sizes), 0
-        while total > self.max_history_chars and start < len(stored):
-            total -= sizes[start]
-            start += 1
-        while start < len(stored) and not clean_start(stored[start]):
-            start += 1
+        """``(summary or None, API messages since it)``: compacted, or else trimmed."""
+        if self.compactor is not None:
+            summary, stored = await self.compactor.history(session_id)
+        else:
+            summary, stored = None, trimmed(
+                await self.storage.get_messages(session_id, limit=self.max_history_messages),
+                self.max_history_messages, self.max_history_chars)
         messages = []
-        for message in stored[start:]:
+        for message in stored:
             append_message(messages, message.role, message.content)
-        return messages
+        return summary, messages
 
 
 def _optional(config, dotted):

@@ -1,10 +1,12 @@
 """Start the agent's adapters in one place: ``open_runtime(config)``.
 
-It asks the plugin registry for the enabled storage and provider plugins, creates them
-through ``registry.create``, opens the storage, and builds an ``Agent`` from the
-configuration. The agent thinks through a ``ProviderChain``: ``[agent] provider`` (default:
-the only provider enabled, else anthropic) then each of ``[agent] fallback``, with a circuit
-breaker each (``breaker_failures`` in ``breaker_window`` seconds, ``breaker_cooldown``). Commands (``shell``, ``serve``) use it as an async context manager, which
+It asks the plugin registry for the enabled storage and provider plugins (and the embedding
+plugin, when one is enabled and memory is on), creates them through ``registry.create``,
+opens the storage, and builds an ``Agent`` from the configuration. The agent thinks through
+a ``ProviderChain``: ``[agent] provider`` (default: the only provider enabled, else
+anthropic) then each of ``[agent] fallback``, with a circuit breaker each
+(``breaker_failures`` in ``breaker_window`` seconds, ``breaker_cooldown``). Commands
+(``shell``, ``serve``) use it as an async context manager, which
 drains the agent and shuts everything down in reverse order, exactly once::
 
     async with await open_runtime(config) as runtime:
@@ -24,6 +26,7 @@ class Runtime:
         self.registry = registry
         self.observer = observer
         self.storage = None
+        self.embedder = None
         self.provider = None
         self.agent = None
         self.adapters = {}  # plugin name -> adapter, in start order
@@ -49,10 +52,17 @@ class Runtime:
         self.storage = registry.create(storage_info.name, observer=self.observer)
         stack.adapter(storage_info.name, self.storage)
         await self.storage.open()
-        self.agent = Agent.from_config(self.config, provider=self.provider,
-                                       storage=self.storage, observer=self.observer)
-        stack.push_async_callback(self.agent.aclose)  # drains turns before the rest closes
         self.adapters = {storage_info.name: self.storage, **providers}
+        embedding = registry.enabled("embedding")
+        if embedding and self.config.get("memory.enabled"):
+            self.embedder = registry.create(embedding[0].name, observer=self.observer)
+            self.adapters[embedding[0].name] = stack.adapter(embedding[0].name, self.embedder)
+        self.agent = Agent.from_config(self.config, provider=self.provider,
+                                       storage=self.storage, observer=self.observer,
+                                       embedder=self.embedder)
+        stack.push_async_callback(self.agent.aclose)  # drains turns before the rest closes
+        if self.agent.memory is not None:
+            self.agent.memory.poke()  # vectors still owed (e.g. after switching model)
 
     async def aclose(self):
         """Drain the agent, then shut the storage and the provider down; safe to call twice."""

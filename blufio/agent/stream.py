@@ -5,8 +5,11 @@ a time and returns the text each adds (or ``""``); ``finish()`` checks the strea
 properly and returns the content blocks. Usage follows Anthropic's rules: ``message_start``
 carries the input counts, and ``message_delta`` counts are cumulative, so they replace, not add.
 An event out of order or a tool input that is not JSON is a ``ProviderError``.
+
+``TurnStream`` is the other stream of a turn: the agent's events, as the channel reads them.
 """
 
+import asyncio
 import json
 
 from blufio.errors import ProviderError
@@ -113,3 +116,40 @@ class MessageBuilder:
 
 def _malformed(what):
     return ProviderError(f"the provider sent a malformed stream: {what}", error_type="api_error")
+
+
+DONE = object()  # the end of a TurnStream
+
+
+class TurnStream:
+    """The events of one turn, as an async iterator; ends after TurnComplete/TurnError.
+
+    It ends with no events at all when the entry was already claimed by someone else.
+    """
+
+    def __init__(self):
+        self._queue = asyncio.Queue()
+        self._finished = False
+        self.task = None
+
+    def _emit(self, event):
+        self._queue.put_nowait(event)
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        if self._finished:
+            raise StopAsyncIteration
+        event = await self._queue.get()
+        if event is DONE:
+            self._finished = True
+            raise StopAsyncIteration
+        return event
+
+    async def wait(self):
+        """Consume the stream; return its last event (None if there was none)."""
+        last = None
+        async for event in self:
+            last = event
+        return last

@@ -118,6 +118,16 @@ CORE_SECTIONS = {
                              "description": "Seconds a failing provider is skipped before one "
                                             "call tries it again"},
     }),
+    "memory": _section("memory", {
+        "enabled": {"type": "boolean", "default": True,
+                    "description": "Recall memories and past messages before each turn, "
+                                   "offer the memory tools, and compact long sessions"},
+        "recall_tokens": {"type": "integer", "default": 800,
+                          "description": "Roughly the most tokens of recalled memory added "
+                                         "to a turn (4 characters a token); 0 recalls nothing"},
+        "scope": {"type": "string", "default": "all",
+                  "description": "Recall from 'all' sessions, or only the turn's 'channel'"},
+    }),
     "cost": _section("cost", {
         "daily_budget_usd": {"type": "number",
                              "description": "Spend allowed per UTC day; unset means no limit"},

@@ -22,7 +22,7 @@ EXTRA = [name for name in PLUGINS if name not in build_record.current()["feature
 HEALTH_STATES = {"ok", "degraded", "down"}
 # What makes every plugin of the default bundle enabled (its required keys), nothing more.
 REQUIRED = {"TELEGRAM_BOT_TOKEN": "123:abc", "ANTHROPIC_API_KEY": "sk-test",
-            "BLUFIO_GATEWAY__PORT": "0"}
+            "BLUFIO_GATEWAY__PORT": "0", "BLUFIO_EMBEDDINGS__BASE_URL": "http://127.0.0.1:9/v1"}
 
 
 @pytest.fixture

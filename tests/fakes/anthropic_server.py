@@ -235,7 +235,8 @@ def _as_json(response: FakeResponse) -> FakeResponse:
 
 
 class FakeAnthropic(ScriptedServer):
-    """The fake Messages API (see ``ScriptedServer`` for the lifecycle and scripting)."""
+    """The fake Messages API (see ``ScriptedServer`` for the lifecycle and scripting).
+    ``tests.fakes.embeddings_server`` reuses it with another ``route``."""
 
     route = "/v1/messages"
     thread_name = "fake-anthropic"

@@ -67,7 +67,35 @@ MIGRATIONS = (
         updated_at TEXT NOT NULL
     );
     """,
-    # 2: the cost ledger says which provider answered (empty for calls made before)
+    # 2: memory: saved memories, their vectors and the vectors of messages, session summaries.
+    # The FTS5 index over memories and messages is derived data, built (and filled from the
+    # messages already stored) by blufio.plugins.sqlite.search on open when FTS5 is there.
+    """
+    CREATE TABLE memories (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,  -- an id is never reused once forgotten
+        text       TEXT NOT NULL,
+        session_id TEXT,
+        message_id INTEGER,
+        channel    TEXT NOT NULL DEFAULT '',
+        tags       TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX memories_by_time ON memories (created_at DESC, id DESC);
+
+    CREATE TABLE memory_vectors (
+        item   INTEGER PRIMARY KEY,
+        model  TEXT NOT NULL,
+        vector BLOB NOT NULL
+    );
+
+    CREATE TABLE session_summaries (
+        session_id TEXT PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
+        through_id INTEGER NOT NULL,
+        text       TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
+    # 3: the cost ledger says which provider answered (empty for calls made before)
     """
     ALTER TABLE cost_ledger ADD COLUMN provider TEXT NOT NULL DEFAULT '';
     """,

@@ -9,7 +9,8 @@ WAL mode, foreign keys on, a busy timeout, and two connections:
 - the reader: an aiosqlite connection, so reads never wait for a write nor see a half-done
   transaction.
 
-The schema is migrated on ``open``.
+The schema is migrated on ``open``. Memory (search, vectors, summaries) is in
+``blufio.plugins.sqlite.memory``.
 """
 
 import asyncio
@@ -25,6 +26,7 @@ from blufio.errors import SchemaTooNewError, StorageError
 from blufio.manifest import identity
 from blufio.model import USAGE_FIELDS, CostEntry, Inbound, Message, Session, Usage, utc_now
 from blufio.paths import ensure_private_dir, touch_private
+from blufio.plugins.sqlite.memory import SqliteMemory
 from blufio.plugins.sqlite.migrations import MIGRATIONS
 
 DATABASE_FILE = "blufio.db"
@@ -36,8 +38,8 @@ def database_path(config):
     return config.get("storage.path") or os.path.join(config.data_dir, DATABASE_FILE)
 
 
-class SqliteStorage:
-    """Sessions, messages, the inbound queue, the cost ledger and state in SQLite."""
+class SqliteStorage(SqliteMemory):
+    """Sessions, messages, the inbound queue, the cost ledger, state and memory in SQLite."""
 
     name, version, adapter_type = identity("sqlite")
 
@@ -58,6 +60,7 @@ class SqliteStorage:
             self._writer = await self._on_writer(self._connect_writer)
             await self._write(self._migrate)
             self._reader = await self._connect_reader()
+            await self._open_memory()
         except BaseException as exc:
             await self.shutdown()
             if isinstance(exc, sqlite3.Error):
@@ -103,7 +106,7 @@ class SqliteStorage:
             await self._reader.execute("SELECT 1")
         except sqlite3.Error as exc:
             return {"status": "down", "detail": str(exc)}
-        return {"status": "ok", "detail": "open"}
+        return {"status": "ok", "detail": f"open; {self.memory_detail()}"}
 
     async def shutdown(self):
         if self._reader is not None:
@@ -161,7 +164,12 @@ class SqliteStorage:
         return [_message(row) for row in rows]
 
     async def append_messages(self, session_id, messages):
-        return await self._write(_insert_messages, session_id, messages)
+        def append(conn):
+            stored = _insert_messages(conn, session_id, messages)
+            self._index_stored(conn, stored)
+            return stored
+
+        return await self._write(append)
 
     # -- the inbound queue -------------------------------------------------------------------
 
@@ -188,6 +196,7 @@ class SqliteStorage:
             if row is None:
                 raise StorageError(f"inbound message {inbound_id} is not being processed")
             stored = _insert_messages(conn, row[0], messages)
+            self._index_stored(conn, stored)
             conn.execute("UPDATE inbound SET status = 'done', finished_at = ? WHERE id = ?",
                          (utc_now(), inbound_id))
             return stored
