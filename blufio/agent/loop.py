@@ -52,8 +52,12 @@ from blufio.agent.turn_state import TurnState, append_message
 from blufio.errors import BlufioError, ConfigError, StorageError
 from blufio.model import USAGE_LABELS, CostEntry, NewMessage, text_blocks, text_of
 from blufio.observability import NullObserver
+from blufio.recent import RecentSet
 
 log = logging.getLogger("blufio.agent")
+
+KNOWN_SESSIONS = 4096  # session ids remembered as existing; others cost one lookup
+
 
 class Agent:
     """Runs turns for every session over one provider, one storage and one tool registry."""
@@ -86,7 +90,7 @@ class Agent:
                                        record=self._charge)
         self._locks = {}  # session id -> [lock, users]
         self._tasks = set()
-        self._known_sessions = set()
+        self._known_sessions = RecentSet(KNOWN_SESSIONS)  # ids that exist, to skip a lookup
 
     @classmethod
     def from_config(cls, config, *, provider, storage, observer=None, tools=None,

@@ -29,6 +29,7 @@ import json
 import logging
 
 from blufio.errors import ProviderError, ProviderUnavailableError
+from blufio.hints import command
 from blufio.manifest import identity
 from blufio.plugins.anthropic.prices import PRICES
 from blufio.providers import (HttpProvider, drain, post_json, post_stream, provider_error,
@@ -49,9 +50,8 @@ KNOWN_BETAS = frozenset({
     "search-results-2025-06-09",
 })
 
-MISSING_KEY = ("no Anthropic API key is set; set ANTHROPIC_API_KEY, or run 'blufio config "
-               "set-secret anthropic.api_key', or put api_key under [anthropic] in the "
-               "configuration file")
+MISSING_KEY = ("no Anthropic API key is set; set ANTHROPIC_API_KEY, or run '{command}', or "
+               "put api_key under [anthropic] in the configuration file")
 
 _STATUS_WORDS = {400: "rejected the request", 401: "refused the API key",
                  403: "denied permission", 404: "does not know that resource",
@@ -70,7 +70,7 @@ class AnthropicProvider(HttpProvider):
         self._api_key = section.get("api_key") or ""
         # No key set anywhere is a mistake; ``api_key = ""`` on purpose is a local server.
         self.missing_key = "" if self._api_key or config.is_set("anthropic.api_key") \
-            else MISSING_KEY
+            else MISSING_KEY.format(command=command("config set-secret anthropic.api_key"))
         self.base_url = (section.get("base_url") or "https://api.anthropic.com").rstrip("/")
         if self.base_url.endswith("/v1"):
             self.base_url = self.base_url[:-3]

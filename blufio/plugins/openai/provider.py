@@ -19,6 +19,7 @@ import json
 import logging
 
 from blufio.errors import ConfigError, ProviderError, ProviderUnavailableError
+from blufio.hints import command
 from blufio.manifest import identity
 from blufio.plugins.openai.prices import PRICES
 from blufio.plugins.openai.translate import ChunkTranslator, chat_request
@@ -40,9 +41,9 @@ _FINAL_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
 # A client's settings (Anthropic's names) that Chat Completions has a field for.
 CHAT_OPTIONS = ("tool_choice", "stop_sequences", "temperature", "top_p")
 OPENAI_HOST = "api.openai.com"
-MISSING_KEY = ("no OpenAI API key is set; set OPENAI_API_KEY, or run 'blufio config "
-               "set-secret openai.api_key', or put api_key under [openai] in the configuration "
-               "file (a local server needs none: set [openai] base_url to it)")
+MISSING_KEY = ("no OpenAI API key is set; set OPENAI_API_KEY, or run '{command}', or put "
+               "api_key under [openai] in the configuration file (a local server needs none: "
+               "set [openai] base_url to it)")
 
 
 class OpenAIProvider(HttpProvider):
@@ -58,7 +59,8 @@ class OpenAIProvider(HttpProvider):
         self.default_model = section.get("model") or "gpt-4.1-mini"
         self._is_openai = _host(self.base_url) == OPENAI_HOST
         # OpenAI's own API needs a key; other servers decide for themselves.
-        self.missing_key = MISSING_KEY if self._is_openai and not self._api_key else ""
+        self.missing_key = MISSING_KEY.format(command=command("config set-secret openai.api_key")) \
+            if self._is_openai and not self._api_key else ""
         self.extra_headers = _parse_headers(section.get("headers") or [])
         self.configure_http(section, f"the OpenAI-compatible API at {_host(self.base_url)}",
                             "openai.base_url", log)
