@@ -41,6 +41,9 @@ class NullObserver:
     def fallback(self, failed, to):
         pass
 
+    def schedule_run(self, outcome):
+        pass
+
     async def health_check(self):
         return {"status": "ok", "detail": "no observability plugin"}
 

@@ -48,7 +48,7 @@ from blufio.agent.events import ToolResult, ToolUse, TurnComplete, TurnError, Ty
 from blufio.agent.options import NO_OPTIONS
 from blufio.agent.stream import DONE, MessageBuilder, TurnStream
 from blufio.agent.tools.memory import CURRENT_TURN
-from blufio.agent.turn_state import TurnState, append_message
+from blufio.agent.turn_state import TurnState, append_message, closing_message, round_end
 from blufio.errors import BlufioError, ConfigError, StorageError
 from blufio.model import USAGE_LABELS, CostEntry, NewMessage, text_blocks, text_of
 from blufio.observability import NullObserver
@@ -65,7 +65,7 @@ class Agent:
     def __init__(self, *, provider, storage, tools=None, observer=None, budget=None,
                  system_prompt="", model="", max_tokens=4096, max_tool_rounds=8,
                  max_history_messages=200, max_history_chars=400_000, drain_timeout=30.0,
-                 prices=None, memory=None):
+                 memory=None, prices=None):
         from blufio.agent.tools import ToolRegistry
 
         self.provider = provider
@@ -158,16 +158,21 @@ class Agent:
         async for event in self.process(inbound, options):
             yield event
 
-    async def resume_unfinished(self, deliver=None, *, channels=None):
+    async def resume_unfinished(self, deliver=None, *, channels=None, listed=None):
         """Answer every entry a crash left pending or processing, oldest first, once.
 
         ``deliver(inbound, events)`` is awaited for each (concurrently across entries);
-        without it the events are consumed and dropped. Returns how many were resumed.
+        without it the events are consumed and dropped. ``listed()`` is awaited once the
+        entries to resume are chosen and their turns started: entries queued after that
+        are not touched, so whoever waits for it may start queueing. Returns how many were
+        resumed.
         """
         await self.storage.reset_processing(channels=channels)
         entries = [entry for entry in await self.storage.unfinished()
                    if channels is None or entry.channel in channels]
         streams = [(entry, self.process(entry)) for entry in entries]  # in order, per session
+        if listed is not None:
+            await listed()
 
         async def consume(entry, stream):
             if deliver is not None:
@@ -210,6 +215,9 @@ class Agent:
             self.observer.sessions_active(len(self._locks))
 
     async def _run(self, inbound, emit, options):
+        from blufio.agent.tools import CURRENT_INBOUND
+
+        CURRENT_INBOUND.set(inbound)  # this task is the turn's own
         entry = self._lock(inbound.session_id)
         try:
             async with entry[0]:
@@ -272,10 +280,11 @@ class Agent:
                                               round_number == 0, emit, state)
             tool_uses = [block for block in content if block.get("type") == "tool_use"]
             for_client = [block for block in tool_uses if block.get("name") in client_tools]
-            asked = state.stop_reason == "tool_use" and bool(tool_uses)
-            if not asked or (round_number == self.max_tool_rounds and not for_client):
-                turn.append(self._closing_message(inbound, content, usage, state.model, asked,
-                                                  emit, state))
+            stop = round_end(inbound, round_number, self.max_tool_rounds, state, tool_uses,
+                             for_client)
+            if stop is not None:
+                turn.append(closing_message(inbound, content, usage, state.model, stop,
+                                                 emit, state))
                 break
             turn.append(NewMessage("assistant", content, state.model, usage))
             append_message(messages, "assistant", content)
@@ -302,35 +311,18 @@ class Agent:
                           stop_sequence=state.stop_sequence,
                           tool_uses=state.client_tool_uses))
 
-    def _closing_message(self, inbound, content, usage, model, asked_for_tools, emit, state):
-        """The turn's last assistant message: as the model wrote it, or, when it still asked
-        for tools at the limit of tool rounds, without those calls and with a note."""
-        if not asked_for_tools:
-            return NewMessage("assistant", content or text_blocks(""), model, usage)
-        note = (f"(I stopped here: this turn reached the limit of {self.max_tool_rounds} "
-                "tool rounds.)")
-        state.add_text(emit, inbound, note)
-        state.stop_reason = "max_tool_rounds"
-        kept = [b for b in content if b.get("type") != "tool_use"] + text_blocks(note)
-        return NewMessage("assistant", kept, model, usage)
-
     async def _run_tools(self, inbound, tool_uses, emit):
-        """Run the server tools of one round; their ``tool_result`` blocks, in the order
-        the model asked for them."""
-        results = []
-        for block in tool_uses:
-            tool_use_id, name = block.get("id", ""), block.get("name", "")
-            emit(ToolUse(inbound.session_id, inbound.id, tool_use_id=tool_use_id, name=name,
-                         input=block.get("input")))
-            outcome = await self.tools.call(name, block.get("input"))
-            emit(ToolResult(inbound.session_id, inbound.id, tool_use_id=tool_use_id, name=name,
-                            is_error=outcome.is_error, content=outcome.content))
-            result = {"type": "tool_result", "tool_use_id": tool_use_id,
-                      "content": outcome.content}
-            if outcome.is_error:
-                result["is_error"] = True
-            results.append(result)
-        return results
+        """Run the server tools of one round, reporting each as ``ToolUse``/``ToolResult``."""
+        def ids(block):
+            return {"tool_use_id": block.get("id", ""), "name": block.get("name", "")}
+
+        return await self.tools.run_round(
+            tool_uses,
+            lambda block: emit(ToolUse(inbound.session_id, inbound.id, **ids(block),
+                                       input=block.get("input"))),
+            lambda block, outcome: emit(ToolResult(inbound.session_id, inbound.id, **ids(block),
+                                                   is_error=outcome.is_error,
+                                                   content=outcome.content)))
 
     async def _call(self, inbound, request, messages, options, first, emit, state):
         """One streamed provider call; returns (content, usage), sets the state's stop
@@ -366,10 +358,11 @@ class Agent:
         state.usage = state.usage + usage
         state.cost += usd
 
-    async def _charge(self, session_id, usage, model=None, provider=""):
+    async def _charge(self, session_id, usage, model=None, provider=None):
         """Write one provider call of ``model`` (the agent's by default) answered by
         ``provider`` to the ledger, the metrics and the budget; return its USD."""
         model = model or self.model
+        provider = provider or getattr(self.provider, "name", "")
         usd = cost_usd(model, usage, self.prices)
         for attribute, kind in USAGE_LABELS.items():
             count = getattr(usage, attribute)

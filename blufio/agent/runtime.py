@@ -2,12 +2,12 @@
 
 It asks the plugin registry for the enabled storage and provider plugins (and the embedding
 plugin, when one is enabled and memory is on), creates them through ``registry.create``,
-opens the storage, and builds an ``Agent`` from the configuration. The agent thinks through
-a ``ProviderChain``: ``[agent] provider`` (default: the only provider enabled, else
-anthropic) then each of ``[agent] fallback``, with a circuit breaker each
-(``breaker_failures`` in ``breaker_window`` seconds, ``breaker_cooldown``). Commands
-(``shell``, ``serve``) use it as an async context manager, which
-drains the agent and shuts everything down in reverse order, exactly once::
+opens the storage, and builds an ``Agent`` from the configuration, with the schedule tools
+over a ``ScheduleBook``. The agent thinks through a ``ProviderChain``: ``[agent] provider``
+(default: the only provider enabled, else anthropic) then each of ``[agent] fallback``, with a
+circuit breaker each (``breaker_failures`` in ``breaker_window`` seconds,
+``breaker_cooldown``). Commands (``shell``, ``serve``) use it as an async context manager,
+which drains the agent and shuts everything down in reverse order, exactly once::
 
     async with await open_runtime(config) as runtime:
         runtime.agent, runtime.storage, runtime.provider
@@ -29,11 +29,14 @@ class Runtime:
         self.embedder = None
         self.provider = None
         self.agent = None
+        self.schedules = None  # the ScheduleBook the agent's tools (and serve) use
         self.adapters = {}  # plugin name -> adapter, in start order
         self._lifecycle = Lifecycle()
 
     async def _start(self, require_provider_key):
         from blufio.agent.loop import Agent
+        from blufio.scheduler import tools as schedule_tools
+        from blufio.scheduler.book import book_from_config
 
         registry, stack = self.registry, self._lifecycle
         providers = {}
@@ -61,6 +64,8 @@ class Runtime:
                                        storage=self.storage, observer=self.observer,
                                        embedder=self.embedder)
         stack.push_async_callback(self.agent.aclose)  # drains turns before the rest closes
+        self.schedules = book_from_config(self.config, self.storage)
+        schedule_tools.register(self.agent.tools, self.schedules)
         if self.agent.memory is not None:
             self.agent.memory.poke()  # vectors still owed (e.g. after switching model)
 

@@ -212,7 +212,7 @@ def load_config(cli_path=None, environ=None, vault=None, schema=None, missing_ok
 
 def secrets_in_file(schema, sources, values):
     """The secret keys whose value comes from the configuration file, in clear (an empty
-    value, such as a local server's API key, is no secret)."""
+    one, a local server's key, is no secret)."""
     return [dotted for dotted, source in sources.items()
             if source == "file" and schema.key(dotted).secret and values.get(dotted) != ""]
 

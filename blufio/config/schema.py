@@ -136,6 +136,18 @@ CORE_SECTIONS = {
         "prices": {"type": TABLE, "default": {},
                    "description": "USD per million tokens by model: [cost.prices.\"<model>\"] "
                                   "input, output, cache_read, cache_write"},
+        "scheduled_daily_budget_usd": {"type": "number",
+                                       "description": "Spend allowed per UTC day for all "
+                                                      "scheduled runs together; a schedule "
+                                                      "that would run past it is paused"},
+    }),
+    "schedules": _section("schedules", {
+        "timezone": {"type": "string", "default": "UTC",
+                     "description": "IANA time zone of schedules made without one "
+                                    "(e.g. Europe/Paris)"},
+        "catch_up": {"type": "string", "default": "once",
+                     "description": "What a run missed while Blufio was down becomes: 'once' "
+                                    "(run once on start) or 'skip'"},
     }),
     "tools": _section("tools", {
         "workspace": {"type": "string", "default": "",

@@ -235,8 +235,7 @@ def _as_json(response: FakeResponse) -> FakeResponse:
 
 
 class FakeAnthropic(ScriptedServer):
-    """The fake Messages API (see ``ScriptedServer`` for the lifecycle and scripting).
-    ``tests.fakes.embeddings_server`` reuses it with another ``route``."""
+    """The fake Messages API (see ``ScriptedServer`` for the lifecycle and scripting)."""
 
     route = "/v1/messages"
     thread_name = "fake-anthropic"

@@ -77,9 +77,7 @@ class AnthropicProvider(HttpProvider):
         self.default_model = section.get("model") or "claude-sonnet-4-5"
         self.configure_http(section, "the Anthropic API", "anthropic.base_url", log)
 
-    # --- plugin base ---
-
-    # --- the provider ---
+    # --- the provider (the plugin base is HttpProvider's) ---
 
     def _http(self):
         if self._client is None:

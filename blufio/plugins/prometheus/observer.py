@@ -25,6 +25,7 @@ DIRECTIONS = frozenset({"in", "out"})
 TOKEN_KINDS = frozenset({"input", "output", "cache_write", "cache_read"})
 BUDGET_PERIODS = frozenset({"daily", "monthly"})
 OUTCOMES = frozenset({"ok", "error"})
+RUN_OUTCOMES = frozenset({"ok", "failed", "skipped", "capped"})
 
 # Seconds. A turn spans tool calls and long answers; the first token usually comes in 0.3-3 s.
 RESPONSE_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300)
@@ -85,6 +86,9 @@ class PrometheusObserver:
             Counter, "blufio_provider_fallbacks", "Calls that moved to the next provider after "
             "one failed before any output, by the provider that failed and the next one",
             ("from", "to")), (None, None))
+        self._schedule_runs = _Labelled(metric(
+            Counter, "blufio_schedule_runs", "Scheduled runs, by outcome (ok, failed, "
+            "skipped, capped)", ("outcome",)), (RUN_OUTCOMES,))
 
     # -- the Observability contract -------------------------------------------------------
 
@@ -118,6 +122,9 @@ class PrometheusObserver:
 
     def fallback(self, failed, to):
         self._fallbacks(failed, to).inc()
+
+    def schedule_run(self, outcome):
+        self._schedule_runs(outcome).inc()
 
     # -- exposition and lifecycle ---------------------------------------------------------
 
