@@ -128,8 +128,9 @@ class Compactor:
                 builder.feed(event)
             content = builder.finish()
         finally:
-            if builder.started:
-                await self.record(session_id, builder.usage)
+            if builder.started:  # a provider chain says who answered
+                await self.record(session_id, builder.usage,
+                                  builder.model if builder.provider else None, builder.provider)
         text = "".join(b.get("text", "") for b in content if b.get("type") == "text").strip()
         if not text:
             raise ValueError("the provider returned an empty summary")

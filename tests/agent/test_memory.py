@@ -22,7 +22,7 @@ async def start(tmp_path, fake, toml=""):
         f'[tools]\nworkspace = "{tmp_path / "ws"}"\n{toml}',
         environ={"ANTHROPIC_API_KEY": "sk-test"})
     runtime = await open_runtime(config)
-    runtime.provider.backoff_base = 0.01
+    runtime.provider.routes[0].provider.policy.backoff_base = 0.01  # the chain's anthropic
     return runtime
 
 
@@ -284,9 +284,10 @@ async def test_a_long_session_is_compacted_and_keeps_every_message(tmp_path, fak
                    if b["type"] == "tool_result"}
         assert uses == results
         assert messages[0]["role"] == "user"
-        # the summary's cost is in the ledger, beside the turns'
-        assert len(await runtime.storage.cost_entries(session_id=session.id)) == \
-            len(fake_anthropic.message_requests)
+        # the summary's cost is in the ledger, beside the turns', with who answered
+        entries = await runtime.storage.cost_entries(session_id=session.id)
+        assert len(entries) == len(fake_anthropic.message_requests)
+        assert {(e.provider, e.model) for e in entries} == {("anthropic", "claude-sonnet-4-5")}
     finally:
         await runtime.aclose()
 
