@@ -85,8 +85,11 @@ MIGRATIONS = (
     CREATE TABLE memory_vectors (
         item   INTEGER PRIMARY KEY,
         model  TEXT NOT NULL,
-        vector BLOB NOT NULL
+        vector BLOB NOT NULL,
+        bits   BLOB NOT NULL DEFAULT x''  -- the signs of the vector, one bit a dimension
     );
+    -- covers the first step of vector search (the sign bits), which never reads a vector
+    CREATE INDEX memory_vectors_bits ON memory_vectors (model, bits);
 
     CREATE TABLE session_summaries (
         session_id TEXT PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,

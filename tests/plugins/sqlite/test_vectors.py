@@ -53,6 +53,13 @@ def test_python_cosine_is_the_dot_product_of_normalised_vectors():
     assert vectors.python_dot(vectors.pack([1, 0]), vectors.pack([1, 0, 0])) is None
 
 
+def test_sign_bits_and_their_hamming_distance():
+    bits = vectors.sign_bits(vectors.pack([1.0, -1.0, 0.5] + [-1.0] * 6))
+    assert bits == bytes([0b101, 0])
+    assert vectors.python_hamming(bits, bytes([0b110, 0])) == 2
+    assert vectors.python_hamming(bits, b"\x00") > 1000
+
+
 def test_reciprocal_rank_fusion_rewards_items_ranked_well_in_both_lists():
     scores = vectors.fuse(["a", "b", "c"], ["c", "a", "d"])
     assert sorted(scores, key=scores.get, reverse=True) == ["a", "c", "b", "d"]
@@ -111,6 +118,24 @@ async def test_the_backlog_lists_what_has_no_vector_of_the_current_model(store):
     conn = sqlite3.connect(store.path)
     assert conn.execute("SELECT model FROM memory_vectors WHERE item = ?",
                         (message.id,)).fetchone() == ("m2",)
+
+
+async def test_the_nearest_of_many_random_vectors_is_found(store):
+    import random
+
+    rng = random.Random(3)
+    points = [[rng.gauss(0, 1) for _ in range(64)] for _ in range(1500)]
+    await store.store_vectors("m1", [(n + 1, p) for n, p in enumerate(points)])
+    session = await store.create_session("shell")
+    from blufio.model import NewMessage, text_blocks
+    await store.append_messages(session.id, [NewMessage("user", text_blocks(f"m{n}"))
+                                             for n in range(1500)])
+    for target in (7, 700, 1400):
+        query = [x + rng.gauss(0, 0.3) for x in points[target]]
+        exact = max(range(1500), key=lambda n: vectors.python_dot(
+            vectors.pack(points[n]), vectors.pack(query)))
+        [best] = await store.vector_search(query, "m1", limit=1)
+        assert best.id == exact + 1
 
 
 async def test_hybrid_search_finds_a_paraphrase_and_keeps_exact_words_on_top(store):
