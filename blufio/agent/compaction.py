@@ -19,6 +19,7 @@ that was never summarised is summarised from its most recent part only.
 import logging
 
 from blufio.agent.stream import MessageBuilder
+from blufio.agent.turn_state import clean_start, content_size
 
 log = logging.getLogger("blufio.agent")
 
@@ -35,39 +36,18 @@ INSTRUCTIONS = (
 SUMMARY_HEADER = "Summary of the earlier part of this conversation:"
 
 
-def size_of(content):
-    """Roughly how many characters ``content`` takes in a request."""
-    size = 0
-    for block in content:
-        kind = block.get("type")
-        if kind == "text":
-            size += len(block.get("text", ""))
-        elif kind == "tool_result":
-            inner = block.get("content", "")
-            size += len(inner) if isinstance(inner, str) else len(str(inner))
-        else:
-            size += len(str(block.get("input", ""))) + 50
-    return size
-
-
-def is_clean_start(message):
-    """Whether history may start at ``message``: a user message that is no tool result."""
-    return message.role == "user" and not any(
-        block.get("type") == "tool_result" for block in message.content)
-
-
 def split_point(messages, max_messages, max_chars):
     """The index of the first message to keep verbatim, or None when all fit.
 
     The kept part is the longest tail within KEEP_FRACTION of both budgets that starts
     cleanly; if even the last turn is larger, the last clean start. 0 when no clean start
     leaves anything to summarise (then the caller trims)."""
-    sizes = [size_of(m.content) for m in messages]
+    sizes = [content_size(m.content) for m in messages]
     if len(messages) <= max_messages and sum(sizes) <= max_chars:
         return None
     keep_messages = max(1, int(max_messages * KEEP_FRACTION))
     keep_chars = max_chars * KEEP_FRACTION
-    starts = [i for i, m in enumerate(messages) if i > 0 and is_clean_start(m)]
+    starts = [i for i, m in enumerate(messages) if i > 0 and clean_start(m)]
     tail = sum(sizes)
     previous = 0
     for start in starts:
@@ -115,8 +95,9 @@ class Compactor:
         self.check_budget = check_budget
         self.record = record
 
-    async def history(self, session_id):
-        """``(summary text or None, messages to send verbatim, oldest first)``."""
+    async def history(self, session_id, *, summarise=True):
+        """``(summary text or None, messages to send verbatim, oldest first)``; without
+        ``summarise``, an overgrown history is trimmed instead (no provider call)."""
         summary = await self.storage.get_summary(session_id)
         through, text = summary if summary else (0, None)
         stored = await self.storage.get_messages(session_id,
@@ -125,7 +106,7 @@ class Compactor:
         start = split_point(messages, self.max_messages, self.max_chars)
         if start is None:
             return text, _from_clean_start(messages)
-        if start > 0:
+        if start > 0 and summarise:
             try:
                 text = await self._summarise(session_id, text, messages[:start])
                 return text, messages[start:]
@@ -161,7 +142,7 @@ class Compactor:
 def trimmed(messages, max_messages, max_chars):
     """The newest messages within both budgets, from a clean start (no summary)."""
     messages = messages[-max_messages:]
-    sizes = [size_of(m.content) for m in messages]
+    sizes = [content_size(m.content) for m in messages]
     total, start = sum(sizes), 0
     while total > max_chars and start < len(messages):
         total -= sizes[start]
@@ -171,6 +152,6 @@ def trimmed(messages, max_messages, max_chars):
 
 def _from_clean_start(messages):
     start = 0
-    while start < len(messages) and not is_clean_start(messages[start]):
+    while start < len(messages) and not clean_start(messages[start]):
         start += 1
     return messages[start:]

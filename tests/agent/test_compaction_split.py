@@ -1,7 +1,8 @@
 """Where compaction splits a history: within the budgets, never between a tool_use and its
 tool_result, and what the summariser reads."""
 
-from blufio.agent.compaction import is_clean_start, split_point, transcript, trimmed
+from blufio.agent.compaction import split_point, transcript, trimmed
+from blufio.agent.turn_state import clean_start
 from blufio.model import Message, text_blocks
 
 
@@ -35,7 +36,7 @@ def test_the_kept_part_fits_half_the_budget_and_starts_cleanly():
     for max_messages, max_chars in ((20, 100_000), (1000, 400), (30, 500)):
         start = split_point(messages, max_messages, max_chars)
         assert 0 < start < len(messages)
-        assert is_clean_start(messages[start])
+        assert clean_start(messages[start])
         kept = messages[start:]
         assert len(kept) <= max_messages // 2
         assert sum(len(str(b)) for m in kept for b in m.content) > 0
@@ -59,7 +60,7 @@ def test_no_clean_start_leaves_nothing_to_summarise():
 def test_trimming_keeps_the_newest_messages_from_a_clean_start():
     messages = chat(10)
     kept = trimmed(messages, max_messages=5, max_chars=10_000)
-    assert kept and is_clean_start(kept[0]) and kept[-1] is messages[-1]
+    assert kept and clean_start(kept[0]) and kept[-1] is messages[-1]
 
 
 def test_the_transcript_names_who_said_what_and_keeps_the_end():

@@ -44,6 +44,13 @@ class SqliteMemory:
         if self._fts:
             search.index_messages(conn, ((m.id, m.content) for m in stored))
 
+    def _unindex_session(self, conn, session_id):
+        """Drop the index entries and vectors of a session's messages (before deleting it)."""
+        ids = "SELECT id FROM messages WHERE session_id = ?"
+        if self._fts:
+            conn.execute(f"DELETE FROM memory_index WHERE rowid IN ({ids})", (session_id,))
+        conn.execute(f"DELETE FROM memory_vectors WHERE item IN ({ids})", (session_id,))
+
     # -- memories ----------------------------------------------------------------------------
 
     async def save_memory(self, text, *, session_id=None, message_id=None, channel="",
