@@ -173,6 +173,8 @@ def _parse(argv):
     """docopt-ng, with usage errors as a UsageError (exit 2)."""
     from docopt import DocoptExit, docopt
 
+    from blufio.hints import command
+
     usage = usage_text()
     try:
         return docopt(usage, argv=argv, default_help=False)
@@ -181,7 +183,7 @@ def _parse(argv):
 
         raise UsageError(f"unrecognised command line: blufio {' '.join(argv)}\n"
                          f"{usage.split('Options:')[0].split('Usage:')[1].rstrip()}\n"
-                         "Run 'blufio --help' for the options.") from None
+                         f"Run '{command('--help')}' for the options.") from None
 
 
 def _print_version():

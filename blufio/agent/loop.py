@@ -35,7 +35,7 @@ in the order their messages were received. History is bounded by message count a
 and always starts at a user message that is not a tool result, so a ``tool_use`` is never
 separated from its ``tool_result``. With memory (``blufio.agent.memory``), what outgrows the
 bounds is summarised (``blufio.agent.compaction``) instead of dropped, and what is recalled
-from other conversations follows the owner's system prompt.
+from other conversations follows the owner's system prompt (before a client's system text).
 """
 
 import asyncio
@@ -52,8 +52,12 @@ from blufio.agent.turn_state import TurnState, append_message
 from blufio.errors import BlufioError, ConfigError, StorageError
 from blufio.model import USAGE_LABELS, CostEntry, NewMessage, text_blocks, text_of
 from blufio.observability import NullObserver
+from blufio.recent import RecentSet
 
 log = logging.getLogger("blufio.agent")
+
+KNOWN_SESSIONS = 4096  # session ids remembered as existing; others cost one lookup
+
 
 class Agent:
     """Runs turns for every session over one provider, one storage and one tool registry."""
@@ -79,13 +83,13 @@ class Agent:
         self.memory = memory  # an AgentMemory, or None
         self.compactor = None
         if memory is not None and memory.compaction:
-            self.compactor = Compactor(
-                storage, provider, model=self.model, max_messages=self.max_history_messages,
-                max_chars=max_history_chars, check_budget=self.budget.check,
-                record=lambda session_id, usage: self._charge(session_id, self.model, usage))
+            self.compactor = Compactor(storage, provider, model=self.model,
+                                       max_messages=self.max_history_messages,
+                                       max_chars=max_history_chars, check_budget=self.budget.check,
+                                       record=self._charge)
         self._locks = {}  # session id -> [lock, users]
         self._tasks = set()
-        self._known_sessions = set()
+        self._known_sessions = RecentSet(KNOWN_SESSIONS)  # ids that exist, to skip a lookup
 
     @classmethod
     def from_config(cls, config, *, provider, storage, observer=None, tools=None,
@@ -219,8 +223,6 @@ class Agent:
         emit(Typing(inbound.session_id, inbound.id))
         try:
             await self._turn(inbound, emit, started, options)
-            if self.memory is not None:
-                self.memory.poke()  # vectors for what the turn stored, in the background
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -236,9 +238,9 @@ class Agent:
             emit(TurnError(inbound.session_id, inbound.id, error=error, kind=error.kind))
 
     def provider_request(self, options=NO_OPTIONS, context=()):
-        """The model, system, tools and max_tokens of a turn's provider calls: the owner's,
-        then memory's ``context`` blocks (summary, recall), with the client's ``options``
-        added after them (see ``blufio.agent.options``)."""
+        """The model, system, tools and max_tokens of a turn's provider calls: the owner's
+        system prompt, then ``context`` (the session's summary, what memory recalls), then
+        the client's ``options`` (see ``blufio.agent.options``)."""
         system = [{"type": "text", "text": self.system_prompt}] if self.system_prompt else []
         cap = self.max_tokens
         return {"model": options.model or self.model,
@@ -283,7 +285,13 @@ class Agent:
             if for_client:  # the client runs these; its tool_result continues the turn
                 state.client_tool_uses = for_client
                 break
+        await self._finish(inbound, turn, model, started, emit, state)
+
+    async def _finish(self, inbound, turn, model, started, emit, state):
+        """Store the turn's messages (marking its inbound entry done) and report it."""
         stored = await self.storage.finish_turn(inbound.id, turn)
+        if self.memory is not None:
+            self.memory.poke()
         self.observer.message(inbound.channel, "out")
         self.observer.turn_latency(inbound.channel, time.monotonic() - started)
         emit(TurnComplete(inbound.session_id, inbound.id, message=stored[-1] if stored else None,
@@ -347,12 +355,14 @@ class Agent:
         return [*prefill, *content], builder.usage
 
     async def _record(self, inbound, model, usage, state):
-        usd = await self._charge(inbound.session_id, model, usage)
+        usd = await self._charge(inbound.session_id, usage, model)
         state.usage = state.usage + usage
         state.cost += usd
 
-    async def _charge(self, session_id, model, usage):
-        """Write one provider call to the ledger, the metrics and the budget; its USD."""
+    async def _charge(self, session_id, usage, model=None):
+        """Write one provider call of ``model`` (the agent's by default) to the ledger, the
+        metrics and the budget; return its USD."""
+        model = model or self.model
         usd = cost_usd(model, usage, self.provider.prices)
         for attribute, kind in USAGE_LABELS.items():
             count = getattr(usage, attribute)
@@ -363,7 +373,9 @@ class Agent:
         return usd
 
     async def _context(self, inbound):
-        """``(summary and recall blocks for after the owner's prompt, history messages)``."""
+        """``(system blocks, messages)`` of a turn besides the owner's and the client's: the
+        session's summary and what memory recalls; the history since the summary, bounded,
+        starting cleanly."""
         context = []
         summary, messages = await self._history(inbound.session_id)
         if summary:

@@ -31,6 +31,7 @@ import logging
 from blufio.errors import (ConfigError, ProviderAuthError, ProviderError,
                            ProviderUnavailableError)
 from blufio.retry import backoff_delay, retry_after
+from blufio.hints import command
 from blufio.manifest import identity
 from blufio.plugins.anthropic.prices import PRICES
 
@@ -53,9 +54,8 @@ MAX_RETRY_AFTER = 60.0  # seconds; a longer retry-after is capped to this
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 8.0
 
-MISSING_KEY = ("no Anthropic API key is set; set ANTHROPIC_API_KEY, or run 'blufio config "
-               "set-secret anthropic.api_key', or put api_key under [anthropic] in the "
-               "configuration file")
+MISSING_KEY = ("no Anthropic API key is set; set ANTHROPIC_API_KEY, or run '{command}', or "
+               "put api_key under [anthropic] in the configuration file")
 
 _STATUS_WORDS = {400: "rejected the request", 401: "refused the API key",
                  403: "denied permission", 404: "does not know that resource",
@@ -91,7 +91,8 @@ class AnthropicProvider:
     def check_configured(self):
         """Raise ConfigError (one line naming the three ways to set it) without a key."""
         if not self._api_key:
-            raise ConfigError(MISSING_KEY)
+            raise ConfigError(MISSING_KEY.format(
+                command=command("config set-secret anthropic.api_key")))
 
     async def health_check(self):
         if not self._api_key:

@@ -23,11 +23,13 @@ log = logging.getLogger("blufio.gateway")
 class GatewayChannel:
     """The ``gateway`` plugin. Services: ``storage`` (required), ``observer`` (its
     ``render()`` serves ``/metrics`` when it has one), ``auth`` (adapters whose ``verify``
-    accepts signed tokens), ``plugins`` (name → adapter, for ``/v1/health``)."""
+    accepts signed tokens), ``plugins`` (name → adapter, for ``/v1/health``), ``status`` (a
+    callable whose dict ``/v1/health`` shows as ``service``: version, archive replaced)."""
 
     name, version, adapter_type = identity("gateway")
 
-    def __init__(self, config, *, storage, observer=None, auth=(), plugins=None, **_services):
+    def __init__(self, config, *, storage, observer=None, auth=(), plugins=None, status=None,
+                 **_services):
         self.host = config.get("gateway.host")
         self.port = config.get("gateway.port")
         self.max_body_bytes = config.get("gateway.max_body_bytes")
@@ -42,6 +44,7 @@ class GatewayChannel:
         self.metrics = observer if callable(getattr(observer, "render", None)) else None
         self.auth = list(auth)
         self.plugins = dict(plugins or {})
+        self.status = status
         self.agent = None
         self.url = None
         self._socket = None
@@ -82,7 +85,7 @@ class GatewayChannel:
         return {tool["name"] for tool in self.agent.tools.definitions()}
 
     async def health(self):
-        """``{"status", "version", "plugins": {name: {"status", "detail"}}}``."""
+        """``{"status", "version", "plugins": {name: {"status", "detail"}}, "service"}``."""
         names = list(self.plugins)
         results = await asyncio.gather(*(self._check(self.plugins[n]) for n in names))
         report = dict(zip(names, results))
@@ -91,7 +94,10 @@ class GatewayChannel:
                            if getattr(self.plugins[n], "adapter_type", "") == "storage")
         healthy = all(r.get("status") == "ok" for r in report.values())
         overall = "down" if storage_down else ("ok" if healthy else "degraded")
-        return {"status": overall, "version": blufio.__version__, "plugins": report}
+        health = {"status": overall, "version": blufio.__version__, "plugins": report}
+        if self.status is not None:
+            health["service"] = self.status()
+        return health
 
     @staticmethod
     async def _check(adapter):
