@@ -85,11 +85,8 @@ MIGRATIONS = (
     CREATE TABLE memory_vectors (
         item   INTEGER PRIMARY KEY,
         model  TEXT NOT NULL,
-        vector BLOB NOT NULL,
-        bits   BLOB NOT NULL DEFAULT x''  -- the signs of the vector, one bit a dimension
+        vector BLOB NOT NULL
     );
-    -- covers the first step of vector search (the sign bits), which never reads a vector
-    CREATE INDEX memory_vectors_bits ON memory_vectors (model, bits);
 
     CREATE TABLE session_summaries (
         session_id TEXT PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
@@ -97,5 +94,12 @@ MIGRATIONS = (
         text       TEXT NOT NULL,
         created_at TEXT NOT NULL
     );
+    """,
+    # 3: the sign bits of each vector, and the index that vector search reads first. The
+    # vectors made before have no bits: they are dropped, and made again in the background.
+    """
+    DELETE FROM memory_vectors;
+    ALTER TABLE memory_vectors ADD COLUMN bits BLOB NOT NULL DEFAULT x'';
+    CREATE INDEX memory_vectors_bits ON memory_vectors (model, bits);
     """,
 )

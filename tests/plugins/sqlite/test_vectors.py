@@ -152,3 +152,27 @@ async def test_hybrid_search_finds_a_paraphrase_and_keeps_exact_words_on_top(sto
     both = await store.search_memory("tuna", vector=[1.0, 0.0], model="m1")
     assert [h.text for h in both] == ["the cat likes tuna", "my locker code is 4471"]
     assert both[0].score > both[1].score
+
+
+async def test_vectors_made_before_sign_bits_are_dropped_to_be_made_again(config):
+    import os
+
+    from blufio.plugins.sqlite.migrations import MIGRATIONS
+
+    path = SqliteStorage(config).path
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    conn = sqlite3.connect(path)
+    for script in MIGRATIONS[:2]:
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version = 2")
+    conn.execute("INSERT INTO memories (text, created_at) VALUES ('old', '2026-01-01')")
+    conn.execute("INSERT INTO memory_vectors (item, model, vector) VALUES (-1, 'm1', ?)",
+                 (vectors.pack([1.0, 0.0]),))
+    conn.commit()
+    conn.close()
+    storage = SqliteStorage(config)
+    await storage.open()
+    try:
+        assert await storage.unembedded("m1") == [(-1, "old")]
+    finally:
+        await storage.shutdown()
