@@ -1,8 +1,10 @@
 """``Service``: everything ``blufio serve`` runs, started from the registry and stopped in order.
 
-Start: observability → auth → storage, provider and agent (``open_runtime``) → channels,
-then the replies a crash left unanswered (a background task). Stop (SIGINT/SIGTERM) runs the
-same list backwards through one ``Lifecycle``: channels stop accepting and drain, background
+Start: observability → auth → storage, provider and agent (``open_runtime``) → channels →
+the scheduler, then the replies a crash left unanswered (a background task, which starts the
+scheduler's loop once it has chosen what to resume). Stop
+(SIGINT/SIGTERM) runs the same list backwards through one ``Lifecycle``: the scheduler stops
+starting runs (and waits for those in flight), channels stop accepting and drain, background
 tasks end, the agent finishes turns in flight (up to ``[agent] drain_timeout``), then the
 storage, provider, auth and observability plugins shut down. Each is stopped exactly once,
 and no task is left pending. Every plugin gets one log line: started, disabled, not
@@ -33,6 +35,7 @@ class Service:
         self.auth = []
         self.agent = None
         self.channels = {}  # name -> started channel
+        self.scheduler = None
         self.adapters = {}  # name -> every started adapter, for health checks
         self.tasks = TaskGroup("serve")
         self.reexec = False  # set by SIGHUP: after the drain, run the (new) program again
@@ -76,7 +79,8 @@ class Service:
         for info in channels:
             channel = self._create(info.name, storage=self.storage, observer=self.observer,
                                    auth=self.auth, plugins=self.adapters,
-                                   status=upgrade.status)
+                                   status=upgrade.status,
+                                   schedules=self.runtime.schedules)
             await channel.start(self.agent)
             self.channels[info.name] = channel
             log.info("%s: started%s", info.name,
@@ -84,7 +88,34 @@ class Service:
         for name in self.adapters:
             if name not in self.channels and name not in waiting:  # those said why already
                 log.info("%s: started", name)
+        self.scheduler = await self._prepare_scheduler()
         self.tasks.spawn(self._resume(), name="resume-unanswered")
+
+    async def _prepare_scheduler(self):
+        """The scheduler, its runs going to these channels, not started yet: ``_resume``
+        starts it once the runs a crash left are chosen, so it never queues one that a
+        resume would answer again. Changes made here or by another process (``blufio
+        schedule``) wake it."""
+        from blufio.hints import invocation
+        from blufio.scheduler.delivery import ChannelTargets
+        from blufio.scheduler.engine import Scheduler
+        from blufio.scheduler.wake import listen
+
+        scheduler = Scheduler(
+            self.storage, self.agent, ChannelTargets(self.storage, self.channels),
+            observer=self.observer,
+            daily_budget=self.config.get("cost.scheduled_daily_budget_usd"),
+            resume_hint=f"{invocation()} schedule resume {{id}}")
+        self._lifecycle.push_async_callback(scheduler.aclose, self.agent.drain_timeout)
+        self.runtime.schedules.on_change = scheduler.wake
+        wakes = await listen(getattr(self.storage, "path", self.config.data_dir), scheduler.wake)
+        if wakes is not None:
+            self._lifecycle.callback(wakes.close)
+        return scheduler
+
+    async def _start_scheduler(self):
+        await self.scheduler.start()
+        log.info("scheduler: started")
 
     def _create(self, name, **services):
         """Create plugin ``name`` through the registry; its shutdown joins the lifecycle."""
@@ -122,10 +153,21 @@ class Service:
     async def _resume(self):
         """Answer what a crash left unanswered on these channels (a shell's own messages wait
         for the next shell)."""
-        async def deliver(inbound, events):
-            await self.channels[inbound.channel].deliver(inbound, events)
+        from blufio.scheduler.engine import CHANNEL
 
-        count = await self.agent.resume_unfinished(deliver, channels=list(self.channels))
+        async def deliver(inbound, events):
+            if inbound.channel == CHANNEL:
+                await self.scheduler.deliver(inbound, events)
+            else:
+                await self.channels[inbound.channel].deliver(inbound, events)
+
+        try:
+            count = await self.agent.resume_unfinished(
+                deliver, channels=[*self.channels, CHANNEL], listed=self._start_scheduler)
+        except Exception:
+            if self.scheduler.started_at is None:  # failed before choosing: schedules run on
+                await self._start_scheduler()
+            raise
         if count:
             log.info("answered %d message(s) left unanswered by the last run", count)
 

@@ -19,14 +19,15 @@ from blufio.model import USAGE_FIELDS, Usage
 class MessageBuilder:
     """Accumulates content blocks, usage, model and stop reason from stream events."""
 
-    __slots__ = ("blocks", "partial_json", "usage", "model", "stop_reason", "stop_sequence",
-                 "started", "stopped")
+    __slots__ = ("blocks", "partial_json", "usage", "model", "provider", "stop_reason",
+                 "stop_sequence", "started", "stopped")
 
     def __init__(self):
         self.blocks = {}
         self.partial_json = {}
         self.usage = Usage()
         self.model = ""
+        self.provider = ""  # set when a provider chain says who answered
         self.stop_reason = ""
         self.stop_sequence = None
         self.started = False
@@ -71,6 +72,7 @@ class MessageBuilder:
         message = event.get("message") or {}
         self.started = True
         self.model = message.get("model") or ""
+        self.provider = message.get("provider") or ""
         self._set_usage(message.get("usage"))
 
     def _message_delta(self, event):

@@ -108,11 +108,23 @@ def set_secret(args):
 def validate(args):
     config = load_config(args["--config"])
     config.vault.check()
-    for warning in config.warnings:
+    for warning in [*config.warnings, *_price_warnings(config)]:
         print(f"warning: {warning}", file=sys.stderr)
     where = config.path if config.file_exists else f"defaults (no file at {config.path})"
     print(f"configuration OK: {where}")
     return 0
+
+
+def _price_warnings(config):
+    """One line per model the agent would use that has no price (and [cost.prices] checked)."""
+    from blufio.agent.cost import configured_prices
+    from blufio.agent.runtime import unpriced_models
+    from blufio.registry import PluginRegistry
+
+    configured_prices(config)
+    return [f"no price for model '{model}' (provider {provider}): its calls will be costed at "
+            f"the highest known rates; set [cost.prices.\"{model}\"] input and output (USD "
+            f"per million tokens)" for provider, model in unpriced_models(config, PluginRegistry(config))]
 
 
 def path(args):

@@ -199,7 +199,7 @@ def load_config(cli_path=None, environ=None, vault=None, schema=None, missing_ok
     if file_exists:
         document = _read_file(path)
         _layer_file(schema, path, document, values, sources, switches, warnings)
-    in_file = secrets_in_file(schema, sources)
+    in_file = secrets_in_file(schema, sources, values)
     exposed = exposed_secrets_warning(path, in_file)
     if exposed:
         warnings.append(exposed)
@@ -210,10 +210,11 @@ def load_config(cli_path=None, environ=None, vault=None, schema=None, missing_ok
     return config
 
 
-def secrets_in_file(schema, sources):
-    """The secret keys whose value comes from the configuration file, in clear."""
+def secrets_in_file(schema, sources, values):
+    """The secret keys whose value comes from the configuration file, in clear (an empty
+    one, a local server's key, is no secret)."""
     return [dotted for dotted, source in sources.items()
-            if source == "file" and schema.key(dotted).secret]
+            if source == "file" and schema.key(dotted).secret and values.get(dotted) != ""]
 
 
 def exposed_secrets_warning(path, secrets):
@@ -302,7 +303,7 @@ def _layer_file(schema, path, document, values, sources, switches, warnings):
             key = keys[name]
             values[key.dotted] = check_value(key, value, path)
             sources[key.dotted] = "file"
-            if key.secret:
+            if key.secret and value != "":  # an empty key (a local server's) is no secret
                 warnings.append(f"{path}: '{key.dotted}' is a secret written in clear; move it "
                                 f"to the vault with '{command('config set-secret ' + key.dotted)}'")
 

@@ -31,7 +31,7 @@ class Harness:
         self.storage = SqliteStorage(self.config)
         await self.storage.open()
         self.provider = AnthropicProvider(self.config)
-        self.provider.backoff_base = 0.01
+        self.provider.policy.backoff_base = 0.01
         self.agent = Agent.from_config(self.config, provider=self.provider, storage=self.storage)
         return self.agent
 

@@ -203,3 +203,28 @@ def test_set_without_a_writable_config_directory_names_that_directory(blufio, is
     assert f"cannot create the configuration directory {blocked}/blufio" in result.stderr
     assert "data directory" not in result.stderr and "BLUFIO_DATA_DIR" not in result.stderr
     assert "--config" in result.stderr
+
+
+def test_validate_names_models_with_no_price_and_checks_price_tables(blufio, tmp_path):
+    path = tmp_path / "priced.toml"
+    path.write_text('[agent]\nmodel = "llama3.2"\n[anthropic]\nbase_url = "http://127.0.0.1:9"\n'
+                    'api_key = ""\n')
+    result = blufio("--config", str(path), "config", "validate")
+    assert result.returncode == 0
+    assert "no price for model 'llama3.2' (provider anthropic)" in result.stderr
+    assert '[cost.prices."llama3.2"]' in result.stderr
+    path.write_text(path.read_text() + '[cost.prices."llama3.2"]\ninput = 0\noutput = 0\n')
+    result = blufio("--config", str(path), "config", "validate")
+    assert result.returncode == 0 and "no price" not in result.stderr
+    path.write_text(path.read_text() + '[cost.prices."other"]\ninptu = 1\n')
+    result = blufio("--config", str(path), "config", "validate")
+    assert result.returncode == 2
+    assert "unknown key 'inptu' (did you mean 'input'?)" in result.stderr
+
+
+def test_validate_refuses_a_provider_that_is_not_one(blufio, tmp_path):
+    path = tmp_path / "provider.toml"
+    path.write_text('[agent]\nfallback = ["telegram"]\n')
+    result = blufio("--config", str(path), "config", "validate")
+    assert result.returncode == 2
+    assert "[agent] fallback: 'telegram' is not a provider plugin of this build" in result.stderr

@@ -25,6 +25,7 @@ from blufio.plugins.gateway.messages import int_arg, parse_body
 from blufio.plugins.gateway.openapi import openapi_document
 from blufio.plugins.gateway.replies import error_response, json_reply, stream_reply
 from blufio.plugins.gateway.request import parse_messages_request
+from blufio.plugins.gateway.schedules import add_routes as add_schedule_routes
 from blufio.plugins.gateway.sessions import CHANNEL, open_session
 
 SESSION_HEADER = "x-blufio-session"
@@ -141,6 +142,7 @@ def create_app(gateway):
         return _model_json(model_id)
 
     register_memory_routes(app, gateway)
+    add_schedule_routes(app, gateway)
 
     if gateway.metrics is not None:
         @app.get("/metrics")

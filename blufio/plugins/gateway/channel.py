@@ -16,6 +16,8 @@ from blufio.manifest import identity
 from blufio.plugins.gateway.cors import CorsPolicy
 from blufio.plugins.gateway.idempotency import IdempotentRequests
 from blufio.plugins.gateway.sessions import Transcripts
+from blufio.plugins.gateway.websocket import Watchers
+from blufio.scheduler.book import book_from_config
 
 log = logging.getLogger("blufio.gateway")
 
@@ -24,12 +26,13 @@ class GatewayChannel:
     """The ``gateway`` plugin. Services: ``storage`` (required), ``observer`` (its
     ``render()`` serves ``/metrics`` when it has one), ``auth`` (adapters whose ``verify``
     accepts signed tokens), ``plugins`` (name → adapter, for ``/v1/health``), ``status`` (a
-    callable whose dict ``/v1/health`` shows as ``service``: version, archive replaced)."""
+    callable whose dict ``/v1/health`` shows as ``service``: version, archive replaced),
+    ``schedules`` (the ``ScheduleBook`` behind ``/v1/schedules``; by default one of its own)."""
 
     name, version, adapter_type = identity("gateway")
 
     def __init__(self, config, *, storage, observer=None, auth=(), plugins=None, status=None,
-                 **_services):
+                 schedules=None, **_services):
         self.host = config.get("gateway.host")
         self.port = config.get("gateway.port")
         self.max_body_bytes = config.get("gateway.max_body_bytes")
@@ -45,6 +48,8 @@ class GatewayChannel:
         self.auth = list(auth)
         self.plugins = dict(plugins or {})
         self.status = status
+        self.schedules = schedules or book_from_config(config, storage)
+        self.watchers = Watchers()  # /ws sockets by the sessions they watch
         self.agent = None
         self.url = None
         self._socket = None
@@ -144,6 +149,15 @@ class GatewayChannel:
         is read back with ``GET /v1/sessions/{id}``."""
         async for _event in events:
             pass
+
+    async def publish(self, session_id, events):
+        """Show a turn of ``session_id`` nobody here asked for (a scheduled run's) to the
+        ``/ws`` sockets watching it; the agent stores it either way."""
+        await self.watchers.publish(session_id, events)
+
+    async def publish_message(self, session_id, message):
+        """Show a stored message of ``session_id`` (a notice) to the sockets watching it."""
+        await self.watchers.publish_message(session_id, message)
 
     async def health_check(self):
         if self._server is None or self._server.done():

@@ -120,6 +120,22 @@ class TelegramChannel:
             raise PluginError(f"inbound message {inbound.id} has no Telegram chat to reply to")
         await self._reply(chat_id, events)
 
+    # -- schedule targets (``telegram:<chat>``) ---------------------------------------------
+
+    async def deliver_to_chat(self, chat_id, events):
+        """Render a reply nobody just asked for (a scheduled run's) in chat ``chat_id``;
+        raise BotAPIError when it cannot be delivered, so the caller can retry."""
+        await self._reply(int(chat_id), events, raise_undelivered=True)
+
+    async def send_to_chat(self, chat_id, text):
+        """Send ``text`` to chat ``chat_id`` (split past 4096 characters); raise BotAPIError
+        when it cannot be sent."""
+        reply = StreamedReply(self.api, int(chat_id), edit_interval=self.edit_interval)
+        try:
+            await reply.finish(text)
+        finally:
+            await reply.aclose()
+
     # -- polling -----------------------------------------------------------------------------
 
     async def _poll_forever(self):
@@ -229,7 +245,7 @@ class TelegramChannel:
 
     # -- replies -----------------------------------------------------------------------------
 
-    async def _reply(self, chat_id, events):
+    async def _reply(self, chat_id, events, raise_undelivered=False):
         chat = _ChatReply(StreamedReply(self.api, chat_id, edit_interval=self.edit_interval))
         try:
             async with typing(self.api, chat_id):
@@ -242,6 +258,8 @@ class TelegramChannel:
                     chat.problem = SOMETHING_WENT_WRONG
             await self._deliver(chat_id, chat)
         except BotAPIError as exc:
+            if raise_undelivered:
+                raise
             log.warning("could not deliver a reply to Telegram chat %s: %s", chat_id, exc)
         except asyncio.CancelledError:
             if not chat.delivered:

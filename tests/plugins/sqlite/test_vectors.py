@@ -162,9 +162,10 @@ async def test_vectors_made_before_sign_bits_are_dropped_to_be_made_again(config
     path = SqliteStorage(config).path
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     conn = sqlite3.connect(path)
-    for script in MIGRATIONS[:2]:
+    before = next(n for n, script in enumerate(MIGRATIONS) if "ADD COLUMN bits" in script)
+    for script in MIGRATIONS[:before]:
         conn.executescript(script)
-    conn.execute("PRAGMA user_version = 2")
+    conn.execute(f"PRAGMA user_version = {before}")
     conn.execute("INSERT INTO memories (text, created_at) VALUES ('old', '2026-01-01')")
     conn.execute("INSERT INTO memory_vectors (item, model, vector) VALUES (-1, 'm1', ?)",
                  (vectors.pack([1.0, 0.0]),))
