@@ -311,3 +311,18 @@ async def test_if_summarising_fails_the_turn_still_runs_trimmed(tmp_path, fake_a
         assert len(await runtime.storage.get_messages(session.id)) == 8
     finally:
         await runtime.aclose()
+
+
+async def test_reading_the_history_never_asks_for_a_summary(tmp_path, fake_anthropic):
+    runtime = await start(tmp_path, fake_anthropic, "[agent]\nmax_history_messages = 4\n")
+    try:
+        session = None
+        for n in range(3):
+            _, session = await say(runtime, f"message number {n}", session)
+        calls = len(fake_anthropic.message_requests)
+        history = await runtime.agent.history(session.id)  # e.g. for count_tokens
+        assert len(fake_anthropic.message_requests) == calls
+        assert 0 < len(history) <= 4
+        assert await runtime.storage.get_summary(session.id) is None
+    finally:
+        await runtime.aclose()
