@@ -68,6 +68,9 @@ def test_serve_from_the_archive_uses_a_tool_survives_kill_9_and_leaves_nothing(
             assert reply.content[0].text == f"used {tool}"
         pid = int(fake_anthropic.message_requests[1].json["messages"][-1]["content"][0]["content"])
         os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while alive(pid) and time.monotonic() < deadline:  # the kill done (a call sent while
+            time.sleep(0.01)  # the server is still dying may have run: it fails, not resent)
         fake_anthropic.add(tool_use_reply("files__echo", {"text": "back"}), text_reply("ok"))
         sdk.messages.create(model="m", max_tokens=50, messages=[{"role": "user", "content": "?"}])
         result = fake_anthropic.message_requests[-1].json["messages"][-1]["content"][0]
