@@ -16,6 +16,8 @@
     ├── BudgetExceededError           a daily or monthly budget is spent
     ├── GatewayError                  the gateway refuses a request (plugins/gateway/errors.py)
     ├── ToolError                     a tool refused or failed (reported to the model)
+    ├── ScheduleError                 a schedule's field is wrong (it names the field)
+    │   └── ScheduleNotFoundError     there is no schedule with that id
     └── BuildError                    build_zipapp.py cannot build (lock, download, compiler)
         └── BuildUsageError           an unknown feature, an incomplete selection, a bad target
 
@@ -32,6 +34,8 @@ What each means, where it differs from its parent (subclasses inherit the rest):
     ProviderAuthError                         502 api_error                      prefixed message
     BudgetExceededError             budget    402 billing_error  false           the message
     GatewayError                              as raised          as raised       the message
+    ScheduleError             2               400 invalid_request_error  false   the message
+    ScheduleNotFoundError     2               404 not_found_error        false   the message
 
     * or what the provider's plugin set from the provider's own answer
     ** the provider plugin has already spent its retry budget: a client retrying as well
@@ -183,6 +187,32 @@ class BudgetExceededError(BlufioError):
 
 class ToolError(BlufioError):
     """A tool refused or failed; the agent reports it to the model as an error result."""
+
+
+class ScheduleError(BlufioError):
+    """A schedule cannot be made as asked: ``field`` names what is wrong (``cron``,
+    ``timezone``, ``at``, ``in``, ``target``, ...). Nothing is stored."""
+
+    exit_code = 2
+    http_status = 400
+    http_error_type = "invalid_request_error"
+    retryable = False
+    client_message = "{message}"
+
+    def __init__(self, field, message):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.detail = message
+
+
+class ScheduleNotFoundError(ScheduleError):
+    """There is no schedule with the id given (field ``id``)."""
+
+    http_status = 404
+    http_error_type = "not_found_error"
+
+    def __init__(self, message):
+        super().__init__("id", message)
 
 
 class BuildError(BlufioError):

@@ -1,4 +1,5 @@
-"""The data adapters exchange: sessions, messages, inbound queue entries, usage, costs.
+"""The data adapters exchange: sessions, messages, inbound queue entries, usage, costs,
+schedules and their runs.
 
 Message content is a list of content blocks in Anthropic's shape (``{"type": "text",
 "text": ...}``, ``tool_use``, ``tool_result``), so it round-trips through storage as JSON and
@@ -127,13 +128,15 @@ class Inbound:
 
 @dataclass(slots=True)
 class CostEntry:
-    """One provider call in the cost ledger."""
+    """One provider call in the cost ledger: which provider and model answered, and what it
+    cost."""
 
     session_id: str
     model: str
     usage: Usage
     cost_usd: float
     created_at: str = ""
+    provider: str = ""
 
 
 @dataclass(slots=True)
@@ -163,3 +166,56 @@ class MemoryHit:
     channel: str = ""
     score: float = 0.0
     role: str = ""
+
+
+@dataclass(slots=True)
+class Schedule:
+    """A recurring (``cron`` in ``timezone``) or one-shot (``cron`` empty) prompt, run as an
+    inbound message for ``target`` (``telegram:<chat>`` or ``session:<id>``).
+
+    ``status`` is ``active``, ``paused`` (by hand or by a spend cap: ``paused_reason``) or
+    ``done`` (a one-shot that ran). Times are ISO-8601 UTC strings as ``utc_now`` writes
+    them; ``next_run_at`` is None when nothing more is due. ``catch_up`` says what a run
+    missed while Blufio was down becomes: ``once`` (run once on start) or ``skip``.
+    """
+
+    id: str
+    prompt: str
+    target: str
+    next_run_at: str | None
+    cron: str = ""
+    timezone: str = "UTC"
+    status: str = "active"
+    catch_up: str = "once"
+    max_run_usd: float | None = None
+    max_day_usd: float | None = None
+    paused_reason: str = ""
+    run_now: bool = False
+    last_run_at: str | None = None
+    last_outcome: str = ""
+    last_error: str = ""
+    run_count: int = 0
+    spent_usd: float = 0.0
+    created_at: str = ""
+    updated_at: str = ""
+
+    @property
+    def kind(self):
+        return "cron" if self.cron else "once"
+
+
+@dataclass(slots=True)
+class ScheduleRun:
+    """One run of a schedule: ``outcome`` is ``running`` until it is ``ok``, ``failed``,
+    ``skipped`` (missed while down, with ``catch_up = "skip"``) or ``capped`` (a spend cap
+    stopped it). ``inbound_id`` is the inbound queue entry the run's prompt became."""
+
+    id: int
+    schedule_id: str
+    due_at: str
+    started_at: str
+    outcome: str
+    inbound_id: int | None = None
+    cost_usd: float = 0.0
+    error: str = ""
+    finished_at: str | None = None

@@ -35,6 +35,15 @@ class NullObserver:
     def error(self, kind):
         pass
 
+    def provider_call(self, provider, model, outcome):
+        pass
+
+    def fallback(self, failed, to):
+        pass
+
+    def schedule_run(self, outcome):
+        pass
+
     def tool_call(self, source, tool, outcome, seconds):
         pass
 

@@ -43,17 +43,22 @@ import logging
 import time
 
 from blufio.agent.compaction import SUMMARY_HEADER, Compactor, trimmed
-from blufio.agent.cost import Budget, cost_usd
+from blufio.agent.cost import Budget, cost_usd, price_table
 from blufio.agent.events import ToolResult, ToolUse, TurnComplete, TurnError, Typing
 from blufio.agent.options import NO_OPTIONS
-from blufio.agent.stream import DONE, MessageBuilder, TurnStream
+from blufio.agent.stream import MessageBuilder
 from blufio.agent.tools.memory import CURRENT_TURN
-from blufio.agent.turn_state import TurnState, append_message
+from blufio.agent.turn_state import TurnState, append_message, closing_message, round_end
+from blufio.agent.turn_stream import DONE, TurnStream
 from blufio.errors import BlufioError, ConfigError, StorageError
 from blufio.model import USAGE_LABELS, CostEntry, NewMessage, text_blocks, text_of
 from blufio.observability import NullObserver
+from blufio.recent import RecentSet
 
 log = logging.getLogger("blufio.agent")
+
+KNOWN_SESSIONS = 4096  # session ids remembered as existing; others cost one lookup
+
 
 class Agent:
     """Runs turns for every session over one provider, one storage and one tool registry."""
@@ -61,7 +66,7 @@ class Agent:
     def __init__(self, *, provider, storage, tools=None, observer=None, budget=None,
                  system_prompt="", model="", max_tokens=4096, max_tool_rounds=8,
                  max_history_messages=200, max_history_chars=400_000, drain_timeout=30.0,
-                 memory=None):
+                 memory=None, prices=None):
         from blufio.agent.tools import ToolRegistry
 
         self.provider = provider
@@ -71,6 +76,7 @@ class Agent:
         self.budget = budget or Budget(storage, observer=self.observer)
         self.system_prompt = system_prompt
         self.model = model or provider.default_model
+        self.prices = provider.prices if prices is None else prices
         self.max_tokens = max_tokens
         self.max_tool_rounds = max(0, max_tool_rounds)
         self.max_history_messages = max(1, max_history_messages)
@@ -85,7 +91,7 @@ class Agent:
                                        record=self._charge)
         self._locks = {}  # session id -> [lock, users]
         self._tasks = set()
-        self._known_sessions = set()
+        self._known_sessions = RecentSet(KNOWN_SESSIONS)  # ids that exist, to skip a lookup
 
     @classmethod
     def from_config(cls, config, *, provider, storage, observer=None, tools=None,
@@ -111,7 +117,8 @@ class Agent:
                    max_tool_rounds=config.get("agent.max_tool_rounds"),
                    max_history_messages=config.get("agent.max_history_messages"),
                    max_history_chars=(history_tokens or 100_000) * 4,
-                   drain_timeout=config.get("agent.drain_timeout"))
+                   drain_timeout=config.get("agent.drain_timeout"),
+                   prices=price_table(config, provider.prices))
 
     # --- sessions and messages ---
 
@@ -152,16 +159,21 @@ class Agent:
         async for event in self.process(inbound, options):
             yield event
 
-    async def resume_unfinished(self, deliver=None, *, channels=None):
+    async def resume_unfinished(self, deliver=None, *, channels=None, listed=None):
         """Answer every entry a crash left pending or processing, oldest first, once.
 
         ``deliver(inbound, events)`` is awaited for each (concurrently across entries);
-        without it the events are consumed and dropped. Returns how many were resumed.
+        without it the events are consumed and dropped. ``listed()`` is awaited once the
+        entries to resume are chosen and their turns started: entries queued after that
+        are not touched, so whoever waits for it may start queueing. Returns how many were
+        resumed.
         """
         await self.storage.reset_processing(channels=channels)
         entries = [entry for entry in await self.storage.unfinished()
                    if channels is None or entry.channel in channels]
         streams = [(entry, self.process(entry)) for entry in entries]  # in order, per session
+        if listed is not None:
+            await listed()
 
         async def consume(entry, stream):
             if deliver is not None:
@@ -204,6 +216,9 @@ class Agent:
             self.observer.sessions_active(len(self._locks))
 
     async def _run(self, inbound, emit, options):
+        from blufio.agent.tools import CURRENT_INBOUND
+
+        CURRENT_INBOUND.set(inbound)  # this task is the turn's own
         entry = self._lock(inbound.session_id)
         try:
             async with entry[0]:
@@ -259,7 +274,7 @@ class Agent:
         turn = [NewMessage("user", inbound.content)]
         await self.tools.refresh()  # what the skill runtimes offer now
         request = self.provider_request(options, context)
-        model, client_tools = request["model"], options.client_tool_names
+        client_tools = options.client_tool_names
         state = TurnState(started)
         for round_number in range(self.max_tool_rounds + 1):
             await self.budget.check()
@@ -267,12 +282,13 @@ class Agent:
                                               round_number == 0, emit, state)
             tool_uses = [block for block in content if block.get("type") == "tool_use"]
             for_client = [block for block in tool_uses if block.get("name") in client_tools]
-            asked = state.stop_reason == "tool_use" and bool(tool_uses)
-            if not asked or (round_number == self.max_tool_rounds and not for_client):
-                turn.append(self._closing_message(inbound, content, usage, model, asked,
-                                                  emit, state))
+            stop = round_end(inbound, round_number, self.max_tool_rounds, state, tool_uses,
+                             for_client)
+            if stop is not None:
+                turn.append(closing_message(inbound, content, usage, state.model, stop,
+                                                 emit, state))
                 break
-            turn.append(NewMessage("assistant", content, model, usage))
+            turn.append(NewMessage("assistant", content, state.model, usage))
             append_message(messages, "assistant", content)
             results = await self._run_tools(
                 inbound, [block for block in tool_uses if block not in for_client], emit)
@@ -282,9 +298,9 @@ class Agent:
             if for_client:  # the client runs these; its tool_result continues the turn
                 state.client_tool_uses = for_client
                 break
-        await self._finish(inbound, turn, model, started, emit, state)
+        await self._finish(inbound, turn, started, emit, state)
 
-    async def _finish(self, inbound, turn, model, started, emit, state):
+    async def _finish(self, inbound, turn, started, emit, state):
         """Store the turn's messages (marking its inbound entry done) and report it."""
         stored = await self.storage.finish_turn(inbound.id, turn)
         if self.memory is not None:
@@ -293,79 +309,70 @@ class Agent:
         self.observer.turn_latency(inbound.channel, time.monotonic() - started)
         emit(TurnComplete(inbound.session_id, inbound.id, message=stored[-1] if stored else None,
                           text=state.text(), usage=state.usage, stop_reason=state.stop_reason,
-                          model=model, cost_usd=state.cost, stop_sequence=state.stop_sequence,
+                          model=state.model, cost_usd=state.cost,
+                          stop_sequence=state.stop_sequence,
                           tool_uses=state.client_tool_uses))
 
-    def _closing_message(self, inbound, content, usage, model, asked_for_tools, emit, state):
-        """The turn's last assistant message: as the model wrote it, or, when it still asked
-        for tools at the limit of tool rounds, without those calls and with a note."""
-        if not asked_for_tools:
-            return NewMessage("assistant", content or text_blocks(""), model, usage)
-        note = (f"(I stopped here: this turn reached the limit of {self.max_tool_rounds} "
-                "tool rounds.)")
-        state.add_text(emit, inbound, note)
-        state.stop_reason = "max_tool_rounds"
-        kept = [b for b in content if b.get("type") != "tool_use"] + text_blocks(note)
-        return NewMessage("assistant", kept, model, usage)
-
     async def _run_tools(self, inbound, tool_uses, emit):
-        """Run the server tools of one round concurrently; their ``tool_result`` blocks, in
-        the order the model asked for them."""
-        async def run(block):
-            tool_use_id, name = block.get("id", ""), block.get("name", "")
-            emit(ToolUse(inbound.session_id, inbound.id, tool_use_id=tool_use_id, name=name,
-                         input=block.get("input")))
-            outcome = await self.tools.call(name, block.get("input"))
-            emit(ToolResult(inbound.session_id, inbound.id, tool_use_id=tool_use_id, name=name,
-                            is_error=outcome.is_error, content=outcome.content))
-            result = {"type": "tool_result", "tool_use_id": tool_use_id,
-                      "content": outcome.result_content()}
-            if outcome.is_error:
-                result["is_error"] = True
-            return result
+        """Run the server tools of one round (concurrently), reporting each as ``ToolUse`` and
+        ``ToolResult``."""
+        def ids(block):
+            return {"tool_use_id": block.get("id", ""), "name": block.get("name", "")}
 
-        return list(await asyncio.gather(*(run(block) for block in tool_uses)))
+        return await self.tools.run_round(
+            tool_uses,
+            lambda block: emit(ToolUse(inbound.session_id, inbound.id, **ids(block),
+                                       input=block.get("input"))),
+            lambda block, outcome: emit(ToolResult(inbound.session_id, inbound.id, **ids(block),
+                                                   is_error=outcome.is_error,
+                                                   content=outcome.content)))
 
     async def _call(self, inbound, request, messages, options, first, emit, state):
         """One streamed provider call; returns (content, usage), sets the state's stop
         reason, and records its cost, even when it fails part-way (the tokens were billed).
-        The turn's first call continues the client's prefill, if it sent one."""
+        The turn's first call continues the client's prefill, if it sent one. When a
+        provider chain says who answered (``message_start``), that provider and model are
+        recorded."""
         prefill = options.prefill if first else []
         if prefill:
             messages = [*messages, {"role": "assistant", "content": prefill}]
         builder = MessageBuilder()
         call_started = time.monotonic()
-        model = request["model"]
         try:
             async for event in self.provider.stream(**request, messages=messages,
                                                     options=options.provider_options(first)):
                 text = builder.feed(event)
                 if text:
-                    state.add_text(emit, inbound, text, self.observer)
+                    state.add_text(emit, inbound, text, self.observer,
+                                   builder.model if builder.provider else request["model"])
             content = builder.finish()
         finally:
             state.end_round()
-            self.observer.provider_latency(model, time.monotonic() - call_started)
+            state.model = builder.model if builder.provider else request["model"]
+            self.observer.provider_latency(state.model, time.monotonic() - call_started)
             if builder.started:
-                await self._record(inbound, model, builder.usage, state)
+                await self._record(inbound, state.model, builder.usage, state,
+                                   builder.provider or getattr(self.provider, "name", ""))
         state.stop_reason, state.stop_sequence = builder.stop_reason, builder.stop_sequence
         return [*prefill, *content], builder.usage
 
-    async def _record(self, inbound, model, usage, state):
-        usd = await self._charge(inbound.session_id, usage, model)
+    async def _record(self, inbound, model, usage, state, provider):
+        usd = await self._charge(inbound.session_id, usage, model, provider)
         state.usage = state.usage + usage
         state.cost += usd
 
-    async def _charge(self, session_id, usage, model=None):
-        """Write one provider call of ``model`` (the agent's by default) to the ledger, the
-        metrics and the budget; return its USD."""
+    async def _charge(self, session_id, usage, model=None, provider=None):
+        """Write one provider call of ``model`` (the agent's by default) answered by
+        ``provider`` to the ledger, the metrics and the budget; return its USD."""
         model = model or self.model
-        usd = cost_usd(model, usage, self.provider.prices)
+        provider = provider or getattr(self.provider, "name", "")
+        usd = cost_usd(model, usage, self.prices)
         for attribute, kind in USAGE_LABELS.items():
             count = getattr(usage, attribute)
             if count:
                 self.observer.tokens(model, kind, count)
-        await self.storage.record_cost(CostEntry(session_id, model, usage, usd))
+        await self.storage.record_cost(CostEntry(session_id, model, usage, usd,
+                                                 provider=provider))
         self.budget.spend(usd)
         return usd
 

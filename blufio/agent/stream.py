@@ -6,10 +6,10 @@ properly and returns the content blocks. Usage follows Anthropic's rules: ``mess
 carries the input counts, and ``message_delta`` counts are cumulative, so they replace, not add.
 An event out of order or a tool input that is not JSON is a ``ProviderError``.
 
-``TurnStream`` is the other stream of a turn: the agent's events, as the channel reads them.
+``TurnStream`` (``blufio.agent.turn_stream``) is the other stream of a turn: the agent's
+events, as the channel reads them.
 """
 
-import asyncio
 import json
 
 from blufio.errors import ProviderError
@@ -19,14 +19,15 @@ from blufio.model import USAGE_FIELDS, Usage
 class MessageBuilder:
     """Accumulates content blocks, usage, model and stop reason from stream events."""
 
-    __slots__ = ("blocks", "partial_json", "usage", "model", "stop_reason", "stop_sequence",
-                 "started", "stopped")
+    __slots__ = ("blocks", "partial_json", "usage", "model", "provider", "stop_reason",
+                 "stop_sequence", "started", "stopped")
 
     def __init__(self):
         self.blocks = {}
         self.partial_json = {}
         self.usage = Usage()
         self.model = ""
+        self.provider = ""  # set when a provider chain says who answered
         self.stop_reason = ""
         self.stop_sequence = None
         self.started = False
@@ -71,6 +72,7 @@ class MessageBuilder:
         message = event.get("message") or {}
         self.started = True
         self.model = message.get("model") or ""
+        self.provider = message.get("provider") or ""
         self._set_usage(message.get("usage"))
 
     def _message_delta(self, event):
@@ -114,40 +116,3 @@ class MessageBuilder:
 
 def _malformed(what):
     return ProviderError(f"the provider sent a malformed stream: {what}", error_type="api_error")
-
-
-DONE = object()  # the end of a TurnStream
-
-
-class TurnStream:
-    """The events of one turn, as an async iterator; ends after TurnComplete/TurnError.
-
-    It ends with no events at all when the entry was already claimed by someone else.
-    """
-
-    def __init__(self):
-        self._queue = asyncio.Queue()
-        self._finished = False
-        self.task = None
-
-    def _emit(self, event):
-        self._queue.put_nowait(event)
-
-    def __aiter__(self):
-        return self
-
-    async def __anext__(self):
-        if self._finished:
-            raise StopAsyncIteration
-        event = await self._queue.get()
-        if event is DONE:
-            self._finished = True
-            raise StopAsyncIteration
-        return event
-
-    async def wait(self):
-        """Consume the stream; return its last event (None if there was none)."""
-        last = None
-        async for event in self:
-            last = event
-        return last

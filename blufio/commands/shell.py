@@ -16,6 +16,7 @@ import threading
 
 from blufio.agent.events import EventRenderer
 from blufio.errors import BlufioError
+from blufio.hints import command
 
 CHANNEL = "shell"
 HELP = """\
@@ -137,8 +138,9 @@ class Shell:
     async def _choose_session(self):
         """Check ``--session``; without it a session is created with the first message."""
         if self.session_id and await self.storage.get_session(self.session_id) is None:
-            raise BlufioError(f"no session with id {self.session_id}; run 'blufio shell' "
-                              "to start a new one, or /sessions inside it to list them")
+            raise BlufioError(f"no session with id {self.session_id}; run "
+                              f"'{command('shell')}' to start a new one, or /sessions inside "
+                              "it to list them")
 
     # --- talking ---
 

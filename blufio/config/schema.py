@@ -108,6 +108,20 @@ CORE_SECTIONS = {
                                               "turn (4 characters a token); oldest dropped first"},
         "drain_timeout": {"type": "number", "default": 30.0,
                           "description": "Seconds serve waits for in-flight turns on shutdown"},
+        "provider": {"type": "string", "default": "",
+                     "description": "The provider plugin to think with; empty means the only "
+                                    "one configured, else anthropic"},
+        "fallback": {"type": "string[]", "default": [],
+                     "description": "Providers a call moves to, in order, when the provider "
+                                    "fails before any output"},
+        "breaker_failures": {"type": "integer", "default": 3,
+                             "description": "Failures within breaker_window that make a "
+                                            "provider be skipped for breaker_cooldown"},
+        "breaker_window": {"type": "number", "default": 60.0,
+                           "description": "Seconds over which a provider's failures count"},
+        "breaker_cooldown": {"type": "number", "default": 30.0,
+                             "description": "Seconds a failing provider is skipped before one "
+                                            "call tries it again"},
     }),
     "memory": _section("memory", {
         "enabled": {"type": "boolean", "default": True,
@@ -124,6 +138,21 @@ CORE_SECTIONS = {
                              "description": "Spend allowed per UTC day; unset means no limit"},
         "monthly_budget_usd": {"type": "number",
                                "description": "Spend allowed per UTC month; unset means no limit"},
+        "prices": {"type": TABLE, "default": {},
+                   "description": "USD per million tokens by model: [cost.prices.\"<model>\"] "
+                                  "input, output, cache_read, cache_write"},
+        "scheduled_daily_budget_usd": {"type": "number",
+                                       "description": "Spend allowed per UTC day for all "
+                                                      "scheduled runs together; a schedule "
+                                                      "that would run past it is paused"},
+    }),
+    "schedules": _section("schedules", {
+        "timezone": {"type": "string", "default": "UTC",
+                     "description": "IANA time zone of schedules made without one "
+                                    "(e.g. Europe/Paris)"},
+        "catch_up": {"type": "string", "default": "once",
+                     "description": "What a run missed while Blufio was down becomes: 'once' "
+                                    "(run once on start) or 'skip'"},
     }),
     "tools": _section("tools", {
         "workspace": {"type": "string", "default": "",

@@ -12,13 +12,15 @@ content blocks (images included) become the ``tool_result``. Every call is count
 the observer by source (``builtin`` or the skill's server), tool and outcome, with its
 latency.
 
-Capabilities: ``time`` and ``files`` are always allowed (files stay inside the workspace
-directory); ``skills`` unless ``[tools] skills = false``; ``network`` (``http_fetch``) and
-``shell`` only when enabled in ``[tools]``. ``default_registry(config)`` builds the registry
-of the built-in tools for a configuration.
+Capabilities: ``time``, ``files`` and ``schedules`` are always allowed (files stay inside
+the workspace directory; the schedule tools are registered by ``agent.runtime``); ``skills``
+unless ``[tools] skills = false``; ``network`` (``http_fetch``) and ``shell`` only when
+enabled in ``[tools]``. ``default_registry(config)`` builds the registry of the built-in tools
+for a configuration.
 """
 
 import asyncio
+import contextvars
 import json
 import logging
 import os
@@ -33,6 +35,10 @@ log = logging.getLogger("blufio.agent")
 MAX_RESULT_CHARS = 50_000
 SKILLS = "skills"  # the capability of every skill runtime's tools
 BUILTIN = "builtin"  # the source label of the registry's own tools
+
+# The inbound entry the running turn answers, for tools that act on the conversation they
+# were called from (e.g. a reminder for "this chat"). The agent sets it in each turn's task.
+CURRENT_INBOUND = contextvars.ContextVar("blufio_current_inbound", default=None)
 
 
 @dataclass(slots=True)
@@ -176,6 +182,23 @@ class ToolRegistry:
         plain = all(b.get("type") == "text" for b in blocks)
         return Outcome(text, is_error, None if plain else blocks)
 
+    async def run_round(self, tool_uses, on_use, on_result):
+        """Run the ``tool_use`` blocks of one model round concurrently; their
+        ``tool_result`` blocks, in the order the model asked for them. ``on_use(block)`` is
+        called before each call and ``on_result(block, outcome)`` after it (the agent's
+        events)."""
+        async def run(block):
+            on_use(block)
+            outcome = await self.call(block.get("name", ""), block.get("input"))
+            on_result(block, outcome)
+            result = {"type": "tool_result", "tool_use_id": block.get("id", ""),
+                      "content": outcome.result_content()}
+            if outcome.is_error:
+                result["is_error"] = True
+            return result
+
+        return list(await asyncio.gather(*(run(block) for block in tool_uses)))
+
 
 def workspace_dir(config):
     """The workspace directory: ``[tools] workspace``, else ``workspace`` in the data dir."""
@@ -189,7 +212,7 @@ def default_registry(config, observer=None):
     """The built-in tools, with the capabilities ``config``'s ``[tools]`` section allows."""
     from blufio.agent.tools import builtin
 
-    allowed = {"time", "files"}
+    allowed = {"time", "files", "schedules"}
     if config.get("tools.skills"):
         allowed.add(SKILLS)
     if config.get("tools.http_fetch"):

@@ -5,6 +5,7 @@ A test checks that it names every route the app serves, with its methods, and no
 
 import blufio
 from blufio.model import USAGE_FIELDS
+from blufio.plugins.gateway import schedules
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -262,6 +263,7 @@ def openapi_document(metrics=False):
             "responses": {"101": {"description": "Switching to the WebSocket protocol"},
                           **_errors(401)}}},
     }
+    paths.update(schedules.openapi_paths(_json, _errors))
     if metrics:
         paths["/metrics"] = {"get": {
             "summary": "Prometheus metrics (a token unless [prometheus] public = true)",
@@ -274,7 +276,7 @@ def openapi_document(metrics=False):
         "security": [{"bearer": []}, {"apiKey": []}],
         "paths": paths,
         "components": {
-            "schemas": _SCHEMAS,
+            "schemas": {**_SCHEMAS, **schedules.SCHEMAS},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
                                 "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
         },

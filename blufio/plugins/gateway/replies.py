@@ -23,14 +23,16 @@ _PING = object()
 
 def error_response(exc):
     """The HTTP answer to ``exc``, as its class says: status, envelope (with this request's
-    id) and, when the class says whether to retry, ``x-should-retry``."""
+    id) and, when the class says whether to retry, ``x-should-retry`` (and ``retry-after``)."""
     error = BlufioError.wrap(exc)
     body = error_body(error, getattr(g, "request_id", None))
     response = Response(json.dumps(body), status=error.http_status,
                         content_type="application/json")
     if error.retryable is not None:
         response.headers["x-should-retry"] = "true" if error.retryable else "false"
-    if error.http_status in (429, 529):
+    if getattr(error, "retry_after", None) is not None:  # the error says when
+        response.headers["retry-after"] = str(error.retry_after)
+    elif error.http_status in (429, 529):
         response.headers["retry-after"] = OVERLOAD_RETRY_AFTER
     return response
 
@@ -65,6 +67,7 @@ class _EventStreamReply(EventRenderer):
         self.stream = EventStream(new_message_id(), model)
 
     async def on_text_delta(self, event):
+        self.stream.model = event.model or self.stream.model  # who answers, for message_start
         return self.stream.text(event.text)
 
     async def on_turn_complete(self, event):
@@ -81,7 +84,6 @@ async def stream_reply(events, model):
     """The reply as SSE, or an error response if the turn fails before any output."""
     events = _with_pings(events)
     reply = _EventStreamReply(model)
-    opening = reply.stream.start()
     async for event in events:
         if isinstance(event, TurnError):  # before any output: a plain HTTP error
             await events.aclose()
@@ -89,6 +91,7 @@ async def stream_reply(events, model):
         first = None if event is _PING else await reply.render_event(event)
         if first:
             ended = is_outcome(event)
+            opening = reply.stream.start()  # after the first event: it names the model
             break
     else:
         raise GatewayError(500, "the turn ended without a reply")

@@ -26,6 +26,7 @@ from blufio.agent.events import TurnComplete, TurnError
 from blufio.model import NewMessage
 from blufio.plugins.gateway.errors import GatewayError
 from blufio.plugins.gateway.sse import reply_content
+from blufio.plugins.gateway.turns import INTERRUPTED
 
 CHANNEL = "gateway"
 ROOT = ""  # the digest of an empty transcript
@@ -137,8 +138,8 @@ class SessionTurn:
         async for event in events:
             if isinstance(event, TurnComplete):
                 await self._completed(event)
-            elif isinstance(event, TurnError):
-                await self._failed()
+            elif isinstance(event, TurnError) and event.kind != INTERRUPTED:
+                await self._failed()  # (a reply cut short by a drain: its turn goes on)
             yield event
 
     async def _completed(self, event):

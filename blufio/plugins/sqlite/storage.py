@@ -28,6 +28,7 @@ from blufio.model import USAGE_FIELDS, CostEntry, Inbound, Message, Session, Usa
 from blufio.paths import ensure_private_dir, touch_private
 from blufio.plugins.sqlite.memory import SqliteMemory
 from blufio.plugins.sqlite.migrations import MIGRATIONS
+from blufio.plugins.sqlite.schedules import ScheduleStore
 
 DATABASE_FILE = "blufio.db"
 _USAGE_COLUMNS = ", ".join(USAGE_FIELDS)
@@ -38,8 +39,9 @@ def database_path(config):
     return config.get("storage.path") or os.path.join(config.data_dir, DATABASE_FILE)
 
 
-class SqliteStorage(SqliteMemory):
-    """Sessions, messages, the inbound queue, the cost ledger, state and memory in SQLite."""
+class SqliteStorage(SqliteMemory, ScheduleStore):
+    """Sessions, messages, the inbound queue, the cost ledger, state, memory and schedules
+    (``ScheduleStore``) in SQLite."""
 
     name, version, adapter_type = identity("sqlite")
 
@@ -174,14 +176,8 @@ class SqliteStorage(SqliteMemory):
     # -- the inbound queue -------------------------------------------------------------------
 
     async def enqueue(self, session_id, channel, content, *, reply_to=None, claimed=False):
-        now = utc_now()
-        reply_to = dict(reply_to or {})
         status = "processing" if claimed else "pending"
-        cursor = await self._write(lambda conn: conn.execute(
-            "INSERT INTO inbound (session_id, channel, content, reply_to, status, received_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (session_id, channel, json.dumps(content), json.dumps(reply_to), status, now)))
-        return Inbound(cursor.lastrowid, session_id, channel, content, status, now, reply_to)
+        return await self._write(insert_inbound, session_id, channel, content, reply_to, status)
 
     async def claim(self, inbound_id):
         cursor = await self._write(lambda conn: conn.execute(
@@ -229,9 +225,9 @@ class SqliteStorage(SqliteMemory):
     async def record_cost(self, entry):
         await self._write(lambda conn: conn.execute(
             f"INSERT INTO cost_ledger (session_id, model, {_USAGE_COLUMNS}, cost_usd, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "created_at, provider) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (entry.session_id, entry.model, *entry.usage.as_tuple(), entry.cost_usd,
-             entry.created_at or utc_now())))
+             entry.created_at or utc_now(), entry.provider)))
 
     async def cost_since(self, since, *, session_id=None):
         where, params = ("AND session_id = ?", (session_id,)) if session_id else ("", ())
@@ -243,7 +239,7 @@ class SqliteStorage(SqliteMemory):
         where, params = ("WHERE session_id = ?", (session_id,)) if session_id else ("", ())
         rows = await self._read(f"SELECT * FROM cost_ledger {where} ORDER BY id", params)
         return [CostEntry(row["session_id"], row["model"], _usage(row), row["cost_usd"],
-                          row["created_at"]) for row in rows]
+                          row["created_at"], row["provider"]) for row in rows]
 
     # -- state -------------------------------------------------------------------------------
 
@@ -303,6 +299,17 @@ class SqliteStorage(SqliteMemory):
         if isinstance(exc, sqlite3.DatabaseError) and "not a database" in text:
             return StorageError(f"{self.path}: is not a SQLite database")
         return StorageError(f"{self.path}: database error: {text}")
+
+
+def insert_inbound(conn, session_id, channel, content, reply_to=None, status="pending"):
+    """Queue a received message inside the caller's transaction; return its ``Inbound``."""
+    now = utc_now()
+    reply_to = dict(reply_to or {})
+    cursor = conn.execute(
+        "INSERT INTO inbound (session_id, channel, content, reply_to, status, received_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (session_id, channel, json.dumps(content), json.dumps(reply_to), status, now))
+    return Inbound(cursor.lastrowid, session_id, channel, content, status, now, reply_to)
 
 
 def _insert_messages(conn, session_id, messages):
