@@ -59,7 +59,7 @@ def test_serve_from_the_archive_uses_a_tool_survives_kill_9_and_leaves_nothing(
     served = Served(env, [PYTHON, "-I", archives["default"]])
     try:
         wait_for_health(served.url, lambda h: h["plugins"]["mcp"]["detail"] ==
-                        "2 of 2 MCP servers ready", token=TOKEN)
+                        "2 of 2 MCP servers ready", TOKEN)
         sdk = anthropic.Anthropic(base_url=served.url, api_key=TOKEN, max_retries=0)
         for tool in ("files__pid", "web__echo"):
             fake_anthropic.add(tool_use_reply(tool, {"text": "hi"}), text_reply(f"used {tool}"))
@@ -68,6 +68,9 @@ def test_serve_from_the_archive_uses_a_tool_survives_kill_9_and_leaves_nothing(
             assert reply.content[0].text == f"used {tool}"
         pid = int(fake_anthropic.message_requests[1].json["messages"][-1]["content"][0]["content"])
         os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while alive(pid) and time.monotonic() < deadline:  # the kill done (a call sent while
+            time.sleep(0.01)  # the server is still dying may have run: it fails, not resent)
         fake_anthropic.add(tool_use_reply("files__echo", {"text": "back"}), text_reply("ok"))
         sdk.messages.create(model="m", max_tokens=50, messages=[{"role": "user", "content": "?"}])
         result = fake_anthropic.message_requests[-1].json["messages"][-1]["content"][0]

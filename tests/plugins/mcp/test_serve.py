@@ -36,11 +36,12 @@ def descendants(pid):
     return {p for p in found if alive(p)}
 
 
-def wait_for_health(url, predicate, seconds=30, token=TOKEN):
-    """The health report (with details: they need a token) once ``predicate`` holds."""
+def wait_for_health(url, predicate, token, seconds=30):
+    """``/v1/health`` (with its details: a token is needed) once ``predicate`` holds."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        health = httpx.get(f"{url}/v1/health", headers={"x-api-key": token}).json()
+        health = httpx.get(f"{url}/v1/health",
+                           headers={"Authorization": f"Bearer {token}"}).json()
         if predicate(health):
             return health
         time.sleep(0.1)
@@ -74,7 +75,7 @@ command = "no-such-mcp-server-here"
 def test_a_turn_uses_an_mcp_tool_and_sigterm_leaves_no_process_behind(served, fake_anthropic,
                                                                         tmp_path):
     health = wait_for_health(served.url, lambda h: h["plugins"]["mcp"]["detail"].startswith(
-        "2 of 3 MCP servers ready; down: "))
+        "2 of 3 MCP servers ready; down: "), TOKEN)
     assert health["status"] == "degraded" and health["plugins"]["mcp"]["status"] == "degraded"
     assert "command 'no-such-mcp-server-here' not found on PATH" in \
         health["plugins"]["mcp"]["detail"]
