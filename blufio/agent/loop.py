@@ -105,7 +105,7 @@ class Agent:
         history_tokens = _optional(config, "agent.max_history_tokens")
         memory = AgentMemory.from_config(config, storage, embedder)
         if tools is None:
-            tools = default_registry(config)
+            tools = default_registry(config, observer)
             if memory is not None:
                 memory.register_tools(tools)
         return cls(provider=provider, storage=storage, observer=observer, tools=tools,
@@ -272,6 +272,7 @@ class Agent:
         context, messages = await self._context(inbound)
         append_message(messages, "user", inbound.content)
         turn = [NewMessage("user", inbound.content)]
+        await self.tools.refresh()  # what the skill runtimes offer now
         request = self.provider_request(options, context)
         client_tools = options.client_tool_names
         state = TurnState(started)
@@ -313,7 +314,8 @@ class Agent:
                           tool_uses=state.client_tool_uses))
 
     async def _run_tools(self, inbound, tool_uses, emit):
-        """Run the server tools of one round, reporting each as ``ToolUse``/``ToolResult``."""
+        """Run the server tools of one round (concurrently), reporting each as ``ToolUse`` and
+        ``ToolResult``."""
         def ids(block):
             return {"tool_use_id": block.get("id", ""), "name": block.get("name", "")}
 
@@ -338,7 +340,8 @@ class Agent:
         call_started = time.monotonic()
         try:
             async for event in self.provider.stream(**request, messages=messages,
-                                                    options=options.provider_options(first)):
+                                                    options=options.provider_options(
+                                                        first, request["max_tokens"])):
                 text = builder.feed(event)
                 if text:
                     state.add_text(emit, inbound, text, self.observer,
@@ -390,13 +393,13 @@ class Agent:
         return context, messages
 
     async def history(self, session_id):
-        """The session's recent messages as a turn would send them to the provider."""
-        return (await self._history(session_id))[1]
+        """The session's recent messages as a turn would send them (never summarising now)."""
+        return (await self._history(session_id, summarise=False))[1]
 
-    async def _history(self, session_id):
+    async def _history(self, session_id, summarise=True):
         """``(summary or None, API messages since it)``: compacted, or else trimmed."""
         if self.compactor is not None:
-            summary, stored = await self.compactor.history(session_id)
+            summary, stored = await self.compactor.history(session_id, summarise=summarise)
         else:
             summary, stored = None, trimmed(
                 await self.storage.get_messages(session_id, limit=self.max_history_messages),
