@@ -59,7 +59,7 @@ def test_serve_from_the_archive_uses_a_tool_survives_kill_9_and_leaves_nothing(
     served = Served(env, [PYTHON, "-I", archives["default"]])
     try:
         wait_for_health(served.url, lambda h: h["plugins"]["mcp"]["detail"] ==
-                        "2 of 2 MCP servers ready")
+                        "2 of 2 MCP servers ready", token=TOKEN)
         sdk = anthropic.Anthropic(base_url=served.url, api_key=TOKEN, max_retries=0)
         for tool in ("files__pid", "web__echo"):
             fake_anthropic.add(tool_use_reply(tool, {"text": "hi"}), text_reply(f"used {tool}"))

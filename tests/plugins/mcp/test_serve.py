@@ -36,10 +36,10 @@ def descendants(pid):
     return {p for p in found if alive(p)}
 
 
-def wait_for_health(url, predicate, seconds=30):
+def wait_for_health(url, predicate, seconds=30, token=TOKEN):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        health = httpx.get(f"{url}/v1/health").json()
+        health = httpx.get(f"{url}/v1/health", headers={"x-api-key": token}).json()
         if predicate(health):
             return health
         time.sleep(0.1)
