@@ -37,6 +37,7 @@ def descendants(pid):
 
 
 def wait_for_health(url, predicate, seconds=30, token=TOKEN):
+    """The health report (with details: they need a token) once ``predicate`` holds."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         health = httpx.get(f"{url}/v1/health", headers={"x-api-key": token}).json()
