@@ -92,11 +92,11 @@ def close_code(sock, limit=64 << 20):
     buffer, taken = b"", 0
     while taken < limit:
         while len(buffer) >= 2:
-            length, start = buffer[1] & 0x7F, 2
-            if length == 126:
-                length, start = struct.unpack("!H", buffer[2:4])[0], 4
-            elif length == 127:
-                length, start = struct.unpack("!Q", buffer[2:10])[0], 10
+            length, start = buffer[1] & 0x7F, {126: 4, 127: 10}.get(buffer[1] & 0x7F, 2)
+            if len(buffer) < start:
+                break
+            if start > 2:
+                length = int.from_bytes(buffer[2:start], "big")
             if len(buffer) < start + length:
                 break
             if buffer[0] & 0x0F == 0x8:
