@@ -47,7 +47,8 @@ def start_serve(fake_url, pyz, data_dir):
                BLUFIO_PLUGINS__TELEGRAM="false", BLUFIO_DATA_DIR=data_dir,
                BLUFIO_ANTHROPIC__MAX_RETRIES="0", PYTHONPATH=ROOT)
     env.pop("BLUFIO_CONFIG", None)
-    command = ([sys.executable, os.path.abspath(pyz), "serve"] if pyz
+    # -S: nothing from this interpreter's site-packages stands in for what the archive lacks
+    command = ([sys.executable, "-S", os.path.abspath(pyz), "serve"] if pyz
                else [sys.executable, "-m", "blufio", "serve"])
     process = subprocess.Popen(command, env=env, cwd=data_dir, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
