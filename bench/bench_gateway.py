@@ -123,6 +123,8 @@ def throughput_wrk(url, headers, body, seconds=8, concurrency=32):
         script.flush()
         out = subprocess.run(["wrk", "-t2", f"-c{concurrency}", f"-d{seconds}s", "-s", script.name,
                               url], capture_output=True, text=True, check=True).stdout
+    if "Non-2xx" in out or "Socket errors" in out:  # a refused turn is not throughput
+        raise SystemExit(f"wrk saw failed requests against {url}:\n{out}")
     return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
 
@@ -131,10 +133,10 @@ def ms(seconds):
 
 
 @contextlib.contextmanager
-def instant_provider():
-    """Run bench/instant_provider.py; yield its base URL."""
-    process = subprocess.Popen([sys.executable, os.path.join(ROOT, "bench", "instant_provider.py")],
-                               stdout=subprocess.PIPE, text=True)
+def instant_provider(delay=0.0):
+    """Run bench/instant_provider.py (waiting ``delay`` s before each reply); yield its URL."""
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, "bench", "instant_provider.py"),
+                                str(delay)], stdout=subprocess.PIPE, text=True)
     try:
         yield process.stdout.readline().strip()
     finally:
