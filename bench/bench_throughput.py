@@ -31,23 +31,11 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import httpx  # noqa: E402
-from bench_gateway import BODY, TOKEN, instant_provider, start_serve, throughput_wrk  # noqa: E402
+from bench_gateway import (BODY, RETRIED, TOKEN, instant_provider, post_turn,  # noqa: E402
+                           start_serve, throughput_wrk)
 
 HEADERS = {"x-api-key": TOKEN}
-RETRIED = {"count": 0}
 WRK_SECONDS = 6
-
-
-async def post(client, url, body):
-    """One turn, read to its end; retried when the server closed the connection first."""
-    while True:
-        try:
-            response = await client.post(f"{url}/v1/messages", json=body, headers=HEADERS)
-        except (httpx.RemoteProtocolError, httpx.ConnectError):
-            RETRIED["count"] += 1
-            continue
-        response.raise_for_status()
-        return response
 
 
 async def requests_per_second(url, total, stream, concurrency=32):
@@ -63,7 +51,7 @@ async def requests_per_second(url, total, stream, concurrency=32):
 
         async def worker():
             for _ in remaining:
-                await post(client, url, body)
+                await post_turn(client, url, body)
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
