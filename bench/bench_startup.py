@@ -14,7 +14,8 @@ ratios are taken against baselines measured in this run. Each case runs with and
 
 Targets (SPEC issue #4): plugin list <= 1.3x the venv install and <= 3x ``python -c pass``;
 a first run on an empty cache adds <= 50 ms; importing what ``serve`` needs <= 1.15x the
-venv; the default archive <= 8 MB.
+venv; the default archive <= 8 MB. Issue 17: plugin list <= 3.0x ``python -c pass``,
+serve's imports <= 1.15x the venv's, start to the first ``/v1/health`` 200 <= 0.3 s.
 """
 
 import argparse
@@ -101,6 +102,36 @@ def median_ms(command, runs, env, fresh_cache=False, warmup=3):
     return round(statistics.median(times), 1)
 
 
+def start_to_health_ms(command, runs, env, warmup=1):
+    """Median ms from starting ``serve`` to its first ``/v1/health`` 200 (the gateway on an
+    ephemeral port; it prints its URL as soon as it listens, then health is polled)."""
+    import re
+    import urllib.request
+
+    env = dict(env, BLUFIO_GATEWAY__PORT="0", ANTHROPIC_API_KEY="sk-bench")
+    times = []
+    for i in range(warmup + runs):
+        start = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.DEVNULL, text=True)
+        try:
+            url = re.search(r"http://[\d.]+:\d+", process.stdout.readline()).group(0)
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/v1/health", timeout=5) as response:
+                        if response.status == 200:
+                            break
+                except OSError:
+                    time.sleep(0.002)
+            elapsed = time.perf_counter() - start
+        finally:
+            process.terminate()
+            process.wait(30)
+        if i >= warmup:
+            times.append(elapsed * 1000)
+    return round(statistics.median(times), 1)
+
+
 def measure(default, stripped, app_python, stock_python, runs, dont_write_bytecode):
     home = tempfile.mkdtemp(prefix="bench-home-")
     work = tempfile.mkdtemp(prefix="bench-work-")
@@ -126,6 +157,10 @@ def measure(default, stripped, app_python, stock_python, runs, dont_write_byteco
     r["pyz: import serve deps"] = median_ms([stock_python, helper, default, HEAVY], runs, env)
     r["pyz: import serve deps, empty cache"] = median_ms(
         [stock_python, helper, default, HEAVY], max(5, runs // 4), env, fresh_cache=True)
+    r["venv: serve to /v1/health 200"] = start_to_health_ms(
+        [app_python, "-m", "blufio", "serve"], max(3, runs // 4), env)
+    r["pyz: serve to /v1/health 200"] = start_to_health_ms(
+        [stock_python, default, "serve"], max(3, runs // 4), env)
     r["ratio plugin list pyz/venv"] = round(r["pyz: plugin list"] / r["venv: plugin list"], 2)
     r["ratio plugin list pyz/pass"] = round(r["pyz: plugin list"] / r["python -c pass"], 2)
     r["first run adds (ms)"] = round(r["pyz: plugin list, empty cache"]

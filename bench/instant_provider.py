@@ -1,6 +1,7 @@
 """An Anthropic Messages API and OpenAI Chat Completions stand-in that answers instantly.
 
     python3 bench/instant_provider.py        # prints its base URL, serves until killed
+    python3 bench/instant_provider.py 1.0    # ... and waits 1.0 s before each reply
 
 Every ``POST /v1/messages`` gets the same short streamed reply (the documented event
 sequence), and every ``POST /v1/chat/completions`` the same reply as Chat Completions chunks
@@ -59,6 +60,9 @@ _RESPONSE = _response(_BODY)
 _CHAT_RESPONSE = _response(_CHAT_BODY)
 
 
+DELAY = 0.0  # seconds before each reply: the upstream's own time to a first token
+
+
 async def _serve(reader, writer):
     try:
         while True:
@@ -68,6 +72,8 @@ async def _serve(reader, writer):
                 if line[:15].lower() == b"content-length:":
                     length = int(line[15:])
             await reader.readexactly(length)
+            if DELAY:
+                await asyncio.sleep(DELAY)
             writer.write(_CHAT_RESPONSE if b" /v1/chat/completions " in head[:80] else _RESPONSE)
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
@@ -85,4 +91,7 @@ async def main():
 
 
 if __name__ == "__main__":
+    import sys
+
+    DELAY = float(sys.argv[1]) if len(sys.argv) > 1 else 0.0
     asyncio.run(main())

@@ -124,10 +124,11 @@ def streaming_client(connect_timeout, read_timeout, headers):
 
     import httpx
 
+    from blufio.http_transport import lean_transport
+
     timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
     # No Nagle delay: a request is written in pieces and every streamed delta counts.
-    transport = httpx.AsyncHTTPTransport(
-        socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+    transport = lean_transport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
     return httpx.AsyncClient(timeout=timeout, transport=transport, headers={
         "user-agent": "blufio/0.1", "accept": "text/event-stream",
         "content-type": "application/json", **headers})

@@ -155,7 +155,7 @@ class GatewayChannel:
         # Hypercorn takes ownership of (and closes) the descriptor it is given.
         hypercorn = hypercorn_config(os.dup(self._socket.fileno()),
                                      drain_timeout=self.drain_timeout,
-                                     max_body_bytes=self.max_body_bytes)
+                                     max_body_bytes=self.max_body_bytes, backlog=BACKLOG)
         self._app = create_app(self)
         self._stop = asyncio.Event()
         self.closing = asyncio.Event()
@@ -216,6 +216,7 @@ def without_userinfo(text):
 
 
 _USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#\s]*@")
+BACKLOG = 1024  # connections the kernel holds until they are accepted
 
 
 def _bind(host, port):
@@ -224,6 +225,6 @@ def _bind(host, port):
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(address)
-    sock.listen(1024)
+    sock.listen(BACKLOG)
     sock.set_inheritable(True)
     return sock

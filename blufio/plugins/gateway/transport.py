@@ -90,14 +90,19 @@ class BoundedWebsocketConnection(ASGIWebsocketConnection):
             self.queue.put_nowait(message)
 
 
-def hypercorn_config(descriptor, *, drain_timeout, max_body_bytes):
-    """Hypercorn's settings for serving on the listening socket ``descriptor``."""
+def hypercorn_config(descriptor, *, drain_timeout, max_body_bytes, backlog):
+    """Hypercorn's settings for serving on the listening socket ``descriptor``.
+
+    Hypercorn listens again on the socket it is given, with ``backlog`` (its own default,
+    100, dropped the SYN of the 101st of many clients connecting at once: it retried a
+    second later)."""
     from hypercorn.config import Config
 
     config = Config()
     config.bind = [f"fd://{descriptor}"]
     config.graceful_timeout = float(drain_timeout) + DRAIN_MARGIN
     config.keep_alive_timeout = KEEP_ALIVE_TIMEOUT
+    config.backlog = backlog
     config.max_app_queue_size = APP_QUEUE
     config.accesslog = None
     config.loglevel = "WARNING"

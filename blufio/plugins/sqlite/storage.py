@@ -2,10 +2,10 @@
 
 WAL mode, foreign keys on, a busy timeout, and two connections:
 
-- the writer: a thread of its own that runs each transaction whole (``BEGIN IMMEDIATE`` ...
-  ``COMMIT``) as one call, one transaction at a time. A transaction costs one hop between the
-  event loop and the thread, and no lock is held across the loop while it waits, so a busy
-  loop never stretches the time the database is locked;
+- the writer (``blufio.plugins.sqlite.writer``): a thread of its own that runs each
+  transaction whole (``BEGIN IMMEDIATE`` ... ``COMMIT``) as one call, one transaction at a
+  time, the writes waiting under load committed together. No lock is held across the loop
+  while it waits, so a busy loop never stretches the time the database is locked;
 - the reader: an aiosqlite connection, so reads never wait for a write nor see a half-done
   transaction.
 
@@ -13,12 +13,10 @@ The schema is migrated on ``open``. Memory (search, vectors, summaries) is in
 ``blufio.plugins.sqlite.memory``.
 """
 
-import asyncio
 import json
 import os
 import sqlite3
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 
 import aiosqlite
 
@@ -29,6 +27,7 @@ from blufio.paths import ensure_private_dir, touch_private
 from blufio.plugins.sqlite.memory import SqliteMemory
 from blufio.plugins.sqlite.migrations import MIGRATIONS
 from blufio.plugins.sqlite.schedules import ScheduleStore
+from blufio.plugins.sqlite.writer import Writer
 
 DATABASE_FILE = "blufio.db"
 _USAGE_COLUMNS = ", ".join(USAGE_FIELDS)
@@ -48,8 +47,7 @@ class SqliteStorage(SqliteMemory, ScheduleStore):
     def __init__(self, config, **_services):
         self.path = database_path(config)
         self.busy_timeout_ms = config.get("storage.busy_timeout_ms")
-        self._writer = None  # sqlite3 connection, used only on the writer thread
-        self._write_thread = None
+        self._writer = None
         self._reader = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -58,8 +56,8 @@ class SqliteStorage(SqliteMemory, ScheduleStore):
         ensure_private_dir(os.path.dirname(os.path.abspath(self.path)))
         try:
             touch_private(self.path)
-            self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="blufio-sqlite-writer")
-            self._writer = await self._on_writer(self._connect_writer)
+            self._writer = Writer(self._translate)
+            await self._writer.open(self._connect_writer)
             await self._write(self._migrate)
             self._reader = await self._connect_reader()
             await self._open_memory()
@@ -116,11 +114,9 @@ class SqliteStorage(SqliteMemory, ScheduleStore):
                 await self._reader.close()
             except (sqlite3.Error, ValueError):
                 pass
-        if self._write_thread is not None:
-            if self._writer is not None:
-                await self._on_writer(self._writer.close)
-            self._write_thread.shutdown(wait=True)
-        self._reader = self._writer = self._write_thread = None
+        if self._writer is not None:
+            await self._writer.close()
+        self._reader = self._writer = None
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -265,32 +261,12 @@ class SqliteStorage(SqliteMemory, ScheduleStore):
         except sqlite3.Error as exc:
             raise self._translate(exc) from exc
 
-    async def _on_writer(self, function, *args):
-        """Run ``function(*args)`` on the writer thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._write_thread, function, *args)
-
     async def _write(self, function, *args):
         """Run ``function(conn, *args)`` as one transaction on the writer thread: committed
         if it returns, rolled back if it raises (SQLite errors become StorageError)."""
         if self._writer is None:
             raise StorageError("the database is not open")
-        return await self._on_writer(self._transaction, function, args)
-
-    def _transaction(self, function, args):
-        conn = self._writer
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise self._translate(exc) from exc
-        try:
-            result = function(conn, *args)
-            conn.execute("COMMIT")
-            return result
-        except BaseException as exc:
-            conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise self._translate(exc) from exc
-            raise
+        return await self._writer.write(function, *args)
 
     def _translate(self, exc):
         text = str(exc)

@@ -4,8 +4,12 @@ that was stored is answered in this run even when its client hung up at once."""
 
 import pytest
 import asyncio
+import shutil
 import sqlite3
+import subprocess
 import time
+
+import pytest
 
 from tests.fakes.anthropic_server import wait_for
 
@@ -61,3 +65,18 @@ def test_a_client_that_hangs_up_just_after_sending_still_gets_its_message_answer
                     timeout=10)
     roles = [role for (role,) in db.execute("SELECT role FROM messages ORDER BY id")]
     assert roles == ["user", "assistant"]
+
+
+def listen_backlog(port):
+    """The backlog of the socket listening on ``port`` (``ss`` shows it as Send-Q)."""
+    out = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True,
+                         check=True).stdout
+    return int(out.split()[2])
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2)")
+def test_many_clients_connecting_at_once_are_queued_not_dropped(gateway):
+    # Hypercorn re-listens with its own backlog (100 by default): the 101st SYN of a burst
+    # was dropped and its client retried a second later
+    port = int(gateway.url.rsplit(":", 1)[1])
+    assert listen_backlog(port) >= 1024

@@ -1,0 +1,101 @@
+"""The providers' transport: every open stream reaches the upstream at once, a connection the
+upstream closed while idle is never reused, and a missing sniffio is looked for only once."""
+
+import asyncio
+import importlib.util
+import sys
+
+import httpx
+import pytest
+
+from blufio.http_transport import LeanStream, lean_transport, skip_async_library_detection
+
+
+class HoldingServer:
+    """A keep-alive HTTP/1.1 server on 127.0.0.1:0 that answers nothing until ``release_at``
+    requests are waiting, and (with ``close_after_reply``) hangs up after each reply."""
+
+    def __init__(self, release_at=1, close_after_reply=False):
+        self.release_at = release_at
+        self.close_after_reply = close_after_reply
+        self.waiting = 0
+        self.connections = 0
+        self.released = asyncio.Event()
+
+    async def __aenter__(self):
+        self.server = await asyncio.start_server(self.serve, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def __aexit__(self, *exc):
+        self.server.close()
+
+    async def serve(self, reader, writer):
+        self.connections += 1
+        try:
+            while await reader.readuntil(b"\r\n\r\n"):
+                self.waiting += 1
+                if self.waiting >= self.release_at:
+                    self.released.set()
+                await self.released.wait()
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                await writer.drain()
+                if self.close_after_reply:
+                    break
+        except asyncio.IncompleteReadError:
+            pass
+        writer.close()
+
+
+async def test_two_hundred_requests_reach_the_upstream_at_once():
+    async with HoldingServer(release_at=200) as server, httpx.AsyncClient(
+            transport=lean_transport(), timeout=30) as client:
+        replies = await asyncio.wait_for(asyncio.gather(
+            *(client.get(server.url) for _ in range(200))), 30)
+    assert [reply.text for reply in replies] == ["ok"] * 200
+    assert server.connections == 200
+
+
+async def test_an_idle_connection_is_reused():
+    async with HoldingServer() as server, httpx.AsyncClient(transport=lean_transport()) as client:
+        for _ in range(3):
+            assert (await client.get(server.url)).text == "ok"
+    assert server.connections == 1
+
+
+async def test_a_connection_the_upstream_closed_while_idle_is_not_reused():
+    async with HoldingServer(close_after_reply=True) as server, httpx.AsyncClient(
+            transport=lean_transport()) as client:
+        for _ in range(3):
+            assert (await client.get(server.url)).text == "ok"
+            await asyncio.sleep(0.05)  # let the hang-up arrive before the next request
+    assert server.connections == 3
+
+
+async def test_the_pool_hands_out_lean_streams():
+    seen = []
+    async with HoldingServer() as server, httpx.AsyncClient(transport=lean_transport()) as client:
+        async with client.stream("GET", server.url) as response:
+            seen.append(response.extensions["network_stream"])
+            await response.aread()
+    assert isinstance(seen[0], LeanStream)
+
+
+def test_a_missing_sniffio_is_recorded_once_so_importing_it_fails_at_once(monkeypatch):
+    monkeypatch.delitem(sys.modules, "sniffio", raising=False)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    skip_async_library_detection()
+    try:
+        assert sys.modules["sniffio"] is None
+        with pytest.raises(ModuleNotFoundError):
+            import sniffio  # noqa: F401
+    finally:
+        monkeypatch.delitem(sys.modules, "sniffio")
+
+
+def test_an_installed_sniffio_is_left_alone(monkeypatch):
+    monkeypatch.delitem(sys.modules, "sniffio", raising=False)
+    found = object()
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: found)
+    skip_async_library_detection()
+    assert "sniffio" not in sys.modules
