@@ -2,7 +2,6 @@
 pools do (so it is never the side that closes one a request is racing onto), and a message
 that was stored is answered in this run even when its client hung up at once."""
 
-import pytest
 import asyncio
 import shutil
 import sqlite3
