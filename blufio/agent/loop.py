@@ -28,6 +28,11 @@ Turns of different sessions run concurrently; the turns of one session run one a
 in the order their messages were received. History is bounded by message count and by size
 (oldest dropped first) and always starts at a user message that is not a tool result, so a
 ``tool_use`` is never separated from its ``tool_result``.
+
+A turn can be stopped by its client (``TurnStream.stop()``, e.g. the chat page's Stop button):
+the user's message and the text streamed so far are stored as the turn, and it completes
+with ``stop_reason`` ``"cancelled"``. A turn already being stored is not stopped; one still
+waiting behind another turn of its session is dropped (its entry marked failed).
 """
 
 import asyncio
@@ -38,48 +43,12 @@ from blufio.agent.cost import Budget, cost_usd
 from blufio.agent.events import (TextDelta, ToolResult, ToolUse, TurnComplete, TurnError,
                                  Typing)
 from blufio.agent.stream import MessageBuilder
+from blufio.agent.turns import DONE, TurnStream
 from blufio.errors import BlufioError, ConfigError, StorageError
 from blufio.model import USAGE_LABELS, CostEntry, NewMessage, Usage, text_blocks
 from blufio.observability import NullObserver
 
 log = logging.getLogger("blufio.agent")
-
-_DONE = object()
-
-
-class TurnStream:
-    """The events of one turn, as an async iterator; ends after TurnComplete/TurnError.
-
-    It ends with no events at all when the entry was already claimed by someone else.
-    """
-
-    def __init__(self):
-        self._queue = asyncio.Queue()
-        self._finished = False
-        self.task = None
-
-    def _emit(self, event):
-        self._queue.put_nowait(event)
-
-    def __aiter__(self):
-        return self
-
-    async def __anext__(self):
-        if self._finished:
-            raise StopAsyncIteration
-        event = await self._queue.get()
-        if event is _DONE:
-            self._finished = True
-            raise StopAsyncIteration
-        return event
-
-    async def wait(self):
-        """Consume the stream; return its last event (None if there was none)."""
-        last = None
-        async for event in self:
-            last = event
-        return last
-
 
 class Agent:
     """Runs turns for every session over one provider, one storage and one tool registry."""
@@ -148,7 +117,7 @@ class Agent:
     def process(self, inbound):
         """Start the turn answering ``inbound`` now; return its ``TurnStream``."""
         stream = TurnStream()
-        stream.task = asyncio.get_running_loop().create_task(self._run(inbound, stream._emit))
+        stream.task = asyncio.get_running_loop().create_task(self._run(inbound, stream))
         self._tasks.add(stream.task)
         stream.task.add_done_callback(self._tasks.discard)
         return stream
@@ -208,22 +177,45 @@ class Agent:
             del self._locks[session_id]
             self.observer.sessions_active(len(self._locks))
 
-    async def _run(self, inbound, emit):
+    async def _run(self, inbound, stream):
         entry = self._lock(inbound.session_id)
         try:
             async with entry[0]:
-                await self._run_locked(inbound, emit)
+                await self._run_locked(inbound, stream)
+        except asyncio.CancelledError:
+            if not stream.stop_requested:
+                raise
+            await self._stopped(inbound, stream)
         finally:
             self._unlock(inbound.session_id, entry)
-            emit(_DONE)
+            stream._emit(DONE)
 
-    async def _run_locked(self, inbound, emit):
+    async def _stopped(self, inbound, stream):
+        """A turn stopped by its client: its message and the text so far are stored (a
+        turn still waiting for its session is dropped instead), and it completes as
+        ``cancelled``. What the provider calls cost is already in the ledger."""
+        text, stored = stream.text_so_far(), []
+        try:
+            if stream.started:
+                stored = await self.storage.finish_turn(inbound.id, [
+                    NewMessage("user", inbound.content),
+                    NewMessage("assistant", text_blocks(text), self.model)])
+            else:
+                await self.storage.fail_turn(inbound.id, "stopped before it started")
+        except Exception:
+            log.exception("cannot store the stopped turn of inbound %s", inbound.id)
+        stream._emit(TurnComplete(inbound.session_id, inbound.id,
+                                  message=stored[-1] if stored else None, text=text,
+                                  stop_reason="cancelled", model=self.model))
+
+    async def _run_locked(self, inbound, stream):
         if inbound.status != "processing" and not await self.storage.claim(inbound.id):
             return  # someone else is answering it
+        stream.started, emit = True, stream._emit
         started = time.monotonic()
         emit(Typing(inbound.session_id, inbound.id))
         try:
-            await self._turn(inbound, emit, started)
+            await self._turn(inbound, stream, started)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -238,7 +230,8 @@ class Agent:
                 log.exception("cannot mark inbound %s failed", inbound.id)
             emit(TurnError(inbound.session_id, inbound.id, error=error, kind=error.kind))
 
-    async def _turn(self, inbound, emit, started):
+    async def _turn(self, inbound, stream, started):
+        emit = stream._emit
         messages = await self._history(inbound.session_id)
         _append(messages, "user", inbound.content)
         turn = [NewMessage("user", inbound.content)]
@@ -279,6 +272,7 @@ class Agent:
                 results.append(result)
             turn.append(NewMessage("user", results))
             _append(messages, "user", results)
+        stream.storing = True
         stored = await self.storage.finish_turn(inbound.id, turn)
         self.observer.message(inbound.channel, "out")
         self.observer.turn_latency(inbound.channel, time.monotonic() - started)

@@ -13,6 +13,7 @@ import socket
 
 import blufio
 from blufio.manifest import identity
+from blufio.plugins.gateway.relay import Turns
 
 log = logging.getLogger("blufio.gateway")
 
@@ -41,6 +42,7 @@ class GatewayChannel:
         self._stop = None
         self._server = None
         self._app = None
+        self.turns = Turns()  # /ws turns in flight, which outlive their sockets
 
     # -- what the app asks of the gateway ---------------------------------------------------
 
@@ -140,6 +142,7 @@ class GatewayChannel:
             except Exception:
                 log.exception("gateway: the server stopped with an error")
             self._server = None
+        await self.turns.tasks.aclose(timeout=float(self.drain_timeout))
         if self._socket is not None:
             self._socket.close()
             self._socket = None

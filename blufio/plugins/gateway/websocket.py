@@ -3,6 +3,8 @@
 Client → server::
 
     {"type": "message", "content": "hi" | [blocks], "session_id"?: "...", "id"?: "..."}
+    {"type": "cancel", "session_id": "...", "id"?: "..."}   stop the session's turn(s) in flight
+    {"type": "resume", "session_id": "...", "id"?: "..."}   watch the session's turn in flight
     {"type": "ping", "id"?: "..."}
 
 Server → client, every frame naming its ``session_id`` and echoing the client's ``id``::
@@ -11,21 +13,31 @@ Server → client, every frame naming its ``session_id`` and echoing the client'
     {"type": "typing", ...}                        the agent is working on it
     {"type": "delta", "text": "...", ...}          more of the reply, as it is produced
     {"type": "tool", "name": "...", ...}           the agent is running a tool
-    {"type": "message", "content": [...], "usage": {...}, "stop_reason": "...", ...}
+    {"type": "tool_result", "name", "is_error"}    that tool finished
+    {"type": "message", "content": [...], "usage": {...}, "cost_usd": 0.0012,
+     "stop_reason": "...", ...}                    the turn is over and stored
+    {"type": "turn", "text": "...", "tools": [...]}  answer to resume: the turn so far
+    {"type": "idle", ...}                          answer to resume: no turn in flight
     {"type": "error", "error": {"type", "message"}, ...}
     {"type": "pong", ...}
 
+A turn outlives its socket: if the connection drops, the agent finishes and stores the reply,
+and a new socket that sends ``resume`` sees the rest of it. ``cancel`` ends the session's
+turns in flight: each completes with a ``message`` frame whose ``stop_reason`` is
+``"cancelled"``, the user's message and the text so far stored (a turn already being stored
+finishes normally; a ``cancel`` with nothing in flight gets a 404 error frame).
+
 A bad frame (not JSON, too large, unknown type, unknown session, content that ``POST
-/v1/messages`` would refuse) is answered with an error frame; the connection stays open. Each message runs as its own task, so replies to
-different sessions interleave.
+/v1/messages`` would refuse) is answered with an error frame; the connection stays open. Each
+message runs as its own task, so replies to different sessions interleave.
 """
 
 import asyncio
 import json
 
-from blufio.agent.events import EventRenderer
 from blufio.plugins.gateway.errors import GatewayError, error_body, unexpected
 from blufio.plugins.gateway.messages import parse_content
+from blufio.plugins.gateway.relay import TurnRelay
 
 CHANNEL = "gateway"
 
@@ -33,7 +45,7 @@ CHANNEL = "gateway"
 async def serve_socket(gateway, socket):
     """Read frames from ``socket`` until it closes, answering each message in a task."""
     send_lock = asyncio.Lock()
-    tasks = set()
+    watching = set()  # the relays this socket watches
 
     async def send(frame, ref=None, session_id=None):
         if session_id is not None:
@@ -48,23 +60,47 @@ async def serve_socket(gateway, socket):
             raw = await socket.receive()
             try:
                 frame = _parse_frame(raw, gateway.max_body_bytes)
+                await _answer(gateway, frame, send, watching)
             except GatewayError as error:
-                await send(error_body(error))
-                continue
-            ref = frame.get("id")
-            if frame["type"] == "ping":
-                await send({"type": "pong"}, ref)
-            elif frame["type"] == "message":
-                task = asyncio.create_task(_converse(gateway, frame, ref, send))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            else:
-                await send(error_body(GatewayError(400, f"unknown frame type '{frame['type']}'; "
-                                                        "send 'message' or 'ping'")), ref)
+                await send(error_body(error), _ref(raw))
     finally:
-        # The socket is gone; the turns themselves carry on and are stored by the agent.
-        for task in tasks:
-            task.cancel()
+        # The socket is gone; its turns carry on, are stored, and can be resumed.
+        for relay in watching:
+            relay.unwatch(send)
+
+
+async def _answer(gateway, frame, send, watching):
+    kind, ref = frame["type"], frame.get("id")
+    if kind == "ping":
+        await send({"type": "pong"}, ref)
+    elif kind == "message":
+        gateway.turns.tasks.spawn(_converse(gateway, frame, ref, send, watching),
+                                  name="gateway /ws turn")
+    elif kind in ("cancel", "resume"):
+        session_id = frame.get("session_id")
+        if not isinstance(session_id, str) or not session_id:
+            raise GatewayError(400, f"session_id: field required: the session to {kind}")
+        relays = gateway.turns.of(session_id)
+        if kind == "resume":
+            for relay in relays:
+                watching.add(relay)
+                await relay.catch_up(send, ref)
+            if not relays:
+                await send({"type": "idle"}, ref, session_id)
+        elif not [relay for relay in relays if relay.stop()]:
+            raise GatewayError(404, f"no turn in flight for session '{session_id}'")
+    else:
+        raise GatewayError(400, f"unknown frame type '{kind}'; send 'message', 'cancel', "
+                                "'resume' or 'ping'")
+
+
+def _ref(raw):
+    """The ``id`` of a frame, if it is readable, for its error frame."""
+    try:
+        frame = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, TypeError):
+        return None
+    return frame.get("id") if isinstance(frame, dict) else None
 
 
 def _parse_frame(raw, limit):
@@ -80,7 +116,7 @@ def _parse_frame(raw, limit):
     return frame
 
 
-async def _converse(gateway, frame, ref, send):
+async def _converse(gateway, frame, ref, send, watching):
     session_id = frame.get("session_id")
     try:
         content = parse_content(frame.get("content"))
@@ -90,35 +126,19 @@ async def _converse(gateway, frame, ref, send):
         else:
             session_id = (await gateway.agent.new_session(CHANNEL)).id
             await send({"type": "session"}, ref, session_id)
-        events = gateway.agent.submit(session_id, CHANNEL, content)
-        await _Frames(send, ref, session_id).render(events)
+        inbound = await gateway.agent.receive(session_id, CHANNEL, content, claim=True)
+        relay = TurnRelay(gateway.agent.process(inbound), session_id)
     except GatewayError as error:
         await send(error_body(error), ref, session_id)
+        return
     except Exception as exc:  # a failing conversation must not close the socket
         await send(error_body(unexpected(exc, "a /ws message")), ref, session_id)
-
-
-class _Frames(EventRenderer):
-    """A turn's events as frames naming its session and echoing the client's ``id``."""
-
-    def __init__(self, send, ref, session_id):
-        self._send = send
-        self._tags = (ref, session_id)
-
-    async def on_typing(self, event):
-        await self._send({"type": "typing"}, *self._tags)
-
-    async def on_text_delta(self, event):
-        await self._send({"type": "delta", "text": event.text}, *self._tags)
-
-    async def on_tool_use(self, event):
-        await self._send({"type": "tool", "name": event.name}, *self._tags)
-
-    async def on_turn_complete(self, event):
-        await self._send({"type": "message", "role": "assistant", "model": event.model,
-                          "content": [{"type": "text", "text": event.text}] if event.text else [],
-                          "stop_reason": event.stop_reason, "usage": event.usage.as_dict()},
-                         *self._tags)
-
-    async def on_turn_error(self, event):
-        await self._send(error_body(event.error), *self._tags)
+        return
+    relay.watch(send, ref)
+    watching.add(relay)
+    gateway.turns.add(relay)
+    try:
+        await relay.run()
+    finally:
+        gateway.turns.remove(relay)
+        watching.discard(relay)

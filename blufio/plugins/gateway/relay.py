@@ -1,0 +1,95 @@
+"""A ``/ws`` turn in flight, relayed to every socket that watches it.
+
+A turn started on ``/ws`` outlives its socket: the agent finishes and stores it even if the
+connection drops. ``TurnRelay`` consumes the turn's events and sends each as a frame to the
+sockets watching it; a socket that (re)connects and sends ``resume`` for the session is
+shown the turn so far in one ``turn`` frame, then everything that follows. ``Turns`` is the
+gateway's book of turns in flight, by session.
+"""
+
+from blufio.agent.events import EventRenderer
+from blufio.lifecycle import TaskGroup
+from blufio.plugins.gateway.errors import error_body
+
+
+class TurnRelay(EventRenderer):
+    """Frames of one turn to its watchers: ``send(frame, ref, session_id)`` callables, each
+    with the ``id`` its socket gave (echoed in every frame)."""
+
+    def __init__(self, stream, session_id):
+        self.stream = stream
+        self.session_id = session_id
+        self._watchers = {}  # send -> ref
+        self._text = []  # text already relayed
+        self._tools = []  # tool names already relayed
+
+    def watch(self, send, ref):
+        self._watchers[send] = ref
+
+    def unwatch(self, send):
+        self._watchers.pop(send, None)
+
+    async def catch_up(self, send, ref):
+        """Start relaying to ``send``, with one ``turn`` frame of what it missed. The watch
+        and the snapshot happen before any await, so no frame is lost or repeated."""
+        self.watch(send, ref)
+        await send({"type": "turn", "text": "".join(self._text), "tools": list(self._tools)},
+                   ref, self.session_id)
+
+    def stop(self):
+        return self.stream.stop()
+
+    async def run(self):
+        """Relay the turn's events until it ends."""
+        await self.render(self.stream)
+
+    async def _emit(self, frame):
+        for send, ref in list(self._watchers.items()):
+            try:
+                await send(dict(frame), ref, self.session_id)
+            except Exception:  # that socket is gone; the turn carries on for the others
+                self.unwatch(send)
+
+    async def on_typing(self, event):
+        await self._emit({"type": "typing"})
+
+    async def on_text_delta(self, event):
+        self._text.append(event.text)
+        await self._emit({"type": "delta", "text": event.text})
+
+    async def on_tool_use(self, event):
+        self._tools.append(event.name)
+        await self._emit({"type": "tool", "name": event.name})
+
+    async def on_tool_result(self, event):
+        await self._emit({"type": "tool_result", "name": event.name, "is_error": event.is_error})
+
+    async def on_turn_complete(self, event):
+        await self._emit({"type": "message", "role": "assistant", "model": event.model,
+                          "content": [{"type": "text", "text": event.text}] if event.text else [],
+                          "stop_reason": event.stop_reason, "usage": event.usage.as_dict(),
+                          "cost_usd": event.cost_usd})
+
+    async def on_turn_error(self, event):
+        await self._emit(error_body(event.error))
+
+
+class Turns:
+    """The ``/ws`` turns in flight, by session, oldest first; ``tasks`` relays them."""
+
+    def __init__(self):
+        self._by_session = {}
+        self.tasks = TaskGroup("gateway /ws")
+
+    def add(self, relay):
+        self._by_session.setdefault(relay.session_id, []).append(relay)
+
+    def remove(self, relay):
+        relays = self._by_session.get(relay.session_id, [])
+        if relay in relays:
+            relays.remove(relay)
+        if not relays:
+            self._by_session.pop(relay.session_id, None)
+
+    def of(self, session_id):
+        return list(self._by_session.get(session_id, ()))
