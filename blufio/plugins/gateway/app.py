@@ -16,6 +16,7 @@ from blufio.model import NewMessage
 from blufio.plugins.gateway.errors import GatewayError, unexpected
 from blufio.plugins.gateway.messages import parse_body, parse_messages_request
 from blufio.plugins.gateway.openapi import openapi_document
+from blufio.plugins.gateway.page import is_page_path
 from blufio.plugins.gateway.replies import error_response, json_reply, stream_reply
 
 CHANNEL = "gateway"
@@ -33,7 +34,8 @@ def create_app(gateway):
     @app.before_request
     async def authenticate():
         g.request_id = "req_" + secrets.token_hex(12)
-        if request.path in _PUBLIC_PATHS or gateway.is_public(request.path):
+        if (request.path in _PUBLIC_PATHS or gateway.is_public(request.path)
+                or is_page_path(request.path)):
             return None
         if not gateway.authorized(_bearer(request.headers, None)):
             raise GatewayError(401, "missing or invalid token: send 'Authorization: Bearer "
@@ -69,7 +71,7 @@ def create_app(gateway):
 
     @app.get("/v1/openapi.json")
     async def openapi():
-        return openapi_document(metrics=gateway.metrics is not None)
+        return openapi_document(metrics=gateway.metrics is not None, ui=gateway.ui)
 
     @app.get("/v1/sessions")
     async def list_sessions():
@@ -99,6 +101,11 @@ def create_app(gateway):
         if turn.stream:
             return await stream_reply(events, gateway.model_name())
         return await json_reply(events)
+
+    from blufio.plugins.gateway import page, usage
+
+    page.add_routes(app, gateway)
+    usage.add_routes(app, gateway)
 
     if gateway.metrics is not None:
         @app.get("/metrics")

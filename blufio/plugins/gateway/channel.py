@@ -29,6 +29,7 @@ class GatewayChannel:
         self.host = config.get("gateway.host")
         self.port = config.get("gateway.port")
         self.max_body_bytes = config.get("gateway.max_body_bytes")
+        self.ui = config.get("gateway.ui")
         self.drain_timeout = config.get("agent.drain_timeout")
         self._static_token = config.get("gateway.bearer_token") or None
         self.storage = storage

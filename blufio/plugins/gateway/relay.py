@@ -13,8 +13,9 @@ from blufio.plugins.gateway.errors import error_body
 
 
 class TurnRelay(EventRenderer):
-    """Frames of one turn to its watchers: ``send(frame, ref, session_id)`` callables, each
-    with the ``id`` its socket gave (echoed in every frame)."""
+    """Frames of one turn to its watchers: ``send(frame, ref, session_id)`` callables that
+    queue a frame on their socket without waiting, each with the ``id`` its socket gave
+    (echoed in every frame)."""
 
     def __init__(self, stream, session_id):
         self.stream = stream
@@ -29,11 +30,10 @@ class TurnRelay(EventRenderer):
     def unwatch(self, send):
         self._watchers.pop(send, None)
 
-    async def catch_up(self, send, ref):
-        """Start relaying to ``send``, with one ``turn`` frame of what it missed. The watch
-        and the snapshot happen before any await, so no frame is lost or repeated."""
+    def catch_up(self, send, ref):
+        """Start relaying to ``send``, with one ``turn`` frame of what it missed."""
         self.watch(send, ref)
-        await send({"type": "turn", "text": "".join(self._text), "tools": list(self._tools)},
+        send({"type": "turn", "text": "".join(self._text), "tools": list(self._tools)},
                    ref, self.session_id)
 
     def stop(self):
@@ -43,35 +43,32 @@ class TurnRelay(EventRenderer):
         """Relay the turn's events until it ends."""
         await self.render(self.stream)
 
-    async def _emit(self, frame):
+    def _emit(self, frame):
         for send, ref in list(self._watchers.items()):
-            try:
-                await send(dict(frame), ref, self.session_id)
-            except Exception:  # that socket is gone; the turn carries on for the others
-                self.unwatch(send)
+            send(dict(frame), ref, self.session_id)
 
     async def on_typing(self, event):
-        await self._emit({"type": "typing"})
+        self._emit({"type": "typing"})
 
     async def on_text_delta(self, event):
         self._text.append(event.text)
-        await self._emit({"type": "delta", "text": event.text})
+        self._emit({"type": "delta", "text": event.text})
 
     async def on_tool_use(self, event):
         self._tools.append(event.name)
-        await self._emit({"type": "tool", "name": event.name})
+        self._emit({"type": "tool", "name": event.name})
 
     async def on_tool_result(self, event):
-        await self._emit({"type": "tool_result", "name": event.name, "is_error": event.is_error})
+        self._emit({"type": "tool_result", "name": event.name, "is_error": event.is_error})
 
     async def on_turn_complete(self, event):
-        await self._emit({"type": "message", "role": "assistant", "model": event.model,
+        self._emit({"type": "message", "role": "assistant", "model": event.model,
                           "content": [{"type": "text", "text": event.text}] if event.text else [],
                           "stop_reason": event.stop_reason, "usage": event.usage.as_dict(),
                           "cost_usd": event.cost_usd})
 
     async def on_turn_error(self, event):
-        await self._emit(error_body(event.error))
+        self._emit(error_body(event.error))
 
 
 class Turns:

@@ -43,18 +43,25 @@ CHANNEL = "gateway"
 
 
 async def serve_socket(gateway, socket):
-    """Read frames from ``socket`` until it closes, answering each message in a task."""
-    send_lock = asyncio.Lock()
+    """Read frames from ``socket`` until it closes, answering each message in a task.
+
+    Frames go out through this socket's own queue and writer, so a slow or dead socket
+    never holds up a turn that other sockets watch."""
+    outbox = asyncio.Queue()
     watching = set()  # the relays this socket watches
 
-    async def send(frame, ref=None, session_id=None):
+    def send(frame, ref=None, session_id=None):
         if session_id is not None:
             frame["session_id"] = session_id
         if ref is not None:
             frame["id"] = ref
-        async with send_lock:
-            await socket.send(json.dumps(frame))
+        outbox.put_nowait(frame)
 
+    async def write():
+        while True:
+            await socket.send(json.dumps(await outbox.get()))
+
+    writer = asyncio.get_running_loop().create_task(write())
     try:
         while True:
             raw = await socket.receive()
@@ -62,17 +69,18 @@ async def serve_socket(gateway, socket):
                 frame = _parse_frame(raw, gateway.max_body_bytes)
                 await _answer(gateway, frame, send, watching)
             except GatewayError as error:
-                await send(error_body(error), _ref(raw))
+                send(error_body(error), _ref(raw))
     finally:
         # The socket is gone; its turns carry on, are stored, and can be resumed.
         for relay in watching:
             relay.unwatch(send)
+        writer.cancel()
 
 
 async def _answer(gateway, frame, send, watching):
     kind, ref = frame["type"], frame.get("id")
     if kind == "ping":
-        await send({"type": "pong"}, ref)
+        send({"type": "pong"}, ref)
     elif kind == "message":
         gateway.turns.tasks.spawn(_converse(gateway, frame, ref, send, watching),
                                   name="gateway /ws turn")
@@ -84,9 +92,9 @@ async def _answer(gateway, frame, send, watching):
         if kind == "resume":
             for relay in relays:
                 watching.add(relay)
-                await relay.catch_up(send, ref)
+                relay.catch_up(send, ref)
             if not relays:
-                await send({"type": "idle"}, ref, session_id)
+                send({"type": "idle"}, ref, session_id)
         elif not [relay for relay in relays if relay.stop()]:
             raise GatewayError(404, f"no turn in flight for session '{session_id}'")
     else:
@@ -125,14 +133,14 @@ async def _converse(gateway, frame, ref, send, watching):
                 raise GatewayError(404, f"no session with id '{session_id}'")
         else:
             session_id = (await gateway.agent.new_session(CHANNEL)).id
-            await send({"type": "session"}, ref, session_id)
+            send({"type": "session"}, ref, session_id)
         inbound = await gateway.agent.receive(session_id, CHANNEL, content, claim=True)
         relay = TurnRelay(gateway.agent.process(inbound), session_id)
     except GatewayError as error:
-        await send(error_body(error), ref, session_id)
+        send(error_body(error), ref, session_id)
         return
     except Exception as exc:  # a failing conversation must not close the socket
-        await send(error_body(unexpected(exc, "a /ws message")), ref, session_id)
+        send(error_body(unexpected(exc, "a /ws message")), ref, session_id)
         return
     relay.watch(send, ref)
     watching.add(relay)
