@@ -133,6 +133,7 @@ class GatewayChannel:
 
     async def shutdown(self):
         """Stop accepting, let in-flight requests finish (up to the drain timeout), close."""
+        await self.turns.close_sockets()
         if self._stop is not None:
             self._stop.set()
         if self._server is not None:

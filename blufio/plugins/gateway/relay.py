@@ -72,11 +72,21 @@ class TurnRelay(EventRenderer):
 
 
 class Turns:
-    """The ``/ws`` turns in flight, by session, oldest first; ``tasks`` relays them."""
+    """The ``/ws`` turns in flight, by session, oldest first; ``tasks`` relays them;
+    ``sockets`` are the open sockets, closed (1001, going away) when the gateway stops so
+    that an open chat page never holds up a shutdown."""
 
     def __init__(self):
         self._by_session = {}
         self.tasks = TaskGroup("gateway /ws")
+        self.sockets = set()
+
+    async def close_sockets(self):
+        for socket in list(self.sockets):
+            try:
+                await socket.close(1001, "the gateway is stopping")
+            except Exception:  # already closed
+                pass
 
     def add(self, relay):
         self._by_session.setdefault(relay.session_id, []).append(relay)

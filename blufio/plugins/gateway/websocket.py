@@ -47,6 +47,7 @@ async def serve_socket(gateway, socket):
 
     Frames go out through this socket's own queue and writer, so a slow or dead socket
     never holds up a turn that other sockets watch."""
+    socket = getattr(socket, "_get_current_object", lambda: socket)()  # Quart's proxy
     outbox = asyncio.Queue()
     watching = set()  # the relays this socket watches
 
@@ -62,6 +63,7 @@ async def serve_socket(gateway, socket):
             await socket.send(json.dumps(await outbox.get()))
 
     writer = asyncio.get_running_loop().create_task(write())
+    gateway.turns.sockets.add(socket)
     try:
         while True:
             raw = await socket.receive()
@@ -75,6 +77,7 @@ async def serve_socket(gateway, socket):
         for relay in watching:
             relay.unwatch(send)
         writer.cancel()
+        gateway.turns.sockets.discard(socket)
 
 
 async def _answer(gateway, frame, send, watching):

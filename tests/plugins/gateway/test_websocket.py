@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from tests.fakes.anthropic_server import slow_text_reply, text_reply
@@ -172,3 +172,14 @@ def test_resume_with_no_turn_in_flight_answers_idle(gateway):
     with connect(ws_url(gateway)) as socket:
         socket.send(json.dumps({"type": "resume", "session_id": "s1", "id": "r"}))
         assert json.loads(socket.recv(timeout=5)) == {"type": "idle", "session_id": "s1", "id": "r"}
+
+
+def test_stopping_the_gateway_closes_open_sockets_at_once(gateway_env):
+    from .conftest import RunningGateway
+
+    running = RunningGateway().start()
+    with connect(ws_url(running)) as socket:
+        running.stop()
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.recv(timeout=5)
+    assert closed.value.rcvd.code == 1001  # going away, not left open until the drain timeout

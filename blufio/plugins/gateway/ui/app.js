@@ -237,7 +237,7 @@
   function bubble() {
     const node = el("div", ui.log, null, "msg assistant");
     const tools = el("div", node);
-    const body = el("div", node);
+    const body = el("div", node, null, "body");
     const meta = el("div", node, "", "meta");
     return { bubble: node, toolBox: tools, body, meta, text: "", tools: {} };
   }
