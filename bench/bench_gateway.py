@@ -145,12 +145,12 @@ async def main(args):
     with instant_provider() as fake_url, tempfile.TemporaryDirectory() as data_dir:
         process, url = start_serve(fake_url, args.pyz, data_dir)
         try:
-            time.sleep(1.0)
+            await asyncio.sleep(1.0)
             idle = rss_mb(process.pid)
             provider_headers = {"x-api-key": "sk-bench", "anthropic-version": "2023-06-01"}
             gateway_headers = {"x-api-key": TOKEN}
             async with httpx.AsyncClient(timeout=60) as client:
-                for warm in range(2):  # warm both paths (imports, connections, caches)
+                for _ in range(2):  # warm both paths (imports, connections, caches)
                     await timed_json(client, f"{fake_url}/v1/messages", provider_headers, PROVIDER_BODY, 20)
                     await timed_json(client, f"{url}/v1/messages", gateway_headers, BODY, 20)
                 direct = await timed_json(client, f"{fake_url}/v1/messages", provider_headers,

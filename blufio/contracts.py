@@ -15,8 +15,7 @@ its class matches the Protocol, its identity agrees with its ``plugin.toml``, an
 from __future__ import annotations
 
 import inspect
-from typing import (TYPE_CHECKING, AsyncIterator, Awaitable, Callable, Mapping, Optional,
-                    Protocol, runtime_checkable)
+from typing import TYPE_CHECKING, AsyncIterator, Mapping, Optional, Protocol, runtime_checkable
 
 from blufio.model import CostEntry, Inbound, Message, NewMessage, Session
 
@@ -203,9 +202,6 @@ class SkillRuntime(PluginAdapter, Protocol):
     async def invoke(self, name: str, arguments: dict) -> str: ...
 
 
-# A callback a channel gets to report progress: ``await on_event(event)``.
-EventCallback = Callable[["AgentEvent"], Awaitable[None]]
-
 CONTRACTS = {
     "channel": Channel,
     "provider": Provider,
@@ -248,18 +244,23 @@ def _members(protocol):
 def _method_problem(name, declared, actual):
     if not callable(actual):
         return f"'{name}' is not a method"
-    if inspect.iscoroutinefunction(declared) and not inspect.iscoroutinefunction(actual):
-        return f"'{name}' must be async"
-    if not inspect.iscoroutinefunction(declared) and inspect.iscoroutinefunction(actual):
-        return f"'{name}' must not be async"
-    wanted = list(inspect.signature(declared).parameters.values())[1:]
-    given = inspect.signature(actual).parameters
-    takes_any = any(p.kind is p.VAR_KEYWORD for p in given.values())
-    missing = [p.name for p in wanted if p.name not in given and not takes_any]
+    if inspect.iscoroutinefunction(declared) != inspect.iscoroutinefunction(actual):
+        return f"'{name}' must {'' if inspect.iscoroutinefunction(declared) else 'not '}be async"
+    return _parameter_problem(name, inspect.signature(declared), inspect.signature(actual))
+
+
+def _parameter_problem(name, declared, actual):
+    """Whether a method with signature ``actual`` accepts every call the contract's
+    ``declared`` allows (``self`` aside)."""
+    wanted = {p.name for p in list(declared.parameters.values())[1:]}
+    given = list(actual.parameters.values())[1:]
+    names = {p.name for p in given}
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in given)
+    missing = sorted(wanted - names) if not takes_any else []
     if missing:
         return f"'{name}' does not accept {', '.join(missing)}"
-    extra = [p.name for p in list(given.values())[1:] if p.name not in {w.name for w in wanted}
-             and p.default is p.empty and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    extra = [p.name for p in given if p.name not in wanted and p.default is p.empty
+             and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
     if extra:
         return f"'{name}' requires {', '.join(extra)}, which the contract does not pass"
     return None

@@ -41,12 +41,6 @@ class Usage:
     def __add__(self, other):
         return Usage(*(a + b for a, b in zip(self.as_tuple(), other.as_tuple())))
 
-    @classmethod
-    def from_mapping(cls, mapping):
-        """The usage in ``mapping`` (an API's ``usage`` object or a database row); a missing
-        or null count is 0."""
-        return cls(*(mapping.get(name) or 0 for name in USAGE_FIELDS))
-
     def as_tuple(self):
         return (self.input_tokens, self.output_tokens, self.cache_creation_input_tokens,
                 self.cache_read_input_tokens)

@@ -35,11 +35,6 @@ def ensure_private_dir(path):
     return path
 
 
-def ensure_data_dir(environ=None):
-    """Create the data directory if needed, 0700; return its path."""
-    return ensure_private_dir(data_dir(environ))
-
-
 def touch_private(path):
     """Create ``path`` empty with mode 0600 if it does not exist; fix its mode if it does."""
     fd = os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE_MODE)

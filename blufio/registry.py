@@ -24,7 +24,6 @@ ENABLED = "enabled"
 DISABLED = "disabled"
 NOT_CONFIGURED = "not-configured"
 INCOMPATIBLE = "incompatible"
-STATES = (ENABLED, DISABLED, NOT_CONFIGURED, INCOMPATIBLE)
 
 # What a build cannot do without a plugin of each adapter type (the build warns with these).
 ESSENTIAL_KINDS = (

@@ -50,17 +50,12 @@ class Vault:
             return [row[0] for row in conn.execute("SELECT name FROM secrets ORDER BY name")]
 
     def get(self, name):
-        """The secret stored as ``name``, or None."""
-        if not os.path.exists(self.path):
-            return None
-        with self._connect() as conn:
-            row = conn.execute("SELECT sealed FROM secrets WHERE name = ?", (name,)).fetchone()
-            if row is None:
-                return None
-            return self._open_box(conn).decrypt(row[0]).decode("utf-8")
+        """The secret stored as ``name`` (text), or None."""
+        value = self.get_bytes(name)
+        return None if value is None else value.decode("utf-8")
 
     def get_bytes(self, name):
-        """Like ``get`` for a binary secret (stored with ``put_bytes``)."""
+        """The binary secret stored as ``name`` (with ``put_bytes``), or None."""
         if not os.path.exists(self.path):
             return None
         with self._connect() as conn:

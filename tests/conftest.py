@@ -12,6 +12,18 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _LEAKY_PREFIXES = ("BLUFIO_", "ANTHROPIC_", "TELEGRAM_")
 
 
+# Fixtures that start Blufio as a separate process: a test using one is marked ``slow``.
+_PROCESS_FIXTURES = {"blufio", "archives", "serve"}
+
+
+def pytest_collection_modifyitems(items):
+    """``pytest -m "not slow"`` keeps the in-process tests: mark every test that runs
+    Blufio as a process (besides those marked ``slow`` by hand: builds, fuzzing)."""
+    for item in items:
+        if _PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path, monkeypatch):
     """Every test gets its own HOME, data directory and working directory, and no

@@ -29,44 +29,57 @@ class MessageBuilder:
 
     def feed(self, event):
         """Take one event; return the text it adds to the reply ("" if none)."""
-        kind = event.get("type")
-        if kind == "content_block_delta":
-            block = self._block(event)
-            delta = event.get("delta") or {}
-            if delta.get("type") == "text_delta":
-                text = delta.get("text", "")
-                block["text"] = block.get("text", "") + text
-                return text
-            if delta.get("type") == "input_json_delta":
-                index = event["index"]
-                self.partial_json[index] = self.partial_json.get(index, "") + delta.get("partial_json", "")
-            return ""
-        if kind == "content_block_start":
-            block = dict(event.get("content_block") or {})
-            if "type" not in block or "index" not in event:
-                raise _malformed("a content block without a type or index")
-            if block["type"] == "tool_use":
-                block["input"] = {}
-            self.blocks[event["index"]] = block
-        elif kind == "content_block_stop":
-            block = self._block(event)
-            if block["type"] == "tool_use":
-                raw = self.partial_json.pop(event["index"], "")
-                try:
-                    block["input"] = json.loads(raw) if raw.strip() else {}
-                except ValueError:
-                    raise _malformed(f"the input of tool {block.get('name')!r} is not JSON") from None
-        elif kind == "message_start":
-            message = event.get("message") or {}
-            self.started = True
-            self.model = message.get("model") or ""
-            self._set_usage(message.get("usage"))
-        elif kind == "message_delta":
-            self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
-            self._set_usage(event.get("usage"))
-        elif kind == "message_stop":
-            self.stopped = True
+        handler = self._HANDLERS.get(event.get("type"))
+        return (handler(self, event) or "") if handler is not None else ""
+
+    def _content_block_start(self, event):
+        block = dict(event.get("content_block") or {})
+        if "type" not in block or "index" not in event:
+            raise _malformed("a content block without a type or index")
+        if block["type"] == "tool_use":
+            block["input"] = {}
+        self.blocks[event["index"]] = block
+
+    def _content_block_delta(self, event):
+        block = self._block(event)
+        delta = event.get("delta") or {}
+        if delta.get("type") == "text_delta":
+            text = delta.get("text", "")
+            block["text"] = block.get("text", "") + text
+            return text
+        if delta.get("type") == "input_json_delta":
+            index = event["index"]
+            self.partial_json[index] = self.partial_json.get(index, "") + delta.get(
+                "partial_json", "")
         return ""
+
+    def _content_block_stop(self, event):
+        block = self._block(event)
+        if block["type"] == "tool_use":
+            raw = self.partial_json.pop(event["index"], "")
+            try:
+                block["input"] = json.loads(raw) if raw.strip() else {}
+            except ValueError:
+                raise _malformed(f"the input of tool {block.get('name')!r} is not JSON") from None
+
+    def _message_start(self, event):
+        message = event.get("message") or {}
+        self.started = True
+        self.model = message.get("model") or ""
+        self._set_usage(message.get("usage"))
+
+    def _message_delta(self, event):
+        self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
+        self._set_usage(event.get("usage"))
+
+    def _message_stop(self, event):
+        self.stopped = True
+
+    _HANDLERS = {"content_block_start": _content_block_start,
+                 "content_block_delta": _content_block_delta,
+                 "content_block_stop": _content_block_stop,
+                 "message_start": _message_start, "message_delta": _message_delta,
+                 "message_stop": _message_stop}
 
     def _block(self, event):
         block = self.blocks.get(event.get("index"))

@@ -7,3 +7,12 @@ def print_table(header, rows):
     for row in (header, *rows):
         cells = [f"{str(cell):<{widths[i]}}" for i, cell in enumerate(row[:-1])]
         print("  ".join([*cells, str(row[-1])]).rstrip())
+
+
+def format_value(value):
+    """A configuration value as TOML writes it (``true``, ``[1, 2]``), for showing."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(format_value(item) for item in value) + "]"
+    return str(value)

@@ -3,6 +3,7 @@
 import os
 import sys
 
+from blufio.commands import format_value
 from blufio.config import find_config_file, load_config
 from blufio.errors import ConfigError
 
@@ -33,7 +34,7 @@ def get(args):
     if key.secret:
         print(MASK)  # never decrypt or print a secret
         return 0
-    print(_format(config.get(dotted)))
+    print(format_value(config.get(dotted)))
     return 0
 
 
@@ -47,7 +48,7 @@ def set_value(args):
         raise ConfigError(f"'{dotted}' is a secret; store it with 'blufio config set-secret "
                           f"{dotted}' so it is never written in clear or kept in shell history")
     written = set_key(config, dotted, raw)
-    print(f"{dotted} = {_format(written)}  ({config.path})")
+    print(f"{dotted} = {format_value(written)}  ({config.path})")
     _warn_overridden(config, dotted)
     return 0
 
@@ -94,14 +95,6 @@ def _read_secret(dotted):
 
         return getpass.getpass(f"{dotted}: ")
     return sys.stdin.readline().rstrip("\r\n")
-
-
-def _format(value):
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ", ".join(_format(item) for item in value) + "]"
-    return str(value)
 
 
 def _warn_overridden(config, dotted):

@@ -143,7 +143,9 @@ def _switch(args, enable):
 def _env_override(name):
     import os
 
-    variable = f"BLUFIO_PLUGINS__{name.upper()}"
+    from blufio.config.schema import env_variable
+
+    variable = env_variable("plugins", name)
     return variable if variable in os.environ else None
 
 
@@ -162,9 +164,9 @@ def _key_status(config, key):
     source = config.source(key.dotted)
     if key.secret:
         return f"set ({source})", "********"
-    from blufio.commands.config import _format
+    from blufio.commands import format_value
 
-    return f"set ({source})", _format(config.get(key.dotted))
+    return f"set ({source})", format_value(config.get(key.dotted))
 
 
 def _print_fields(fields):

@@ -15,6 +15,11 @@ _SCALAR_CHECKS = {
 TYPES = frozenset(_SCALAR_CHECKS) | {name + "[]" for name in _SCALAR_CHECKS}
 
 
+
+def env_variable(section, name):
+    """The ``BLUFIO_<SECTION>__<KEY>`` variable that overrides ``section.name``."""
+    return f"BLUFIO_{section.upper()}__{name.upper()}"
+
 class ConfigKey:
     """One configuration key: ``section.name``, its type, default and how it may be set.
 
@@ -44,7 +49,7 @@ class ConfigKey:
     @property
     def env_override(self):
         """The ``BLUFIO_<SECTION>__<KEY>`` variable that overrides this key."""
-        return f"BLUFIO_{self.section.upper()}__{self.name.upper()}"
+        return env_variable(self.section, self.name)
 
     def expected(self):
         """How the expected type reads in an error message."""

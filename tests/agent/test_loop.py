@@ -209,7 +209,7 @@ async def test_unfinished_messages_are_answered_once_after_a_crash(tmp_path, fak
 
 async def test_a_turn_completes_even_if_the_channel_stops_listening(harness, fake_anthropic):
     session = await harness.agent.new_session("test")
-    async for event in harness.agent.submit(session.id, "test", "hi"):
+    async for _event in harness.agent.submit(session.id, "test", "hi"):
         break  # the channel went away
     await harness.agent.aclose()
     assert [m.role for m in await harness.storage.get_messages(session.id)] == ["user", "assistant"]

@@ -81,7 +81,8 @@ async def current_time(arguments):
 
             local = now.astimezone(ZoneInfo(str(name)))
         except Exception:
-            raise ToolError(f"unknown time zone {name!r}; use an IANA name like 'Europe/Paris'")
+            raise ToolError(f"unknown time zone {name!r}; use an IANA name like 'Europe/Paris'"
+                            ) from None
         lines.append(f"{name}: {local.strftime('%Y-%m-%d %H:%M:%S %Z (UTC%z)')}")
     return "\n".join(lines)
 

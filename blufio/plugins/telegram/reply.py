@@ -103,10 +103,6 @@ class StreamedReply:
         self._done = False
         self._pump_task = None
 
-    @property
-    def message_ids(self):
-        return [message_id for message_id, _ in self._shown]
-
     def feed(self, delta):
         """Append ``delta`` to the reply; it is shown at the next allowed moment."""
         if not delta:

@@ -8,11 +8,14 @@ parts) and WebSocket frames; every answer must be a 200 or a 4xx in the envelope
 import json
 
 import httpx
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.sync.client import connect
 
 from .conftest import TOKEN
+
+pytestmark = pytest.mark.slow  # hundreds of generated requests
 
 SETTINGS = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -19,13 +19,16 @@ STRANGER = 7
 EDIT_INTERVAL = 0.15  # as in conftest.py
 
 
+LOCKED = StorageError("the database is locked")
+
+
 class ScriptedAgent:
     """Stands in for ``blufio.agent.loop.Agent`` where a test needs exact control of the
     stream: ``receive`` queues the message in storage as the agent does, ``process`` streams
     ``pieces``. (The real agent is exercised in test_with_the_real_agent.py.)"""
 
     def __init__(self, storage, pieces=("Hello", ", ", "world", "!"), delay=0.05,
-                 fail_to_queue=0, failure=StorageError("the database is locked")):
+                 fail_to_queue=0, failure=LOCKED):
         self.storage = storage
         self.pieces = pieces
         self.delay = delay

@@ -10,7 +10,7 @@ from blufio.model import text_of
 from blufio.plugins.anthropic.provider import AnthropicProvider
 from blufio.plugins.sqlite.storage import SqliteStorage
 from blufio.plugins.telegram.channel import OFFSET_KEY, TelegramChannel
-from tests.fakes.anthropic_server import FakeAnthropic, text_reply
+from tests.fakes.anthropic_server import text_reply
 from tests.fakes.config import make_config
 
 OWNER = 42  # as in conftest.py's allowed_users
