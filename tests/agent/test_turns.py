@@ -4,18 +4,10 @@ import asyncio
 
 from blufio.agent.events import TextDelta, TurnComplete
 from blufio.model import text_blocks
-from tests.agent.test_loop import Harness
+from tests.agent import test_loop
 from tests.fakes.anthropic_server import slow_text_reply, text_reply
 
-import pytest
-
-
-@pytest.fixture
-async def harness(tmp_path, fake_anthropic):
-    h = Harness(tmp_path, fake_anthropic)
-    await h.start()
-    yield h
-    await h.stop()
+harness = test_loop.harness  # the fixture: an agent over the fake Anthropic API
 
 
 async def start_turn(agent, session_id, text):

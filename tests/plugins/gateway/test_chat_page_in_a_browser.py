@@ -14,10 +14,10 @@ import statistics
 import httpx
 import pytest
 
-from tests.fakes.anthropic_server import slow_text_reply, text_reply
+from tests.fakes.anthropic_server import slow_text_reply, text_reply, tool_use_reply
 
 from .browser import ARGS, CHROMIUM, DroppingProxy, chromium_or_skip
-from .conftest import TOKEN, RunningGateway
+from .conftest import TOKEN
 
 pytestmark = pytest.mark.slow
 
@@ -41,13 +41,9 @@ def browser():
 
 
 @pytest.fixture
-def served(gateway_env, monkeypatch):
+def served(budgeted_gateway):
     """The gateway with budgets, so the page has spend to show against them."""
-    monkeypatch.setenv("BLUFIO_COST__DAILY_BUDGET_USD", "5")
-    monkeypatch.setenv("BLUFIO_COST__MONTHLY_BUDGET_USD", "50")
-    running = RunningGateway().start()
-    yield running
-    running.stop()
+    return budgeted_gateway
 
 
 @pytest.fixture
@@ -119,6 +115,38 @@ def test_the_session_is_found_after_a_reload_and_in_the_api(page, served):
     assert last_reply(page).inner_text().startswith("echo: remember me")
     listed = httpx.get(f"{served.url}/v1/sessions", headers=served.auth()).json()["data"]
     assert listed[0]["id"] == session_id
+
+
+def test_older_sessions_come_a_page_at_a_time(page, served):
+    for _ in range(23):
+        served.call(served.storage.create_session("gateway"))
+    sign_in(page, served.url)
+    page.wait_for_selector("#more:not([hidden])")
+    assert page.locator("#sessions li").count() == 20
+    page.click("#more")
+    page.wait_for_selector("#more[hidden]", state="attached")
+    assert page.locator("#sessions li").count() == 23
+
+
+def test_a_session_that_is_gone_opens_a_new_conversation(page, served):
+    page.goto(served.url + "/#no-such-session")
+    page.fill("#token", TOKEN)
+    page.press("#token", "Enter")
+    page.wait_for_selector(".empty")
+    assert "no session with id 'no-such-session'" in page.inner_text("#status")
+
+
+def test_tool_calls_show_as_one_line_each(page, served, fake_anthropic):
+    fake_anthropic.add(tool_use_reply("current_time", {"timezone": "UTC"}, text="Let me look."),
+                       text_reply("It is noon."))
+    sign_in(page, served.url)
+    send(page, "what time is it?")
+    wait_done(page)
+    assert last_reply(page).locator(".tool").inner_text() == "⚙ current_time"
+    assert last_reply(page).locator(".body").inner_text() == "Let me look.\n\nIt is noon."
+    page.reload()  # the same from the stored history
+    page.wait_for_selector(".msg.assistant .tool")
+    assert last_reply(page).locator(".tool").inner_text() == "⚙ current_time"
 
 
 def test_the_spend_shows_and_moves_after_a_turn(page, served):

@@ -8,16 +8,12 @@ from websockets.sync.client import connect
 
 from tests.fakes.anthropic_server import text_reply
 
-from .conftest import TOKEN, RunningGateway
+from .conftest import TOKEN
 
 
 @pytest.fixture
-def budgeted(gateway_env, monkeypatch):
-    monkeypatch.setenv("BLUFIO_COST__DAILY_BUDGET_USD", "2.5")
-    monkeypatch.setenv("BLUFIO_COST__MONTHLY_BUDGET_USD", "40")
-    running = RunningGateway().start()
-    yield running
-    running.stop()
+def budgeted(budgeted_gateway):
+    return budgeted_gateway
 
 
 def usage(gateway, query=""):
@@ -29,9 +25,9 @@ def usage(gateway, query=""):
 def test_spend_starts_at_zero_against_the_budgets(budgeted):
     report = usage(budgeted)
     assert report["currency"] == "USD" and "session" not in report
-    assert report["today"]["cost_usd"] == 0 and report["today"]["budget_usd"] == 2.5
-    assert report["today"]["remaining_usd"] == 2.5 and report["today"]["since"].endswith("T00:00:00Z")
-    assert report["month"]["budget_usd"] == 40 and report["month"]["since"][8:10] == "01"
+    assert report["today"]["cost_usd"] == 0 and report["today"]["budget_usd"] == 5
+    assert report["today"]["remaining_usd"] == 5 and report["today"]["since"].endswith("T00:00:00Z")
+    assert report["month"]["budget_usd"] == 50 and report["month"]["since"][8:10] == "01"
 
 
 def test_without_budgets_there_is_nothing_remaining_to_report(gateway):
@@ -48,7 +44,7 @@ def test_a_turn_moves_the_spend_and_shows_in_its_session(budgeted, fake_anthropi
     report = usage(budgeted, f"?session_id={frame['session_id']}")
     assert frame["cost_usd"] > 0
     assert report["today"]["cost_usd"] == pytest.approx(frame["cost_usd"])
-    assert report["today"]["remaining_usd"] == pytest.approx(2.5 - frame["cost_usd"])
+    assert report["today"]["remaining_usd"] == pytest.approx(5 - frame["cost_usd"])
     session = report["session"]
     assert session["cost_usd"] == pytest.approx(frame["cost_usd"])
     assert session["usage"]["input_tokens"] == 1000 and len(session["calls"]) == 1

@@ -174,6 +174,7 @@
     try {
       session = await api(`/v1/sessions/${encodeURIComponent(id)}`);
     } catch (error) {
+      if (!(error instanceof SignedOut) && state.current === id) openSession(null);  // gone
       return failed(error);
     }
     if (state.current !== id) return;  // another session was opened meanwhile
