@@ -52,7 +52,7 @@ def add_routes(app, gateway):
     etags = {name: hashlib.sha256(data).hexdigest()[:20] for name, data in files.items()}
 
     def answer(name):
-        if name not in files or name == "index.html" and request.path != "/":
+        if name not in files or (name == "index.html" and request.path != "/"):
             raise GatewayError(404, f"not found: {request.method} {request.path}")
         if request.headers.get("if-none-match") == f'"{etags[name]}"':
             response = Response(b"", status=304)

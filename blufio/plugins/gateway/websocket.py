@@ -59,10 +59,13 @@ async def serve_socket(gateway, socket):
         outbox.put_nowait(frame)
 
     async def write():
-        while True:
-            await socket.send(json.dumps(await outbox.get()))
+        try:
+            while True:
+                await socket.send(json.dumps(await outbox.get()))
+        except Exception:  # the connection is gone; the reader's finally cleans up
+            return
 
-    writer = asyncio.get_running_loop().create_task(write())
+    writer = gateway.turns.tasks.spawn(write(), name="gateway /ws writer")
     gateway.turns.sockets.add(socket)
     try:
         while True:

@@ -159,6 +159,22 @@ def test_the_spend_shows_and_moves_after_a_turn(page, served):
     assert "of $50.00" in page.inner_text("#spend") and "This conversation: $0.0" in page.inner_text("#spend")
 
 
+def test_the_scroll_position_is_kept_while_streaming_unless_at_the_bottom(page, served, fake_anthropic):
+    long_reply = "\n\n".join(f"Paragraph {n} of a long answer." for n in range(60))
+    fake_anthropic.add(slow_text_reply(long_reply, pause=0.03, chunk_size=40),
+                       slow_text_reply(long_reply, pause=0.03, chunk_size=40))
+    sign_in(page, served.url)
+    send(page, "a long one, followed")
+    wait_done(page)
+    assert page.evaluate("() => { const l = document.querySelector('#log');"
+                         " return l.scrollHeight - l.scrollTop - l.clientHeight < 40; }")
+    send(page, "a long one, read from the top")
+    page.wait_for_function("() => document.querySelectorAll('.msg.assistant p').length > 65")
+    page.evaluate("() => { document.querySelector('#log').scrollTop = 0; }")
+    wait_done(page)
+    assert page.evaluate("() => document.querySelector('#log').scrollTop") == 0
+
+
 def test_stop_cancels_the_reply_in_flight(page, served, fake_anthropic):
     fake_anthropic.add(slow_text_reply("This answer is very long and would take ages to finish.",
                                        pause=1.0))
