@@ -47,17 +47,29 @@ class Provider(PluginAdapter, Protocol):
     ``stream`` yields events in the vocabulary of Anthropic's Messages API streaming format,
     as dicts with a ``type``: ``message_start``, ``content_block_start``,
     ``content_block_delta`` (``text_delta`` or ``input_json_delta``), ``content_block_stop``,
-    ``message_delta`` (cumulative ``usage``, ``stop_reason``), ``message_stop``. ``ping``
-    events are not passed on. Failures raise ``blufio.errors.ProviderError``; once output has
-    started, a failure is raised where the stream stands and is never retried.
+    ``message_delta`` (cumulative ``usage``, ``stop_reason``, ``stop_sequence``),
+    ``message_stop``. ``ping`` events are not passed on. Failures raise
+    ``blufio.errors.ProviderError``; once output has started, a failure is raised where the
+    stream stands and is never retried.
+
+
+    ``options`` carries what a client set for the call, in Anthropic's names:
+    ``tool_choice``, ``stop_sequences``, ``temperature``, ``top_p``, ``top_k``, ``thinking``,
+    ``metadata``, and ``betas`` (beta flags: a provider forwards those it knows and ignores
+    the rest). A provider passes on what it supports and ignores the rest.
     """
 
     default_model: str
     prices: Mapping[str, Price]  # USD per million tokens, by model name prefix
 
     def stream(self, *, model: str, system: list, messages: list, tools: list,
-               max_tokens: int) -> AsyncIterator[dict]:
+               max_tokens: int, options: Optional[Mapping] = None) -> AsyncIterator[dict]:
         ...
+
+    async def count_tokens(self, *, model: str, system: list, messages: list, tools: list,
+                           options: Optional[Mapping] = None) -> int:
+        """The input tokens a ``stream`` call with these arguments would be billed for,
+        through the provider's own counting endpoint when it has one."""
 
 
 @runtime_checkable
@@ -77,6 +89,10 @@ class Storage(PluginAdapter, Protocol):
                              title: str = "", metadata: Optional[dict] = None) -> Session: ...
 
     async def get_session(self, session_id: str) -> Optional[Session]: ...
+
+    async def delete_session(self, session_id: str) -> bool:
+        """Delete a session with its messages and inbound entries (its cost entries stay in
+        the ledger: money spent is never forgotten); False if there was no such session."""
 
     async def list_sessions(self, *, limit: int = 50, offset: int = 0,
                             channel: Optional[str] = None) -> list[Session]:

@@ -26,13 +26,15 @@ What each means, where it differs from its parent (subclasses inherit the rest):
     BuildUsageError           2
     ConfigError               2     config    503 api_error      false           the message
     StorageError                    storage
-    ProviderError                   provider  500 api_error *                    the message
+    ProviderError                   provider  500 api_error *    false **        the message
     ProviderUnavailableError                  503 api_error                      prefixed message
-    ProviderAuthError                         502 api_error      false           prefixed message
+    ProviderAuthError                         502 api_error                      prefixed message
     BudgetExceededError             budget    402 billing_error  false           the message
     GatewayError                              as raised          as raised       the message
 
     * or what the provider's plugin set from the provider's own answer
+    ** the provider plugin has already spent its retry budget: a client retrying as well
+       would multiply the upstream calls (one retry budget for the whole path)
 
 What an error means is said once, by its class, and read everywhere it is handled:
 
@@ -127,6 +129,7 @@ class ProviderError(BlufioError):
     """
 
     kind = "provider"
+    retryable = False  # see ** in the module docstring
     client_message = "{message}"
 
     def __init__(self, message, *, status=None, error_type="api_error", request_id=None,
@@ -154,7 +157,6 @@ class ProviderAuthError(ProviderError):
     server's configuration is at fault, so a client retrying will not help."""
 
     http_status = 502
-    retryable = False
     client_message = "the model provider refused Blufio's credentials: {message}"
 
 

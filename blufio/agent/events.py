@@ -57,9 +57,11 @@ class ToolResult(AgentEvent):
 
 @dataclass(slots=True)
 class TurnComplete(AgentEvent):
-    """The turn ended and is stored. ``message`` is the final assistant message; ``text``
+    """The turn ended and is stored. ``message`` is the last message stored; ``text``
     is all the text the turn produced (including text before tool calls); ``usage`` and
-    ``cost_usd`` total every provider call of the turn."""
+    ``cost_usd`` total every provider call of the turn. ``tool_uses`` are the ``tool_use``
+    blocks of client tools the turn ended on (``stop_reason`` ``tool_use``); ``stop_sequence``
+    is the one that ended it, when one did."""
 
     message: Optional[Message] = None
     text: str = ""
@@ -67,6 +69,8 @@ class TurnComplete(AgentEvent):
     stop_reason: str = ""
     model: str = ""
     cost_usd: float = 0.0
+    stop_sequence: Optional[str] = None
+    tool_uses: list = field(default_factory=list)
 
 
 @dataclass(slots=True)

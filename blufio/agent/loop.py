@@ -12,6 +12,12 @@ Using it (what channels build on)::
 
     await agent.aclose()                     # waits (drain_timeout) for turns in flight
 
+A channel speaking Anthropic's Messages API passes a client's ``TurnOptions`` (its system
+text, client tools, model, limits, sampling, prefill; ``blufio.agent.options``) to ``submit``
+or ``process``. When the model calls a client tool, the turn ends there (``stop_reason``
+``tool_use``, the calls in ``TurnComplete.tool_uses``); the client's ``tool_result`` is the
+next turn's message.
+
 ``submit`` is ``receive`` (store the message in the inbound queue, durably, before anything
 else) followed by ``process`` (start the turn now and return its event stream). A channel
 that must acknowledge receipt before rendering can call the two itself. A turn runs in its
@@ -40,12 +46,13 @@ import logging
 import time
 
 from blufio.agent.cost import Budget, cost_usd
-from blufio.agent.events import (TextDelta, ToolResult, ToolUse, TurnComplete, TurnError,
-                                 Typing)
+from blufio.agent.events import ToolResult, ToolUse, TurnComplete, TurnError, Typing
+from blufio.agent.options import NO_OPTIONS
 from blufio.agent.stream import MessageBuilder
 from blufio.agent.turns import DONE, TurnStream
+from blufio.agent.turn_state import TurnState, append_message, clean_start, content_size
 from blufio.errors import BlufioError, ConfigError, StorageError
-from blufio.model import USAGE_LABELS, CostEntry, NewMessage, Usage, text_blocks
+from blufio.model import USAGE_LABELS, CostEntry, NewMessage, text_blocks
 from blufio.observability import NullObserver
 
 log = logging.getLogger("blufio.agent")
@@ -114,18 +121,21 @@ class Agent:
         self.observer.message(channel, "in")
         return inbound
 
-    def process(self, inbound):
-        """Start the turn answering ``inbound`` now; return its ``TurnStream``."""
+    def process(self, inbound, options=None):
+        """Start the turn answering ``inbound`` now, with a client's ``options``
+        (``blufio.agent.options.TurnOptions``; none: the owner's turn); return its
+        ``TurnStream``."""
         stream = TurnStream()
-        stream.task = asyncio.get_running_loop().create_task(self._run(inbound, stream))
+        stream.task = asyncio.get_running_loop().create_task(
+            self._run(inbound, stream, options or NO_OPTIONS))
         self._tasks.add(stream.task)
         stream.task.add_done_callback(self._tasks.discard)
         return stream
 
-    async def submit(self, session_id, channel, content, reply_to=None):
+    async def submit(self, session_id, channel, content, reply_to=None, *, options=None):
         """Store the message, then yield the events of its turn (see the module docstring)."""
         inbound = await self.receive(session_id, channel, content, reply_to, claim=True)
-        async for event in self.process(inbound):
+        async for event in self.process(inbound, options):
             yield event
 
     async def resume_unfinished(self, deliver=None, *, channels=None):
@@ -177,11 +187,11 @@ class Agent:
             del self._locks[session_id]
             self.observer.sessions_active(len(self._locks))
 
-    async def _run(self, inbound, stream):
+    async def _run(self, inbound, stream, options):
         entry = self._lock(inbound.session_id)
         try:
             async with entry[0]:
-                await self._run_locked(inbound, stream)
+                await self._run_locked(inbound, stream, options)
         except asyncio.CancelledError:
             if not stream.stop_requested:
                 raise
@@ -208,14 +218,14 @@ class Agent:
                                   message=stored[-1] if stored else None, text=text,
                                   stop_reason="cancelled", model=self.model))
 
-    async def _run_locked(self, inbound, stream):
+    async def _run_locked(self, inbound, stream, options):
         if inbound.status != "processing" and not await self.storage.claim(inbound.id):
             return  # someone else is answering it
         stream.started, emit = True, stream._emit
         started = time.monotonic()
         emit(Typing(inbound.session_id, inbound.id))
         try:
-            await self._turn(inbound, stream, started)
+            await self._turn(inbound, stream, started, options)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -230,164 +240,145 @@ class Agent:
                 log.exception("cannot mark inbound %s failed", inbound.id)
             emit(TurnError(inbound.session_id, inbound.id, error=error, kind=error.kind))
 
-    async def _turn(self, inbound, stream, started):
+    def provider_request(self, options=NO_OPTIONS):
+        """The model, system, tools and max_tokens of a turn's provider calls: the owner's,
+        with the client's ``options`` added after them (see ``blufio.agent.options``)."""
+        system = [{"type": "text", "text": self.system_prompt}] if self.system_prompt else []
+        cap = self.max_tokens
+        return {"model": options.model or self.model, "system": system + options.system,
+                "tools": self.tools.definitions() + options.tools,
+                "max_tokens": min(options.max_tokens or cap, cap)}
+
+    async def count_tokens(self, messages, options=NO_OPTIONS):
+        """The input tokens of a provider call with ``messages`` (API messages) and the
+        turn's system and tools, as the provider counts them."""
+        request = self.provider_request(options)
+        del request["max_tokens"]
+        return await self.provider.count_tokens(**request, messages=messages,
+                                                options=options.provider_options(True))
+
+    async def _turn(self, inbound, stream, started, options):
         emit = stream._emit
         messages = await self._history(inbound.session_id)
-        _append(messages, "user", inbound.content)
+        append_message(messages, "user", inbound.content)
         turn = [NewMessage("user", inbound.content)]
-        system = [{"type": "text", "text": self.system_prompt}] if self.system_prompt else []
-        tools = self.tools.definitions()
-        state = _TurnState(started)
+        request = self.provider_request(options)
+        model, client_tools = request["model"], options.client_tool_names
+        state = TurnState(started)
         for round_number in range(self.max_tool_rounds + 1):
             await self.budget.check()
-            content, usage, stop_reason = await self._call(inbound, system, messages, tools,
-                                                           emit, state)
-            state.stop_reason = stop_reason
+            content, usage = await self._call(inbound, request, messages, options,
+                                              round_number == 0, emit, state)
             tool_uses = [block for block in content if block.get("type") == "tool_use"]
-            if stop_reason != "tool_use" or not tool_uses:
-                turn.append(NewMessage("assistant", content or text_blocks(""), self.model, usage))
+            for_client = [block for block in tool_uses if block.get("name") in client_tools]
+            asked = state.stop_reason == "tool_use" and bool(tool_uses)
+            if not asked or (round_number == self.max_tool_rounds and not for_client):
+                turn.append(self._closing_message(inbound, content, usage, model, asked,
+                                                  emit, state))
                 break
-            if round_number == self.max_tool_rounds:
-                note = (f"(I stopped here: this turn reached the limit of {self.max_tool_rounds} "
-                        "tool rounds.)")
-                state.add_text(emit, inbound, note)
-                kept = [b for b in content if b.get("type") != "tool_use"] + text_blocks(note)
-                turn.append(NewMessage("assistant", kept, self.model, usage))
-                state.stop_reason = "max_tool_rounds"
+            turn.append(NewMessage("assistant", content, model, usage))
+            append_message(messages, "assistant", content)
+            results = await self._run_tools(
+                inbound, [block for block in tool_uses if block not in for_client], emit)
+            if results:
+                turn.append(NewMessage("user", results))
+                append_message(messages, "user", results)
+            if for_client:  # the client runs these; its tool_result continues the turn
+                state.client_tool_uses = for_client
                 break
-            turn.append(NewMessage("assistant", content, self.model, usage))
-            _append(messages, "assistant", content)
-            results = []
-            for block in tool_uses:
-                emit(ToolUse(inbound.session_id, inbound.id, tool_use_id=block.get("id", ""),
-                             name=block.get("name", ""), input=block.get("input")))
-                outcome = await self.tools.call(block.get("name", ""), block.get("input"))
-                emit(ToolResult(inbound.session_id, inbound.id, tool_use_id=block.get("id", ""),
-                                name=block.get("name", ""), is_error=outcome.is_error,
-                                content=outcome.content))
-                result = {"type": "tool_result", "tool_use_id": block.get("id", ""),
-                          "content": outcome.content}
-                if outcome.is_error:
-                    result["is_error"] = True
-                results.append(result)
-            turn.append(NewMessage("user", results))
-            _append(messages, "user", results)
         stream.storing = True
         stored = await self.storage.finish_turn(inbound.id, turn)
         self.observer.message(inbound.channel, "out")
         self.observer.turn_latency(inbound.channel, time.monotonic() - started)
         emit(TurnComplete(inbound.session_id, inbound.id, message=stored[-1] if stored else None,
                           text=state.text(), usage=state.usage, stop_reason=state.stop_reason,
-                          model=self.model, cost_usd=state.cost))
+                          model=model, cost_usd=state.cost, stop_sequence=state.stop_sequence,
+                          tool_uses=state.client_tool_uses))
 
-    async def _call(self, inbound, system, messages, tools, emit, state):
-        """One streamed provider call; returns (content, usage, stop_reason) and records
-        its cost, even when it fails part-way (the tokens were billed)."""
+    def _closing_message(self, inbound, content, usage, model, asked_for_tools, emit, state):
+        """The turn's last assistant message: as the model wrote it, or, when it still asked
+        for tools at the limit of tool rounds, without those calls and with a note."""
+        if not asked_for_tools:
+            return NewMessage("assistant", content or text_blocks(""), model, usage)
+        note = (f"(I stopped here: this turn reached the limit of {self.max_tool_rounds} "
+                "tool rounds.)")
+        state.add_text(emit, inbound, note)
+        state.stop_reason = "max_tool_rounds"
+        kept = [b for b in content if b.get("type") != "tool_use"] + text_blocks(note)
+        return NewMessage("assistant", kept, model, usage)
+
+    async def _run_tools(self, inbound, tool_uses, emit):
+        """Run the server tools of one round; their ``tool_result`` blocks, in the order
+        the model asked for them."""
+        results = []
+        for block in tool_uses:
+            tool_use_id, name = block.get("id", ""), block.get("name", "")
+            emit(ToolUse(inbound.session_id, inbound.id, tool_use_id=tool_use_id, name=name,
+                         input=block.get("input")))
+            outcome = await self.tools.call(name, block.get("input"))
+            emit(ToolResult(inbound.session_id, inbound.id, tool_use_id=tool_use_id, name=name,
+                            is_error=outcome.is_error, content=outcome.content))
+            result = {"type": "tool_result", "tool_use_id": tool_use_id,
+                      "content": outcome.content}
+            if outcome.is_error:
+                result["is_error"] = True
+            results.append(result)
+        return results
+
+    async def _call(self, inbound, request, messages, options, first, emit, state):
+        """One streamed provider call; returns (content, usage), sets the state's stop
+        reason, and records its cost, even when it fails part-way (the tokens were billed).
+        The turn's first call continues the client's prefill, if it sent one."""
+        prefill = options.prefill if first else []
+        if prefill:
+            messages = [*messages, {"role": "assistant", "content": prefill}]
         builder = MessageBuilder()
         call_started = time.monotonic()
+        model = request["model"]
         try:
-            async for event in self.provider.stream(model=self.model, system=system,
-                                                    messages=messages, tools=tools,
-                                                    max_tokens=self.max_tokens):
+            async for event in self.provider.stream(**request, messages=messages,
+                                                    options=options.provider_options(first)):
                 text = builder.feed(event)
                 if text:
                     state.add_text(emit, inbound, text, self.observer)
             content = builder.finish()
         finally:
             state.end_round()
-            self.observer.provider_latency(self.model, time.monotonic() - call_started)
+            self.observer.provider_latency(model, time.monotonic() - call_started)
             if builder.started:
-                await self._record(inbound, builder.usage, state)
-        return content, builder.usage, builder.stop_reason
+                await self._record(inbound, model, builder.usage, state)
+        state.stop_reason, state.stop_sequence = builder.stop_reason, builder.stop_sequence
+        return [*prefill, *content], builder.usage
 
-    async def _record(self, inbound, usage, state):
-        usd = cost_usd(self.model, usage, self.provider.prices)
+    async def _record(self, inbound, model, usage, state):
+        usd = cost_usd(model, usage, self.provider.prices)
         state.usage = state.usage + usage
         state.cost += usd
         for attribute, kind in USAGE_LABELS.items():
             count = getattr(usage, attribute)
             if count:
-                self.observer.tokens(self.model, kind, count)
-        await self.storage.record_cost(CostEntry(inbound.session_id, self.model, usage, usd))
+                self.observer.tokens(model, kind, count)
+        await self.storage.record_cost(CostEntry(inbound.session_id, model, usage, usd))
         self.budget.spend(usd)
+
+    async def history(self, session_id):
+        """The session's recent messages as a turn would send them to the provider."""
+        return await self._history(session_id)
 
     async def _history(self, session_id):
         """The session's recent messages as API messages, bounded and starting cleanly."""
         stored = await self.storage.get_messages(session_id, limit=self.max_history_messages)
-        sizes = [_size(m.content) for m in stored]
+        sizes = [content_size(m.content) for m in stored]
         total, start = sum(sizes), 0
         while total > self.max_history_chars and start < len(stored):
             total -= sizes[start]
             start += 1
-        while start < len(stored) and not _clean_start(stored[start]):
+        while start < len(stored) and not clean_start(stored[start]):
             start += 1
         messages = []
         for message in stored[start:]:
-            _append(messages, message.role, message.content)
+            append_message(messages, message.role, message.content)
         return messages
-
-
-class _TurnState:
-    """What a turn has accumulated across its provider calls."""
-
-    __slots__ = ("started", "parts", "current", "usage", "cost", "stop_reason", "first_token")
-
-    def __init__(self, started):
-        self.started = started
-        self.parts = []  # text of earlier rounds
-        self.current = None  # text of this round so far
-        self.usage = Usage()
-        self.cost = 0.0
-        self.stop_reason = ""
-        self.first_token = False
-
-    def add_text(self, emit, inbound, text, observer=None):
-        if self.current is None:
-            self.current = []
-            if any(self.parts):
-                emit(TextDelta(inbound.session_id, inbound.id, text="\n\n"))
-            self.parts.append(self.current)
-        if not self.first_token and observer is not None:
-            self.first_token = True
-            observer.first_token(inbound.channel, time.monotonic() - self.started)
-        self.current.append(text)
-        emit(TextDelta(inbound.session_id, inbound.id, text=text))
-
-    def end_round(self):
-        self.current = None
-
-    def text(self):
-        return "\n\n".join("".join(p) for p in self.parts if p)
-
-
-def _append(messages, role, content):
-    """Append a message, merging with the previous one of the same role; skip empties."""
-    content = [b for b in content if not (b.get("type") == "text" and not b.get("text"))]
-    if not content:
-        return
-    if messages and messages[-1]["role"] == role:
-        messages[-1] = {"role": role, "content": [*messages[-1]["content"], *content]}
-    else:
-        messages.append({"role": role, "content": content})
-
-
-def _clean_start(message):
-    return message.role == "user" and not any(
-        block.get("type") == "tool_result" for block in message.content)
-
-
-def _size(content):
-    size = 0
-    for block in content:
-        kind = block.get("type")
-        if kind == "text":
-            size += len(block.get("text", ""))
-        elif kind == "tool_result":
-            inner = block.get("content", "")
-            size += len(inner) if isinstance(inner, str) else len(str(inner))
-        else:
-            size += len(str(block.get("input", ""))) + 50
-    return size
 
 
 def _optional(config, dotted):

@@ -16,7 +16,8 @@ from blufio.model import USAGE_FIELDS, Usage
 class MessageBuilder:
     """Accumulates content blocks, usage, model and stop reason from stream events."""
 
-    __slots__ = ("blocks", "partial_json", "usage", "model", "stop_reason", "started", "stopped")
+    __slots__ = ("blocks", "partial_json", "usage", "model", "stop_reason", "stop_sequence",
+                 "started", "stopped")
 
     def __init__(self):
         self.blocks = {}
@@ -24,6 +25,7 @@ class MessageBuilder:
         self.usage = Usage()
         self.model = ""
         self.stop_reason = ""
+        self.stop_sequence = None
         self.started = False
         self.stopped = False
 
@@ -69,7 +71,9 @@ class MessageBuilder:
         self._set_usage(message.get("usage"))
 
     def _message_delta(self, event):
-        self.stop_reason = (event.get("delta") or {}).get("stop_reason") or self.stop_reason
+        delta = event.get("delta") or {}
+        self.stop_reason = delta.get("stop_reason") or self.stop_reason
+        self.stop_sequence = delta.get("stop_sequence") or self.stop_sequence
         self._set_usage(event.get("usage"))
 
     def _message_stop(self, event):

@@ -255,7 +255,10 @@ class RecordingProvider:
     def __init__(self):
         self.sent = []
 
-    async def stream(self, *, model, system, messages, tools, max_tokens):
+    async def count_tokens(self, *, model, system, messages, tools, options=None):
+        return 1
+
+    async def stream(self, *, model, system, messages, tools, max_tokens, options=None):
         self.sent.append(messages)
         for event in ({"type": "message_start", "message": {"model": model, "usage": {"input_tokens": 1}}},
                       {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},

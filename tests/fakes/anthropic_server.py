@@ -18,8 +18,9 @@ Streaming replies follow Anthropic's documented event sequence, every event with
 ``event:`` line, chunked transfer encoding, and a ``request-id`` header. A request without
 ``"stream": true`` gets the equivalent JSON message. Failure modes: ``http_error`` (with
 ``retry-after``/``retry-after-ms`` headers), ``stream_error`` (a mid-stream ``error`` event),
-``dropped`` (the connection closes mid-stream), ``slow_text_reply`` (a pause between deltas), ``stalled`` (headers and maybe some events,
-then silence), ``malformed`` (bytes that are not SSE).
+``dropped`` (the connection closes mid-stream), ``slow_text_reply`` (a pause between deltas),
+``stalled`` (headers and maybe some events, then silence), ``malformed`` (bytes that are not
+SSE). ``POST /v1/messages/count_tokens`` answers a count (``tests.fakes.anthropic_model``).
 """
 
 import itertools
@@ -30,6 +31,8 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional, Union
+
+from tests.fakes.anthropic_model import answer, count_tokens
 
 _ids = itertools.count(1)
 
@@ -122,9 +125,10 @@ def _tool_block_events(index, tool_id, name, tool_input, chunk_size):
     return parts
 
 
-def _finish(stop_reason, output_tokens):
+def _finish(stop_reason, output_tokens, stop_sequence=None):
     return [sse("message_delta", {"type": "message_delta",
-                                  "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                                  "delta": {"stop_reason": stop_reason,
+                                            "stop_sequence": stop_sequence},
                                   "usage": {"output_tokens": output_tokens}}),
             sse("message_stop", {"type": "message_stop"})]
 
@@ -137,7 +141,7 @@ def _headers(extra=None):
 
 
 def message_events(blocks, *, model="claude-sonnet-4-5", stop_reason="end_turn", usage=None,
-                   chunk_size=4, ping=True):
+                   chunk_size=4, ping=True, stop_sequence=None):
     """The full event list (bytes parts) for a message made of ``blocks``.
 
     ``blocks`` are ``{"type": "text", "text": ...}`` or ``{"type": "tool_use", "id", "name",
@@ -154,7 +158,7 @@ def message_events(blocks, *, model="claude-sonnet-4-5", stop_reason="end_turn",
         else:
             parts += _tool_block_events(index, block["id"], block["name"], block["input"],
                                         chunk_size)
-    return parts + _finish(stop_reason, usage.get("output_tokens", 5))
+    return parts + _finish(stop_reason, usage.get("output_tokens", 5), stop_sequence)
 
 
 def text_reply(text, *, model="claude-sonnet-4-5", usage=None, chunk_size=4,
@@ -241,12 +245,13 @@ def malformed(partial_text="Hel"):
 
 
 def echo(request: RecordedRequest) -> FakeResponse:
-    """The default responder: ``echo: <the last user message's text>``."""
-    messages = (request.json or {}).get("messages") or [{}]
-    content = messages[-1].get("content", "")
-    if isinstance(content, list):
-        content = "".join(b.get("text", "") for b in content if b.get("type") == "text")
-    return text_reply(f"echo: {content}")
+    """The default responder: ``echo: <the last user message's text>``, within the request's
+    ``max_tokens`` and ``stop_sequences``, or a ``tool_use`` its ``tool_choice`` asks for
+    (see ``tests.fakes.anthropic_model``)."""
+    blocks, stop_reason, stop_sequence, output_tokens = answer(request.json or {})
+    return FakeResponse(headers=_headers(), parts=message_events(
+        blocks, stop_reason=stop_reason, stop_sequence=stop_sequence,
+        usage={"output_tokens": output_tokens}))
 
 
 # --- the server --------------------------------------------------------------------------------
@@ -373,6 +378,14 @@ class FakeAnthropic:
         return response
 
 
+def _counted(request):
+    """The answer to ``POST /v1/messages/count_tokens``."""
+    body = json.dumps({"input_tokens": count_tokens(request.json or {})}).encode()
+    return FakeResponse(headers={"content-type": "application/json",
+                                 "request-id": f"req_fake_{next(_ids)}"}, parts=[body],
+                        stream=False)
+
+
 class _QuietServer(ThreadingHTTPServer):
     """Clients closing idle keep-alive connections is normal; do not print it."""
 
@@ -413,7 +426,11 @@ class _Handler(BaseHTTPRequestHandler):
         if response is None:
             key = request.headers.get("x-api-key") or \
                 request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-            if request.path.split("?")[0] != "/v1/messages":
+            if request.path.split("?")[0] == "/v1/messages/count_tokens":
+                with owner._lock:
+                    owner.requests.append(request)
+                response = _counted(request)
+            elif request.path.split("?")[0] != "/v1/messages":
                 with owner._lock:
                     owner.requests.append(request)
                 response = http_error(404, "not_found_error", f"no route {request.path}")

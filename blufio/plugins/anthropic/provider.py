@@ -13,6 +13,11 @@ The ``anthropic`` SDK is not used; this module speaks the HTTP API directly:
   ``max_retries`` times with jittered exponential backoff, honouring ``retry-after-ms`` or
   ``retry-after`` (capped at ``MAX_RETRY_AFTER`` seconds) and ``x-should-retry``. Nothing is
   retried once an event has been passed on: the caller has seen output.
+- A client's settings (``options``: ``tool_choice``, ``stop_sequences``, sampling,
+  ``thinking``, ``metadata``) go into the body as they are; of its beta flags only those in
+  ``KNOWN_BETAS`` are sent as ``anthropic-beta`` (an unknown or account-specific flag could
+  change what the upstream does, e.g. its authentication), the others are dropped.
+- ``count_tokens`` asks ``POST /v1/messages/count_tokens``, with the same retries.
 - Every failure is a ``ProviderError`` carrying the upstream message, HTTP status, error
   type and ``request-id``; ``_provider_error`` translates Anthropic's answer, once, into what
   it means for Blufio (its class, and the HTTP answer the gateway gives its own clients).
@@ -33,6 +38,17 @@ log = logging.getLogger("blufio.anthropic")
 
 API_VERSION = "2023-06-01"
 RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+# Client settings copied into the request body (Anthropic's names).
+BODY_OPTIONS = ("tool_choice", "stop_sequences", "temperature", "top_p", "top_k", "thinking",
+                "metadata")
+# Beta flags forwarded when a client sends them.
+KNOWN_BETAS = frozenset({
+    "prompt-caching-2024-07-31", "token-efficient-tools-2025-02-19",
+    "fine-grained-tool-streaming-2025-05-14", "interleaved-thinking-2025-05-14",
+    "output-128k-2025-02-19", "extended-cache-ttl-2025-04-11", "context-1m-2025-08-07",
+    "context-management-2025-06-27", "pdfs-2024-09-25", "files-api-2025-04-14",
+    "search-results-2025-06-09",
+})
 MAX_RETRY_AFTER = 60.0  # seconds; a longer retry-after is capped to this
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 8.0
@@ -104,7 +120,7 @@ class AnthropicProvider:
                 "accept": "text/event-stream", "content-type": "application/json"})
         return self._client
 
-    def request_body(self, *, model, system, messages, tools, max_tokens):
+    def request_body(self, *, model, system, messages, tools, max_tokens, options=None):
         """The JSON body of one streaming call, with prompt-caching marks added."""
         body = {"model": model, "max_tokens": max_tokens, "stream": True,
                 "messages": _mark_last_message(messages)}
@@ -112,23 +128,34 @@ class AnthropicProvider:
             body["system"] = _mark_last(system)
         if tools:
             body["tools"] = _mark_last(tools)
+        body.update({name: value for name, value in (options or {}).items()
+                     if name in BODY_OPTIONS})
         return body
 
-    async def stream(self, *, model, system, messages, tools, max_tokens):
+    def _headers(self, options):
+        headers = {"x-api-key": self._api_key}
+        betas = [beta for beta in (options or {}).get("betas", ()) if beta in KNOWN_BETAS]
+        if betas:
+            headers["anthropic-beta"] = ",".join(dict.fromkeys(betas))
+        return headers
+
+    async def stream(self, *, model, system, messages, tools, max_tokens, options=None):
         """Yield the events of one streaming call (see the module docstring)."""
         self.check_configured()
         import httpx
 
         client = self._http()
         body = json.dumps(self.request_body(model=model, system=system, messages=messages,
-                                            tools=tools, max_tokens=max_tokens)).encode()
+                                            tools=tools, max_tokens=max_tokens,
+                                            options=options)).encode()
         url = f"{self.base_url}/v1/messages"
+        headers = self._headers(options)
         attempt = 0
         while True:
             started = False
             try:
                 async with client.stream("POST", url, content=body,
-                                         headers={"x-api-key": self._api_key}) as response:
+                                         headers=headers) as response:
                     request_id = response.headers.get("request-id")
                     if response.status_code != 200:
                         error = await _error_from_response(response, request_id)
@@ -148,6 +175,38 @@ class AnthropicProvider:
                     raise error from exc
                 delay = self._backoff(attempt)
                 log.warning("Anthropic connection failed (%s); retrying in %.2fs", error, delay)
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    async def count_tokens(self, *, model, system, messages, tools, options=None):
+        """The input tokens of such a call, from ``POST /v1/messages/count_tokens``."""
+        self.check_configured()
+        import httpx
+
+        body = {"model": model, "messages": messages}
+        if system:
+            body["system"] = system
+        if tools:
+            body["tools"] = tools
+        body.update({name: value for name, value in (options or {}).items()
+                     if name in ("tool_choice", "thinking")})
+        url = f"{self.base_url}/v1/messages/count_tokens"
+        headers = {**self._headers(options), "accept": "application/json"}
+        attempt = 0
+        while True:
+            try:
+                response = await self._http().post(url, content=json.dumps(body).encode(),
+                                                   headers=headers)
+            except httpx.HTTPError as exc:
+                if attempt >= self.max_retries:
+                    raise _transport_error(exc, False, self.read_timeout) from exc
+                delay = self._backoff(attempt)
+            else:
+                if response.status_code == 200:
+                    return _input_tokens(response)
+                delay = self._retry_delay(attempt, response)
+                if delay is None:
+                    raise await _error_from_response(response, response.headers.get("request-id"))
             attempt += 1
             await asyncio.sleep(delay)
 
@@ -193,6 +252,17 @@ def _mark_last_message(messages):
     if content[-1].get("type") == "text" and not content[-1].get("text"):
         return messages  # an empty text block cannot carry a cache mark
     return [*messages[:-1], {**last, "content": content}]
+
+
+def _input_tokens(response):
+    try:
+        count = response.json()["input_tokens"]
+        if isinstance(count, int) and not isinstance(count, bool):
+            return count
+    except (ValueError, KeyError, TypeError):
+        pass
+    raise ProviderError("the Anthropic API answered count_tokens without an input_tokens count",
+                        error_type="api_error", request_id=response.headers.get("request-id"))
 
 
 async def _error_from_response(response, request_id):

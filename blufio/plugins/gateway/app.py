@@ -5,6 +5,12 @@ agent, storage, token check, observer and the plugins whose health ``/v1/health`
 Every error, including 404, 405 and 413, is answered in Anthropic's error envelope, and every
 response carries a ``request-id`` header. A turn's reply is written by ``replies`` (JSON or
 SSE) and, on ``/ws``, by ``websocket``.
+
+The Messages API side (what each field and header means here) is described in
+``docs/gateway.md``: requests are checked by ``request``/``messages``, their session found by
+``sessions``, repeated ``Idempotency-Key`` requests answered by ``idempotency``, and browser
+origins handled by ``cors``. ``?beta=true`` is accepted on every route (queries are ignored
+where they mean nothing).
 """
 
 import secrets
@@ -12,15 +18,17 @@ import secrets
 from quart import Quart, Response, g, request, websocket
 from werkzeug.exceptions import HTTPException
 
-from blufio.model import NewMessage
+from blufio.errors import BlufioError
 from blufio.plugins.gateway.errors import GatewayError, unexpected
-from blufio.plugins.gateway.messages import parse_body, parse_messages_request
+from blufio.plugins.gateway.messages import parse_body
 from blufio.plugins.gateway.openapi import openapi_document
 from blufio.plugins.gateway.page import is_page_path
 from blufio.plugins.gateway.replies import error_response, json_reply, stream_reply
+from blufio.plugins.gateway.request import parse_messages_request
+from blufio.plugins.gateway.sessions import CHANNEL, open_session
 
-CHANNEL = "gateway"
 SESSION_HEADER = "x-blufio-session"
+MODEL_CREATED_AT = "1970-01-01T00:00:00Z"  # Anthropic's shape has a release date; we know none
 _PUBLIC_PATHS = {"/v1/health"}
 
 
@@ -34,6 +42,11 @@ def create_app(gateway):
     @app.before_request
     async def authenticate():
         g.request_id = "req_" + secrets.token_hex(12)
+        origin = request.headers.get("origin")
+        if gateway.cors.is_preflight(request.method, request.headers) \
+                and gateway.cors.allows(origin):
+            return Response("", status=204,
+                            headers=gateway.cors.preflight_headers(request.headers))
         if (request.path in _PUBLIC_PATHS or gateway.is_public(request.path)
                 or is_page_path(request.path)):
             return None
@@ -47,10 +60,11 @@ def create_app(gateway):
         response.headers["request-id"] = getattr(g, "request_id", "")
         if getattr(g, "session_id", None):  # errors of a turn name its session too
             response.headers[SESSION_HEADER] = g.session_id
+        gateway.cors.stamp(response, request.headers.get("origin"))
         return response
 
-    @app.errorhandler(GatewayError)
-    async def gateway_error(exc):
+    @app.errorhandler(BlufioError)
+    async def known_error(exc):
         return error_response(exc)
 
     @app.errorhandler(HTTPException)
@@ -92,15 +106,40 @@ def create_app(gateway):
 
     @app.post("/v1/messages")
     async def messages():
-        body = parse_body(await request.get_data())
-        wants_stream = "text/event-stream" in request.headers.get("accept", "")
-        turn = parse_messages_request(body, wants_stream)
-        session_id = g.session_id = await _session_for(
-            gateway, request.headers.get(SESSION_HEADER), turn)
-        events = gateway.agent.submit(session_id, CHANNEL, turn.turn)
-        if turn.stream:
-            return await stream_reply(events, gateway.model_name())
-        return await json_reply(events)
+        key = request.headers.get("idempotency-key")
+        if key:
+            return await gateway.idempotency.run(key, lambda: _answer_turn(gateway))
+        return await _answer_turn(gateway)
+
+    @app.post("/v1/messages/count_tokens")
+    async def count_tokens():
+        turn = parse_messages_request(parse_body(await request.get_data()), counting=True)
+        options = _turn_options(gateway, turn)
+        conversation = turn.conversation
+        session_id = request.headers.get(SESSION_HEADER)
+        if session_id:
+            await _existing_session(gateway, session_id)
+            messages = await gateway.agent.history(session_id)
+            messages += conversation.messages[conversation.turn_index:]
+        else:
+            messages = conversation.messages
+        return {"input_tokens": await gateway.agent.count_tokens(messages, options)}
+
+    @app.get("/v1/models")
+    async def list_models():
+        models = [_model_json(name) for name in gateway.models()]
+        limit = _int_arg("limit", len(models) or 1, 1, 1000)
+        page = models[:limit]
+        return {"data": page, "has_more": len(models) > limit,
+                "first_id": page[0]["id"] if page else None,
+                "last_id": page[-1]["id"] if page else None}
+
+    @app.get("/v1/models/<path:model_id>")
+    async def get_model(model_id):
+        if model_id not in gateway.models():
+            raise GatewayError(404, f"model: '{model_id}' is not one of this gateway's models "
+                                    f"({', '.join(gateway.models())})")
+        return _model_json(model_id)
 
     from blufio.plugins.gateway import page, usage
 
@@ -120,6 +159,10 @@ def create_app(gateway):
         if not gateway.authorized(_bearer(websocket.headers, websocket.args.get("token"))):
             return error_response(GatewayError(401, "missing or invalid token: send an "
                                                      "Authorization header or ?token="))
+        origin = websocket.headers.get("origin")
+        if not gateway.cors.allows_socket(origin, websocket.headers.get("host", "")):
+            return error_response(GatewayError(403, f"origin '{origin}' may not open /ws; "
+                                                     "list it in [gateway] cors_origins"))
         await websocket.accept()
         await serve_socket(gateway, websocket)
         return None
@@ -160,12 +203,26 @@ async def _existing_session(gateway, session_id):
     return session
 
 
-async def _session_for(gateway, header_id, turn):
-    """Continue the session named by the header, or start one seeded with the history."""
-    if header_id:
-        return (await _existing_session(gateway, header_id)).id
-    session = await gateway.agent.new_session(CHANNEL)
-    if turn.history:
-        await gateway.storage.append_messages(
-            session.id, [NewMessage(m["role"], m["content"]) for m in turn.history])
-    return session.id
+async def _answer_turn(gateway):
+    """Check a Messages API request, find its session, run its turn, answer it."""
+    wants_stream = "text/event-stream" in request.headers.get("accept", "")
+    turn = parse_messages_request(parse_body(await request.get_data()), wants_stream)
+    options = _turn_options(gateway, turn)
+    session = await open_session(gateway, request.headers.get(SESSION_HEADER), turn.conversation)
+    g.session_id = session.session_id
+    events = session.track(gateway.agent.submit(session.session_id, CHANNEL,
+                                                turn.conversation.turn, options=options))
+    if turn.stream:
+        return await stream_reply(events, options.model)
+    return await json_reply(events)
+
+
+def _turn_options(gateway, turn):
+    turn.betas = [beta.strip() for header in request.headers.getlist("anthropic-beta")
+                  for beta in header.split(",") if beta.strip()]
+    return turn.turn_options(models=gateway.models(), default_model=gateway.model_name(),
+                             server_tools=gateway.server_tool_names())
+
+
+def _model_json(name):
+    return {"type": "model", "id": name, "display_name": name, "created_at": MODEL_CREATED_AT}

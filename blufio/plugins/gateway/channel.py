@@ -13,7 +13,10 @@ import socket
 
 import blufio
 from blufio.manifest import identity
+from blufio.plugins.gateway.cors import CorsPolicy
+from blufio.plugins.gateway.idempotency import IdempotentRequests
 from blufio.plugins.gateway.relay import Turns
+from blufio.plugins.gateway.sessions import Transcripts
 
 log = logging.getLogger("blufio.gateway")
 
@@ -32,6 +35,10 @@ class GatewayChannel:
         self.ui = config.get("gateway.ui")
         self.drain_timeout = config.get("agent.drain_timeout")
         self._static_token = config.get("gateway.bearer_token") or None
+        self._models = list(config.get("gateway.models") or [])
+        self.cors = CorsPolicy(config.get("gateway.cors_origins") or [])
+        self.transcripts = Transcripts(storage)
+        self.idempotency = IdempotentRequests()
         self.storage = storage
         self.observer = observer
         self.metrics = observer if callable(getattr(observer, "render", None)) else None
@@ -66,7 +73,16 @@ class GatewayChannel:
             getattr(self.metrics, "public", False))
 
     def model_name(self):
+        """The default model: the agent's."""
         return getattr(self.agent, "model", "") or ""
+
+    def models(self):
+        """The models clients may choose (``[gateway] models``; by default the agent's)."""
+        return self._models or [self.model_name()]
+
+    def server_tool_names(self):
+        """The names of the agent's own tools (a client tool may not take one)."""
+        return {tool["name"] for tool in self.agent.tools.definitions()}
 
     async def health(self):
         """``{"status", "version", "plugins": {name: {"status", "detail"}}}``."""

@@ -1,37 +1,28 @@
-"""Anthropic's Messages API shapes: reading a request, writing a message, framing SSE.
+"""Reading a Messages API request's ``messages`` the way Anthropic checks them.
 
-Pure functions and small classes, no I/O: the routes in ``app.py`` feed them.
+Pure functions, no I/O: the routes in ``app.py`` and ``/ws`` feed them. A refusal is a 400
+naming the path of what is wrong (``messages.2.content.0.text: ...``), before anything is
+stored. ``parse_content`` is the one check of message content, for HTTP and ``/ws`` alike.
+
+What passes is normalised: string content becomes a text block, ``cache_control`` marks are
+dropped (the provider places its own) and so are null fields, consecutive messages of one role are merged (as
+Anthropic merges them), and ``role: "system"`` messages are taken out of the conversation:
+their text is added to the system prompt, after the owner's.
 """
 
 import json
-import secrets
 
 from blufio.plugins.gateway.errors import GatewayError
 
-_ROLES = ("user", "assistant")
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
+_SOURCES = {"image": ("base64", "url", "file"),
+            "document": ("base64", "text", "url", "content", "file")}
+_STRIPPED = ("cache_control",)
 
 
-class MessagesRequest:
-    """A checked ``POST /v1/messages`` body. Fields Blufio does not use are ignored, as
-    Anthropic's SDKs send only what the caller set."""
-
-    __slots__ = ("messages", "stream", "model", "max_tokens")
-
-    def __init__(self, messages, stream, model, max_tokens):
-        self.messages = messages  # [{"role", "content": [blocks]}], the last one a user turn
-        self.stream = stream
-        self.model = model
-        self.max_tokens = max_tokens
-
-    @property
-    def history(self):
-        """Every message before the new turn."""
-        return self.messages[:-1]
-
-    @property
-    def turn(self):
-        """The new turn's content blocks."""
-        return self.messages[-1]["content"]
+def fail(where, problem):
+    """Refuse the request: a 400 naming ``where``."""
+    raise GatewayError(400, f"{where}: {problem}")
 
 
 def parse_body(raw):
@@ -47,128 +38,255 @@ def parse_body(raw):
     return body
 
 
-def _fail(field, problem):
-    raise GatewayError(400, f"{field}: {problem}")
+class Conversation:
+    """A request's checked messages: ``messages`` (user and assistant, merged by role) and
+    ``system`` (text blocks of its ``role: "system"`` messages)."""
+
+    __slots__ = ("messages", "system")
+
+    def __init__(self, messages, system):
+        self.messages = messages
+        self.system = system
+
+    @property
+    def turn_index(self):
+        """The index of the new turn: the last user message."""
+        return len(self.messages) - (2 if self.messages[-1]["role"] == "assistant" else 1)
+
+    @property
+    def history(self):
+        """Every message before the new turn."""
+        return self.messages[:self.turn_index]
+
+    @property
+    def turn(self):
+        """The new turn's content blocks."""
+        return self.messages[self.turn_index]["content"]
+
+    @property
+    def prefill(self):
+        """The content of a last assistant message, which the reply continues; or []."""
+        last = self.messages[-1]
+        return last["content"] if last["role"] == "assistant" else []
 
 
-def parse_messages_request(body, wants_event_stream=False):
-    """Check a Messages API body; raise a 400 naming the first field at fault."""
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        _fail("model", "field required: a model name string")
-    max_tokens = body.get("max_tokens")
-    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
-        _fail("max_tokens", "field required: an integer of at least 1")
-    stream = body.get("stream", False)
-    if not isinstance(stream, bool):
-        _fail("stream", "must be true or false")
-    messages = _parse_messages(body.get("messages"))
-    if "system" in body and not isinstance(body["system"], (str, list)):
-        _fail("system", "must be a string or a list of text blocks")
-    return MessagesRequest(messages, stream or wants_event_stream, model, max_tokens)
-
-
-def _parse_messages(messages):
+def parse_messages(messages):
+    """Check a request's ``messages``; return its ``Conversation``."""
     if not isinstance(messages, list) or not messages:
-        _fail("messages", "field required: a non-empty list of messages")
-    checked = []
+        fail("messages", "field required: a non-empty list of messages")
+    checked, system = [], []
     for index, message in enumerate(messages):
         where = f"messages.{index}"
         if not isinstance(message, dict):
-            _fail(where, "must be an object with 'role' and 'content'")
-        if message.get("role") not in _ROLES:
-            _fail(f"{where}.role", "must be 'user' or 'assistant'")
-        checked.append({"role": message["role"],
-                        "content": parse_content(message.get("content"), f"{where}.content")})
-    if checked[-1]["role"] != "user":
-        _fail(f"messages.{len(checked) - 1}.role", "the last message must be from the user")
-    return checked
+            fail(where, "must be an object with 'role' and 'content'")
+        if message.get("role") == "system":
+            system += text_blocks(message.get("content"), f"{where}.content")
+        else:
+            _add_message(checked, message, where)
+    if not checked:
+        fail("messages", "there must be at least one user message besides system messages")
+    if checked[-1]["role"] == "user":
+        _check_answered(checked, f"messages.{len(messages) - 1}")
+    return Conversation(checked, system)
 
 
-def parse_content(content, where="content"):
+def _add_message(checked, message, where):
+    """Check a user or assistant message in its place, and add it to ``checked`` (merged
+    with the one before when both have its role)."""
+    role = message.get("role")
+    if role not in ("user", "assistant"):
+        fail(f"{where}.role", "must be 'user', 'assistant' or 'system'")
+    if not checked and role != "user":
+        fail(f"{where}.role", "the first message must use the 'user' role")
+    content = parse_content(message.get("content"), f"{where}.content", role)
+    previous = checked[-1] if checked else None
+    if role == "user":
+        _check_tool_results(content, previous, where)
+    elif previous is not None and previous["role"] == "user":
+        _check_answered(checked, where)
+    if previous is not None and previous["role"] == role:
+        previous["content"] = [*previous["content"], *content]
+    else:
+        checked.append({"role": role, "content": content})
+
+
+def _check_tool_results(content, previous, where):
+    """A ``tool_result`` must answer a ``tool_use`` of the assistant message just before."""
+    asked = _tool_use_ids(previous) if previous and previous["role"] == "assistant" else set()
+    for index, block in enumerate(content):
+        if block["type"] == "tool_result" and block["tool_use_id"] not in asked:
+            fail(f"{where}.content.{index}.tool_use_id",
+                 f"no tool_use with id '{block['tool_use_id']}' in the previous assistant message")
+
+
+def _check_answered(checked, where):
+    """Every ``tool_use`` of an assistant message must have its ``tool_result`` in the user
+    message after it (checked when the conversation moves on past that user message)."""
+    if len(checked) < 2:
+        return
+    asked = _tool_use_ids(checked[-2])
+    answered = {b.get("tool_use_id") for b in checked[-1]["content"] if b["type"] == "tool_result"}
+    missing = sorted(asked - answered)
+    if missing:
+        fail(where, "tool_use ids were found without tool_result blocks immediately after: "
+                    + ", ".join(missing))
+
+
+def _tool_use_ids(message):
+    return {block["id"] for block in message["content"] if block["type"] == "tool_use"}
+
+
+def text_blocks(content, where):
+    """System text: a string (may be empty) or a list of text blocks, as text blocks."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}] if content else []
+    if not isinstance(content, list):
+        fail(where, "must be a string or a list of text blocks")
+    blocks = []
+    for index, block in enumerate(content):
+        if not isinstance(block, dict) or block.get("type") != "text":
+            fail(f"{where}.{index}", "must be a text block ({\"type\": \"text\", \"text\": ...})")
+        blocks.append(_text(block, f"{where}.{index}"))
+    return blocks
+
+
+def parse_content(content, where="content", role="user"):
     """A message's content as content blocks: a non-empty string, or a non-empty list of
-    blocks that each have a ``type`` (and a text block its ``text``). Else a 400 naming
+    blocks of the types Anthropic accepts from ``role``, each well formed. Else a 400 naming
     ``where``. The one check of content, for HTTP and ``/ws`` alike."""
     if isinstance(content, str):
-        if not content:
-            _fail(where, "must not be empty")
+        if not content.strip():
+            fail(where, "must not be empty or only whitespace")
         return [{"type": "text", "text": content}]
     if not isinstance(content, list) or not content:
-        _fail(where, "must be a string or a non-empty list of content blocks")
-    for index, block in enumerate(content):
-        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-            _fail(f"{where}.{index}", "must be a content block object with a 'type'")
-        if block["type"] == "text" and not isinstance(block.get("text"), str):
-            _fail(f"{where}.{index}.text", "field required: a string")
-    return content
+        fail(where, "must be a string or a non-empty list of content blocks")
+    return [parse_block(block, f"{where}.{index}", role) for index, block in enumerate(content)]
 
 
-def new_message_id():
-    return "msg_" + secrets.token_hex(12)
+def parse_block(block, where, role="user"):
+    """One content block, checked and without ``cache_control``."""
+    if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+        fail(where, "must be a content block object with a 'type'")
+    kind = block["type"]
+    rule = _BLOCKS.get(kind)
+    if rule is None:
+        fail(f"{where}.type", f"unknown content block type '{kind}'; expected one of "
+                              + ", ".join(sorted(_BLOCKS)))
+    roles, check = rule
+    if role not in roles:
+        fail(where, f"a '{kind}' block belongs in a{'n' if roles[0] == 'assistant' else ''} "
+                    f"{roles[0]} message")
+    return check(block, where)
 
 
-def message_body(message_id, model, text, stop_reason, usage):
-    """The complete non-streaming response body."""
-    return {
-        "id": message_id,
-        "type": "message",
-        "role": "assistant",
-        "model": model,
-        "content": [{"type": "text", "text": text}] if text else [],
-        "stop_reason": stop_reason,
-        "stop_sequence": None,
-        "usage": usage,
-    }
+def _clean(block):
+    """The block without cache marks and without null fields (SDKs dump their models with
+    ``"citations": null`` and the like; they mean nothing)."""
+    return {key: value for key, value in block.items()
+            if key not in _STRIPPED and value is not None}
 
 
-def sse(event, data):
-    """One server-sent event, with its ``event:`` line (the SDK drops events without one)."""
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+def _string(block, name, where, *, empty=False):
+    value = block.get(name)
+    if not isinstance(value, str) or (not empty and not value):
+        fail(f"{where}.{name}", "field required: a non-empty string" if not empty
+             else "field required: a string")
+    return value
 
 
-class EventStream:
-    """Writes the Messages API event sequence for one streamed reply.
+def _text(block, where):
+    text = block.get("text")
+    if not isinstance(text, str):
+        fail(f"{where}.text", "field required: a string")
+    if not text.strip():
+        fail(f"{where}.text", "text content blocks must contain non-whitespace text")
+    return _clean(block)
 
-    ``start`` → ``text`` (any number) → ``finish`` (or ``error``); one text content block at
-    index 0, opened by its first delta.
-    """
 
-    def __init__(self, message_id, model):
-        self.message_id = message_id
-        self.model = model
-        self._block_open = False
+def _media(block, where):
+    source = block.get("source")
+    allowed = _SOURCES[block["type"]]
+    if not isinstance(source, dict) or source.get("type") not in allowed:
+        fail(f"{where}.source", f"field required: an object whose type is one of "
+                                f"{', '.join(allowed)}")
+    if block["type"] == "image" and source["type"] == "base64" \
+            and source.get("media_type") not in IMAGE_TYPES:
+        fail(f"{where}.source.media_type", f"must be one of {', '.join(IMAGE_TYPES)}")
+    if source["type"] in ("base64", "text"):
+        _string(source, "data", f"{where}.source")
+    elif source["type"] == "url":
+        _string(source, "url", f"{where}.source")
+    elif source["type"] == "file":
+        _string(source, "file_id", f"{where}.source")
+    return _clean(block)
 
-    def start(self):
-        message = message_body(self.message_id, self.model, "", None,
-                               {"input_tokens": 0, "output_tokens": 0})
-        return sse("message_start", {"type": "message_start", "message": message})
 
-    def text(self, text):
-        out = b""
-        if not self._block_open:
-            self._block_open = True
-            out += sse("content_block_start", {"type": "content_block_start", "index": 0,
-                                               "content_block": {"type": "text", "text": ""}})
-        return out + sse("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                                 "delta": {"type": "text_delta", "text": text}})
+def _tool_use(block, where):
+    _string(block, "id", where)
+    _string(block, "name", where)
+    if not isinstance(block.get("input"), dict):
+        fail(f"{where}.input", "field required: an object")
+    return _clean(block)
 
-    def finish(self, stop_reason, usage):
-        out = self._close_block()
-        out += sse("message_delta", {"type": "message_delta",
-                                     "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-                                     "usage": usage})
-        return out + sse("message_stop", {"type": "message_stop"})
 
-    def error(self, error_type, message):
-        return self._close_block() + sse("error", {"type": "error", "error": {
-            "type": error_type, "message": message}})
+def _tool_result(block, where):
+    _string(block, "tool_use_id", where)
+    if "is_error" in block and not isinstance(block["is_error"], bool):
+        fail(f"{where}.is_error", "must be true or false")
+    cleaned = _clean(block)
+    content = block.get("content")
+    if isinstance(content, list):
+        cleaned["content"] = [_result_part(part, f"{where}.content.{index}")
+                              for index, part in enumerate(content)]
+    elif content is not None and not isinstance(content, str):
+        fail(f"{where}.content", "must be a string or a list of content blocks")
+    return cleaned
 
-    @staticmethod
-    def ping():
-        return sse("ping", {"type": "ping"})
 
-    def _close_block(self):
-        if not self._block_open:
-            return b""
-        self._block_open = False
-        return sse("content_block_stop", {"type": "content_block_stop", "index": 0})
+def _result_part(part, where):
+    if isinstance(part, dict) and part.get("type") not in _RESULT_PARTS:
+        fail(f"{where}.type", "a tool_result holds text, image, document or search_result "
+                              "blocks")
+    return parse_block(part, where, "user")
+
+
+def _thinking(block, where):
+    _string(block, "thinking", where, empty=True)
+    _string(block, "signature", where, empty=True)
+    return _clean(block)
+
+
+def _redacted(block, where):
+    _string(block, "data", where)
+    return _clean(block)
+
+
+def _server_result(block, where):
+    _string(block, "tool_use_id", where)
+    return _clean(block)
+
+
+def _search_result(block, where):
+    _string(block, "source", where)
+    _string(block, "title", where, empty=True)
+    if not isinstance(block.get("content"), list):
+        fail(f"{where}.content", "field required: a list of text blocks")
+    return {**_clean(block), "content": text_blocks(block["content"], f"{where}.content")}
+
+
+_ANY, _USER, _ASSISTANT = ("user", "assistant"), ("user",), ("assistant",)
+# type -> (roles that may send it, check); Anthropic's block types a client may send.
+_BLOCKS = {
+    "text": (_ANY, _text),
+    "image": (_ANY, _media),
+    "document": (_ANY, _media),
+    "search_result": (_ANY, _search_result),
+    "tool_use": (_ASSISTANT, _tool_use),
+    "tool_result": (_USER, _tool_result),
+    "thinking": (_ASSISTANT, _thinking),
+    "redacted_thinking": (_ASSISTANT, _redacted),
+    "server_tool_use": (_ASSISTANT, _tool_use),
+    "web_search_tool_result": (_ASSISTANT, _server_result),
+    "web_fetch_tool_result": (_ASSISTANT, _server_result),
+}
+_RESULT_PARTS = ("text", "image", "document", "search_result")

@@ -35,8 +35,11 @@ _SCHEMAS = {
     },
     "MessagesRequest": {
         "type": "object", "required": ["model", "max_tokens", "messages"],
-        "description": "Anthropic's Messages API request. The agent answers with its own "
-                       "model, system prompt and tools; other fields are accepted and ignored.",
+        "description": "Anthropic's Messages API request (docs/gateway.md has every field). "
+                       "The owner's system prompt comes first, the client's system after it; "
+                       "client tools are offered beside the agent's; max_tokens is capped by "
+                       "the owner; a model not in GET /v1/models gets the default. Unknown "
+                       "fields are ignored.",
         "properties": {
             "model": {"type": "string", "minLength": 1},
             "max_tokens": {"type": "integer", "minimum": 1},
@@ -44,8 +47,45 @@ _SCHEMAS = {
             "system": {"oneOf": [{"type": "string"}, {"type": "array"}]},
             "messages": {"type": "array", "minItems": 1, "items": {
                 "type": "object", "required": ["role", "content"],
-                "properties": {"role": {"enum": ["user", "assistant"]}, "content": _CONTENT}}},
+                "properties": {"role": {"enum": ["user", "assistant", "system"]},
+                               "content": _CONTENT}}},
+            "tools": {"type": "array", "items": {
+                "type": "object", "required": ["name"],
+                "properties": {"name": {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,128}$"},
+                               "description": {"type": "string"},
+                               "input_schema": {"type": "object"}}}},
+            "tool_choice": {"type": "object", "required": ["type"], "properties": {
+                "type": {"enum": ["auto", "any", "tool", "none"]}, "name": {"type": "string"},
+                "disable_parallel_tool_use": {"type": "boolean"}}},
+            "stop_sequences": {"type": "array", "items": {"type": "string"}},
+            "temperature": {"type": "number", "minimum": 0, "maximum": 1},
+            "top_p": {"type": "number", "minimum": 0, "maximum": 1},
+            "top_k": {"type": "integer", "minimum": 0},
+            "thinking": {"type": "object", "required": ["type"], "properties": {
+                "type": {"enum": ["enabled", "disabled"]},
+                "budget_tokens": {"type": "integer", "minimum": 1024}}},
+            "metadata": {"type": "object", "properties": {"user_id": {"type": "string"}}},
         },
+    },
+    "CountTokensRequest": {
+        "allOf": [{"$ref": "#/components/schemas/MessagesRequest"}],
+        "description": "As MessagesRequest; max_tokens and stream are not needed.",
+    },
+    "TokenCount": {
+        "type": "object", "required": ["input_tokens"],
+        "properties": {"input_tokens": {"type": "integer"}},
+    },
+    "Model": {
+        "type": "object", "required": ["type", "id", "display_name", "created_at"],
+        "properties": {"type": {"const": "model"}, "id": {"type": "string"},
+                       "display_name": {"type": "string"}, "created_at": {"type": "string"}},
+    },
+    "ModelList": {
+        "type": "object", "required": ["data", "has_more", "first_id", "last_id"],
+        "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Model"}},
+                       "has_more": {"type": "boolean"},
+                       "first_id": {"type": ["string", "null"]},
+                       "last_id": {"type": ["string", "null"]}},
     },
     "Usage": {
         "type": "object",
@@ -97,17 +137,45 @@ def openapi_document(metrics=False, ui=False):
                       "schema": {"type": "string"},
                       "description": "Continue this session; without it a new session is "
                                      "seeded with the request's messages"}
+    beta_header = {"name": "anthropic-beta", "in": "header", "required": False,
+                   "schema": {"type": "string"},
+                   "description": "Beta flags; those the provider plugin knows are forwarded"}
+    idempotency_header = {"name": "Idempotency-Key", "in": "header", "required": False,
+                          "schema": {"type": "string"},
+                          "description": "A repeat gets the first answer (409 while it runs)"}
+    beta_query = {"name": "beta", "in": "query", "required": False,
+                  "schema": {"type": "boolean"}, "description": "Accepted and ignored"}
     paths = {
         "/v1/messages": {"post": {
             "summary": "Send a turn to the agent (Anthropic's Messages API)",
-            "parameters": [session_header],
+            "parameters": [session_header, beta_header, idempotency_header, beta_query],
             "requestBody": {"required": True, "content": {"application/json": {
                 "schema": {"$ref": "#/components/schemas/MessagesRequest"}}}},
             "responses": {
                 "200": {"description": "The reply, or with stream=true its server-sent events",
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Message"}},
                                     "text/event-stream": {"schema": {"type": "string"}}}},
-                **_errors(400, 401, 402, 404, 413, 429, 500, 503, 529)}}},
+                **_errors(400, 401, 402, 404, 409, 413, 429, 500, 503, 529)}}},
+        "/v1/messages/count_tokens": {"post": {
+            "summary": "Count the input tokens the provider would receive for a request",
+            "parameters": [session_header, beta_header, beta_query],
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/CountTokensRequest"}}}},
+            "responses": {"200": _json({"$ref": "#/components/schemas/TokenCount"}, "The count"),
+                          **_errors(400, 401, 404, 429, 500, 503, 529)}}},
+        "/v1/models": {"get": {
+            "summary": "The models clients may choose ([gateway] models)",
+            "parameters": [{"name": "limit", "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                           beta_query],
+            "responses": {"200": _json({"$ref": "#/components/schemas/ModelList"}, "The models"),
+                          **_errors(400, 401)}}},
+        "/v1/models/{model_id}": {"get": {
+            "summary": "One of the models clients may choose",
+            "parameters": [{"name": "model_id", "in": "path", "required": True,
+                            "schema": {"type": "string"}}, beta_query],
+            "responses": {"200": _json({"$ref": "#/components/schemas/Model"}, "The model"),
+                          **_errors(401, 404)}}},
         "/v1/sessions": {"get": {
             "summary": "List sessions, most recently active first",
             "parameters": [

@@ -14,9 +14,10 @@ from quart import Response, g
 from blufio.agent.events import EventRenderer, TurnError, is_outcome
 from blufio.errors import BlufioError
 from blufio.plugins.gateway.errors import GatewayError, error_body
-from blufio.plugins.gateway.messages import EventStream, message_body, new_message_id
+from blufio.plugins.gateway.sse import EventStream, message_body, new_message_id, reply_content
 
 PING_INTERVAL = 10.0  # seconds between SSE pings while the agent is busy (e.g. in a tool)
+OVERLOAD_RETRY_AFTER = "2"  # seconds, on a 429 or 529 passed on: short, as clients obey it
 _PING = object()
 
 
@@ -29,6 +30,8 @@ def error_response(exc):
                         content_type="application/json")
     if error.retryable is not None:
         response.headers["x-should-retry"] = "true" if error.retryable else "false"
+    if error.http_status in (429, 529):
+        response.headers["retry-after"] = OVERLOAD_RETRY_AFTER
     return response
 
 
@@ -38,8 +41,9 @@ class _JSONReply(EventRenderer):
     answer = None
 
     async def on_turn_complete(self, event):
-        self.answer = message_body(new_message_id(), event.model, event.text,
-                                   event.stop_reason, event.usage.as_dict())
+        self.answer = message_body(new_message_id(), event.model,
+                                   reply_content(event.text, event.tool_uses),
+                                   event.stop_reason, event.usage.as_dict(), event.stop_sequence)
 
     async def on_turn_error(self, event):
         self.answer = error_response(event.error)
@@ -65,7 +69,8 @@ class _EventStreamReply(EventRenderer):
 
     async def on_turn_complete(self, event):
         self.stream.model = event.model
-        return self.stream.finish(event.stop_reason, event.usage.as_dict())
+        return self.stream.finish(event.stop_reason, event.usage.as_dict(),
+                                  event.stop_sequence, event.tool_uses)
 
     async def on_turn_error(self, event):
         error = BlufioError.wrap(event.error)

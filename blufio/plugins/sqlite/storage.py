@@ -133,6 +133,12 @@ class SqliteStorage:
         rows = await self._read("SELECT * FROM sessions WHERE id = ?", (session_id,))
         return _session(rows[0]) if rows else None
 
+    async def delete_session(self, session_id):
+        # messages and inbound entries go with it (ON DELETE CASCADE); the ledger stays
+        cursor = await self._write(lambda conn: conn.execute(
+            "DELETE FROM sessions WHERE id = ?", (session_id,)))
+        return cursor.rowcount > 0
+
     async def list_sessions(self, *, limit=50, offset=0, channel=None):
         where, params = ("WHERE channel = ?", [channel]) if channel else ("", [])
         rows = await self._read(f"SELECT * FROM sessions {where} ORDER BY updated_at DESC, "

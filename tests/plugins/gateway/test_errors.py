@@ -18,34 +18,35 @@ GENERIC = "internal error while answering; the server log has the details"
 UNREACHABLE = "the model provider could not be reached: "
 
 # What Anthropic answered -> what the gateway answers: status, error type, the start of the
-# message, and x-should-retry (None: not sent).
+# message, and x-should-retry: always "false", as the provider plugin has already spent the
+# one retry budget.
 PROVIDER_FAILURES = {
     "400": (lambda: http_error(400), 400, "invalid_request_error",
-            "the Anthropic API rejected the request (HTTP 400", None),
+            "the Anthropic API rejected the request (HTTP 400", "false"),
     "401": (lambda: http_error(401), 502, "api_error",
             "the model provider refused Blufio's credentials: the Anthropic API refused", "false"),
     "403": (lambda: http_error(403), 502, "api_error",
             "the model provider refused Blufio's credentials: the Anthropic API denied", "false"),
     "404": (lambda: http_error(404), 400, "not_found_error",
-            "the Anthropic API does not know that resource", None),
+            "the Anthropic API does not know that resource", "false"),
     "413": (lambda: http_error(413, "request_too_large"), 413, "request_too_large",
-            "the Anthropic API found the request too large", None),
+            "the Anthropic API found the request too large", "false"),
     "429": (lambda: http_error(429), 429, "rate_limit_error",
-            "the Anthropic API is rate limiting this key", None),
-    "500": (lambda: http_error(500), 500, "api_error", "the Anthropic API failed (HTTP 500", None),
+            "the Anthropic API is rate limiting this key", "false"),
+    "500": (lambda: http_error(500), 500, "api_error", "the Anthropic API failed (HTTP 500", "false"),
     "504": (lambda: http_error(504, "timeout_error"), 504, "timeout_error",
-            "the Anthropic API failed (HTTP 504", None),
+            "the Anthropic API failed (HTTP 504", "false"),
     "529": (lambda: http_error(529), 529, "overloaded_error", "the Anthropic API is overloaded",
-            None),
+            "false"),
     "overloaded mid-stream": (lambda: stream_error("Hel", "overloaded_error"), 529,
-                              "overloaded_error", "the Anthropic API failed mid-stream", None),
+                              "overloaded_error", "the Anthropic API failed mid-stream", "false"),
     "odd error mid-stream": (lambda: stream_error("Hel", "invalid_request_error"), 503,
                              "api_error", UNREACHABLE + "the Anthropic API failed mid-stream",
-                             None),
+                             "false"),
     "dropped stream": (lambda: dropped("Hel"), 503, "api_error",
-                       UNREACHABLE + "the connection to the Anthropic API failed", None),
+                       UNREACHABLE + "the connection to the Anthropic API failed", "false"),
     "malformed stream": (lambda: malformed("Hel"), 500, "api_error",
-                         "the Anthropic API sent a malformed event", None),
+                         "the Anthropic API sent a malformed event", "false"),
 }
 
 

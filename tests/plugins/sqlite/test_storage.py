@@ -186,3 +186,18 @@ async def test_a_message_answered_at_once_is_queued_already_claimed(storage):
     assert await storage.claim(inbound.id) is False  # nobody else can take it
     assert await storage.reset_processing(channels=["telegram"]) == 0  # other channels untouched
     assert await storage.reset_processing(channels=["gateway"]) == 1  # a crash returns it
+
+
+async def test_deleting_a_session_removes_its_messages_and_queue_but_not_its_costs(storage):
+    from blufio.model import CostEntry, NewMessage, Usage, text_blocks
+
+    session = await storage.create_session("gateway")
+    await storage.append_messages(session.id, [NewMessage("user", text_blocks("hi"))])
+    inbound = await storage.enqueue(session.id, "gateway", text_blocks("again"))
+    await storage.record_cost(CostEntry(session.id, "m", Usage(1, 1), 0.5))
+    assert await storage.delete_session(session.id) is True
+    assert await storage.get_session(session.id) is None
+    assert await storage.get_messages(session.id) == []
+    assert inbound.id not in [entry.id for entry in await storage.unfinished()]
+    assert [entry.cost_usd for entry in await storage.cost_entries(session_id=session.id)] == [0.5]
+    assert await storage.delete_session(session.id) is False
