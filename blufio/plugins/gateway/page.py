@@ -44,12 +44,22 @@ def content_security_policy(host):
             "frame-ancestors 'none'")
 
 
+def versioned(files):
+    """``(files, etags)``: ``index.html`` names each file with ``?v=<its hash>``, so a
+    browser may keep those files for good and still never runs a stale one."""
+    etags = {name: hashlib.sha256(data).hexdigest()[:20] for name, data in files.items()}
+    html = files["index.html"]
+    for name, etag in etags.items():
+        html = html.replace(f'"/ui/{name}"'.encode(), f'"/ui/{name}?v={etag}"'.encode())
+    files = {**files, "index.html": html}
+    return files, {**etags, "index.html": hashlib.sha256(html).hexdigest()[:20]}
+
+
 def add_routes(app, gateway):
     """Serve the page on ``app`` when ``[gateway] ui`` is on."""
     if not gateway.ui:
         return
-    files = page_files()
-    etags = {name: hashlib.sha256(data).hexdigest()[:20] for name, data in files.items()}
+    files, etags = versioned(page_files())
 
     def answer(name):
         if name not in files or (name == "index.html" and request.path != "/"):
@@ -58,12 +68,13 @@ def add_routes(app, gateway):
             response = Response(b"", status=304)
         else:
             response = Response(files[name], content_type=_TYPES[os.path.splitext(name)[1]])
+        current = name != "index.html" and request.args.get("v") == etags[name]
         response.headers.update({
             "content-security-policy": content_security_policy(request.host),
             "x-content-type-options": "nosniff",
             "referrer-policy": "no-referrer",
             "x-frame-options": "DENY",
-            "cache-control": "no-cache",
+            "cache-control": "public, max-age=31536000, immutable" if current else "no-cache",
             "etag": f'"{etags[name]}"'})
         return response
 

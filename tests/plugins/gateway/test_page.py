@@ -21,7 +21,7 @@ def test_the_page_is_small_and_needs_nothing_from_outside():
                              r"\beval\(|new Function", text), name
     html = files["index.html"].decode()
     assert "<script>" not in html and "style=" not in html and "<style" not in html
-    assert set(re.findall(r'(?:src|href)="/ui/([^"]+)"', html)) <= set(files)
+    assert set(re.findall(r'(?:src|href)="/ui/([^"?]+)', html)) <= set(files)
 
 
 def test_the_page_and_its_files_are_served_without_a_token(gateway):
@@ -56,6 +56,15 @@ def test_an_unchanged_file_is_answered_304(gateway):
     first = httpx.get(f"{gateway.url}/ui/app.js")
     again = httpx.get(f"{gateway.url}/ui/app.js", headers={"if-none-match": first.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
+
+
+def test_the_page_names_its_files_by_version_and_those_are_kept_for_good(gateway):
+    page = httpx.get(f"{gateway.url}/")
+    assert page.headers["cache-control"] == "no-cache"  # the page itself is always checked
+    script = re.search(r'src="(/ui/app\.js\?v=\w+)"', page.text).group(1)
+    assert "immutable" in httpx.get(f"{gateway.url}{script}").headers["cache-control"]
+    stale = httpx.get(f"{gateway.url}/ui/app.js?v=old")
+    assert stale.status_code == 200 and stale.headers["cache-control"] == "no-cache"
 
 
 @pytest.fixture
