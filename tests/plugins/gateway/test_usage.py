@@ -42,12 +42,13 @@ def test_a_turn_moves_the_spend_and_shows_in_its_session(budgeted, fake_anthropi
         while (frame := json.loads(socket.recv(timeout=10)))["type"] != "message":
             pass
     report = usage(budgeted, f"?session_id={frame['session_id']}")
-    assert frame["cost_usd"] > 0
-    assert report["today"]["cost_usd"] == pytest.approx(frame["cost_usd"])
-    assert report["today"]["remaining_usd"] == pytest.approx(5 - frame["cost_usd"])
-    session = report["session"]
-    assert session["cost_usd"] == pytest.approx(frame["cost_usd"])
-    assert session["usage"]["input_tokens"] == 1000 and len(session["calls"]) == 1
+    today, session = report["today"], report["session"]
+    assert frame["cost_usd"] == pytest.approx((1000 * 3 + 200 * 15) / 1e6)  # Sonnet's prices
+    assert today["cost_usd"] >= frame["cost_usd"] - 1e-9  # the ledger: every call, at once
+    assert today["remaining_usd"] == pytest.approx(5 - today["cost_usd"])
+    assert session["cost_usd"] == pytest.approx(sum(c["cost_usd"] for c in session["calls"]))
+    assert any(c["usage"]["input_tokens"] == 1000 for c in session["calls"])
+    assert session["usage"]["input_tokens"] >= 1000
 
 
 def test_usage_needs_a_token_and_a_known_session(gateway):
