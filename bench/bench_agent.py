@@ -78,7 +78,7 @@ async def bench(turns, growing):
             if not growing:
                 messages = [{"role": "user", "content": [{"type": "text", "text": text}]}]
             else:
-                history = await agent._history(session.id)
+                _, history = await agent._history(session.id)
                 messages = history + [{"role": "user", "content": [{"type": "text", "text": text}]}]
             b = await baseline(messages)
             a = await agent_turn(text)

@@ -1,10 +1,12 @@
-"""An Anthropic Messages API stand-in that answers instantly, for benchmarks.
+"""An Anthropic Messages API and OpenAI Chat Completions stand-in that answers instantly.
 
     python3 bench/instant_provider.py        # prints its base URL, serves until killed
 
 Every ``POST /v1/messages`` gets the same short streamed reply (the documented event
-sequence), sent from pre-rendered bytes over keep-alive connections, so it costs far less
-per request than the server it benchmarks. Tests use the scriptable fake in tests/fakes.
+sequence), and every ``POST /v1/chat/completions`` the same reply as Chat Completions chunks
+(with usage, then ``[DONE]``), sent from pre-rendered bytes over keep-alive connections, so
+it costs far less per request than the server it benchmarks. Tests use the scriptable fakes
+in tests/fakes.
 """
 
 import asyncio
@@ -31,8 +33,30 @@ _BODY = "".join([
                              "stop_sequence": None}, "usage": {"output_tokens": 2}}),
     _event("message_stop", {"type": "message_stop"}),
 ]).encode()
-_RESPONSE = (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nrequest-id: req_bench\r\n"
-             b"content-length: %d\r\n\r\n" % len(_BODY)) + _BODY
+
+
+def _chunk(delta, finish_reason=None, **extra):
+    return "data: " + json.dumps({
+        "id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1700000000,
+        "model": "gpt-4.1-mini", "choices": [] if delta is None else [
+            {"index": 0, "delta": delta, "finish_reason": finish_reason}], **extra}) + "\n\n"
+
+
+_CHAT_BODY = "".join([
+    _chunk({"role": "assistant", "content": ""}), _chunk({"content": "Hello"}),
+    _chunk({"content": " there"}), _chunk({}, "stop"),
+    _chunk(None, usage={"prompt_tokens": 10, "completion_tokens": 2, "total_tokens": 12}),
+    "data: [DONE]\n\n",
+]).encode()
+
+
+def _response(body):
+    return (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nrequest-id: req_bench\r\n"
+            b"content-length: %d\r\n\r\n" % len(body)) + body
+
+
+_RESPONSE = _response(_BODY)
+_CHAT_RESPONSE = _response(_CHAT_BODY)
 
 
 async def _serve(reader, writer):
@@ -44,7 +68,7 @@ async def _serve(reader, writer):
                 if line[:15].lower() == b"content-length:":
                     length = int(line[15:])
             await reader.readexactly(length)
-            writer.write(_RESPONSE)
+            writer.write(_CHAT_RESPONSE if b" /v1/chat/completions " in head[:80] else _RESPONSE)
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
         pass

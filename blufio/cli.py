@@ -43,6 +43,30 @@ COMMANDS = [
             ["  --name N                A name for the new token, shown by 'auth list'.",
              "  --expires D             How long the new token lives: 30s, 15m, 1h or 30d",
              "                          (default: [auth] default_expiry)."]),
+    Command("memory", "blufio.commands.memory",
+            ["memory list [--json] [--limit N]", "memory search QUERY [--json] [--limit N]",
+             "memory add TEXT [--tags T]", "memory forget ID", "memory export"],
+            ["  --limit N               How many memories or results to show (default 20).",
+             "  --tags T                Comma-separated tags for the new memory."],
+            needs="storage"),
+    Command("schedule", "blufio.commands.schedule",
+            ["schedule add CRON TEXT --to TARGET [--tz Z] [--max-usd X]",
+             "schedule add (--at T | --in D) TEXT --to TARGET [--tz Z] [--max-usd X]",
+             "schedule list [--json]", "schedule remove ID", "schedule pause ID",
+             "schedule resume ID", "schedule run ID"],
+            ["  --at T                  Run once at T: 2026-12-01T09:00 or 09:00 (next one),",
+             "                          in --tz.",
+             "  --in D                  Run once after D: 30s, 15m, 2h, 1d or 1h30m.",
+             "  --to TARGET             Where runs are answered: telegram:CHAT_ID or session:ID.",
+             "  --tz Z                  IANA time zone of CRON or --at (default: [schedules]",
+             "                          timezone).",
+             "  --max-usd X             Pause the schedule after a run that cost more than X USD.",
+             "  --max-usd-day X         schedule add: pause the schedule once its runs cost X",
+             "                          USD in a (UTC) day.",
+             "  --catch-up C            schedule add: a run missed while Blufio was down runs",
+             "                          once on start, or is skipped: once or skip (default:",
+             "                          [schedules] catch_up)."],
+            needs="storage"),
 ]
 
 OPTIONS = [
@@ -167,6 +191,8 @@ def _parse(argv):
     """docopt-ng, with usage errors as a UsageError (exit 2)."""
     from docopt import DocoptExit, docopt
 
+    from blufio.hints import command
+
     usage = usage_text()
     try:
         return docopt(usage, argv=argv, default_help=False)
@@ -175,7 +201,7 @@ def _parse(argv):
 
         raise UsageError(f"unrecognised command line: blufio {' '.join(argv)}\n"
                          f"{usage.split('Options:')[0].split('Usage:')[1].rstrip()}\n"
-                         "Run 'blufio --help' for the options.") from None
+                         f"Run '{command('--help')}' for the options.") from None
 
 
 def _print_version():

@@ -15,9 +15,11 @@ its class matches the Protocol, its identity agrees with its ``plugin.toml``, an
 from __future__ import annotations
 
 import inspect
-from typing import TYPE_CHECKING, AsyncIterator, Mapping, Optional, Protocol, runtime_checkable
+from typing import (TYPE_CHECKING, AsyncIterator, Mapping, Optional, Protocol, Sequence,
+                    runtime_checkable)
 
-from blufio.model import CostEntry, Inbound, Message, NewMessage, Session
+from blufio.model import (CostEntry, Inbound, Memory, MemoryHit, Message, NewMessage, Schedule,
+                          ScheduleRun, Session)
 
 if TYPE_CHECKING:  # imported for the annotations only: the agent is heavy to import
     from blufio.agent.cost import Price
@@ -74,7 +76,8 @@ class Provider(PluginAdapter, Protocol):
 
 @runtime_checkable
 class Storage(PluginAdapter, Protocol):
-    """Durable sessions, messages, the inbound queue, the cost ledger and small state.
+    """Durable sessions, messages, the inbound queue, the cost ledger, small state and
+    schedules.
 
     A turn is crash-safe: the inbound message is queued (``enqueue``) before it is
     processed, and ``finish_turn`` stores the turn's messages and marks the inbound entry
@@ -137,6 +140,99 @@ class Storage(PluginAdapter, Protocol):
 
     async def set_state(self, key: str, value: str) -> None: ...
 
+    # -- memory: saved memories, search over them and every stored message, summaries --
+    # Items are numbered as in search: a message by its id, a memory by its id negated.
+
+    async def save_memory(self, text: str, *, session_id: Optional[str] = None,
+                          message_id: Optional[int] = None, channel: str = "",
+                          tags: Sequence[str] = ()) -> Memory:
+        """Save ``text`` to remember; UsageError when it is empty or too long."""
+
+    async def get_memory(self, memory_id: int) -> Optional[Memory]: ...
+
+    async def list_memories(self, *, limit: int = 50, offset: int = 0) -> list[Memory]:
+        """Newest first."""
+
+    async def count_memories(self) -> int: ...
+
+    async def forget_memory(self, memory_id: int) -> bool:
+        """Remove the memory, its index entries and its vector; False if there was none."""
+
+    async def forget_message(self, message_id: int) -> bool:
+        """Blank what a message said (the message stays) and unindex it; False if none."""
+
+    async def search_memory(self, query: str, *, limit: int = 10,
+                            vector: Optional[list[float]] = None, model: Optional[str] = None,
+                            channel: Optional[str] = None, exclude_session: Optional[str] = None,
+                            min_similarity: float = 0.0) -> list[MemoryHit]:
+        """Memories and messages relevant to ``query``, best first: lexical (BM25) always,
+        fused by reciprocal rank with the vector ranking when ``vector`` (made by
+        ``model``) is given. Query syntax is never interpreted; an empty query finds
+        nothing."""
+
+    async def unembedded(self, model: str, *, limit: int = 64) -> list[tuple[int, str]]:
+        """Up to ``limit`` ``(item, text)`` without a vector of ``model``, newest first."""
+
+    async def store_vectors(self, model: str, pairs: list) -> None:
+        """Store ``(item, vector or None)`` pairs made by ``model`` (None: nothing to embed)."""
+
+    async def get_summary(self, session_id: str) -> Optional[tuple[int, str]]:
+        """``(through_id, text)``: the summary standing for messages up to ``through_id``."""
+
+    async def save_summary(self, session_id: str, through_id: int, text: str) -> None: ...
+
+    # -- schedules (``blufio.scheduler``); times are ISO-8601 UTC strings as stored --------
+
+    async def create_schedule(self, schedule: Schedule) -> Schedule:
+        """Store ``schedule`` under a new short id (its ``id`` is ignored); return it."""
+
+    async def get_schedule(self, schedule_id: str) -> Optional[Schedule]: ...
+
+    async def list_schedules(self, *, target: Optional[str] = None) -> list[Schedule]:
+        """Active schedules by next run, then the others."""
+
+    async def delete_schedule(self, schedule_id: str) -> bool:
+        """Remove a schedule and its runs; False if there was none."""
+
+    async def set_schedule_status(self, schedule_id: str, status: str, *, reason: str = "",
+                                  next_run_at: Optional[str] = None,
+                                  only_from: Optional[tuple] = None) -> Optional[Schedule]:
+        """Set status, ``paused_reason`` and ``next_run_at`` (only from the statuses
+        ``only_from`` when given); the schedule, or None when nothing changed."""
+
+    async def request_schedule_run(self, schedule_id: str) -> bool:
+        """Ask for one run now, besides the schedule's own times."""
+
+    async def due_schedules(self, now: str, *, limit: int = 200) -> list[Schedule]:
+        """Active schedules due at ``now``, and those asked to run now."""
+
+    async def next_schedule_due(self) -> Optional[str]:
+        """When the next run is due (a run asked for: at once); None if none is."""
+
+    async def start_schedule_run(self, schedule_id: str, *, due_at: str, outcome: str,
+                                 next_run_at: Optional[str], status: str,
+                                 expected_next: Optional[str] = None, manual: bool = False,
+                                 inbound: Optional[dict] = None, error: str = "",
+                                 paused_reason: str = "", started_at: Optional[str] = None
+                                 ) -> Optional[tuple[ScheduleRun, Optional[Inbound]]]:
+        """In one transaction: check the schedule is still due as the caller saw it, record
+        the run, queue ``inbound`` (the run's prompt) and move the schedule on. None when
+        the schedule had changed, so a run never starts twice."""
+
+    async def finish_schedule_run(self, run_id: int, outcome: str,
+                                  error: str = "") -> Optional[ScheduleRun]:
+        """End a running run, costed from the ledger while its entry was answered."""
+
+    async def running_schedule_runs(self) -> list[tuple[ScheduleRun, Optional[str], str]]:
+        """Unfinished runs with their inbound entry's status and error."""
+
+    async def schedule_runs(self, schedule_id: str, *, limit: int = 20) -> list[ScheduleRun]:
+        """The schedule's last runs, newest first."""
+
+    async def scheduled_cost_since(self, since: str, *,
+                                   schedule_id: Optional[str] = None) -> float:
+        """USD spent by runs started since ``since`` (of one schedule, or all)."""
+
 
 @runtime_checkable
 class Channel(PluginAdapter, Protocol):
@@ -173,6 +269,15 @@ class Observability(PluginAdapter, Protocol):
 
     def error(self, kind: str) -> None: ...
 
+    def provider_call(self, provider: str, model: str, outcome: str) -> None:
+        """A call to a provider plugin ended: ``outcome`` is ``ok`` or ``error``."""
+
+    def fallback(self, failed: str, to: str) -> None:
+        """A call moved from provider ``failed`` (it failed before any output) to ``to``."""
+
+    def schedule_run(self, outcome: str) -> None:
+        """A scheduled run ended: ``ok``, ``failed``, ``skipped`` or ``capped``."""
+
 
 @runtime_checkable
 class Auth(PluginAdapter, Protocol):
@@ -201,11 +306,16 @@ class TokenIssuer(Auth, Protocol):
 
 @runtime_checkable
 class Embedding(PluginAdapter, Protocol):
-    """Turns texts into vectors of ``dimensions`` floats (no plugin of this kind yet)."""
+    """Turns texts into vectors of ``dimensions`` floats (0 until the first answer when the
+    model decides). ``vector_model`` labels the vectors it makes: vectors of different
+    labels are never compared, and a new label is re-embedded in the background. Failures
+    raise ``blufio.errors.EmbeddingError``."""
 
     dimensions: int
+    vector_model: str
 
-    async def embed(self, texts: list[str]) -> list[list[float]]: ...
+    async def embed(self, texts: list[str]) -> list[list[float]]:
+        """One vector per text, in order."""
 
 
 @runtime_checkable

@@ -12,9 +12,12 @@
     ├── ProviderError                 the model provider failed
     │   ├── ProviderUnavailableError  no usable answer came: network, timeout, a cut stream
     │   └── ProviderAuthError         the provider refused Blufio's credentials
+    ├── EmbeddingError                the embedding server failed or sent something unusable
     ├── BudgetExceededError           a daily or monthly budget is spent
     ├── GatewayError                  the gateway refuses a request (plugins/gateway/errors.py)
     ├── ToolError                     a tool refused or failed (reported to the model)
+    ├── ScheduleError                 a schedule's field is wrong (it names the field)
+    │   └── ScheduleNotFoundError     there is no schedule with that id
     └── BuildError                    build_zipapp.py cannot build (lock, download, compiler)
         └── BuildUsageError           an unknown feature, an incomplete selection, a bad target
 
@@ -31,6 +34,8 @@ What each means, where it differs from its parent (subclasses inherit the rest):
     ProviderAuthError                         502 api_error                      prefixed message
     BudgetExceededError             budget    402 billing_error  false           the message
     GatewayError                              as raised          as raised       the message
+    ScheduleError             2               400 invalid_request_error  false   the message
+    ScheduleNotFoundError     2               404 not_found_error        false   the message
 
     * or what the provider's plugin set from the provider's own answer
     ** the provider plugin has already spent its retry budget: a client retrying as well
@@ -160,6 +165,16 @@ class ProviderAuthError(ProviderError):
     client_message = "the model provider refused Blufio's credentials: {message}"
 
 
+class EmbeddingError(BlufioError):
+    """The embedding server failed, or answered with something unusable (e.g. vectors of
+    the wrong size). ``status`` is the HTTP status, None when no response arrived.
+    Memory falls back to lexical search; a turn never fails for it."""
+
+    def __init__(self, message, *, status=None):
+        super().__init__(message)
+        self.status = status
+
+
 class BudgetExceededError(BlufioError):
     """A daily or monthly budget is spent; no provider call is made."""
 
@@ -172,6 +187,32 @@ class BudgetExceededError(BlufioError):
 
 class ToolError(BlufioError):
     """A tool refused or failed; the agent reports it to the model as an error result."""
+
+
+class ScheduleError(BlufioError):
+    """A schedule cannot be made as asked: ``field`` names what is wrong (``cron``,
+    ``timezone``, ``at``, ``in``, ``target``, ...). Nothing is stored."""
+
+    exit_code = 2
+    http_status = 400
+    http_error_type = "invalid_request_error"
+    retryable = False
+    client_message = "{message}"
+
+    def __init__(self, field, message):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.detail = message
+
+
+class ScheduleNotFoundError(ScheduleError):
+    """There is no schedule with the id given (field ``id``)."""
+
+    http_status = 404
+    http_error_type = "not_found_error"
+
+    def __init__(self, message):
+        super().__init__("id", message)
 
 
 class BuildError(BlufioError):

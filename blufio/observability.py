@@ -35,6 +35,15 @@ class NullObserver:
     def error(self, kind):
         pass
 
+    def provider_call(self, provider, model, outcome):
+        pass
+
+    def fallback(self, failed, to):
+        pass
+
+    def schedule_run(self, outcome):
+        pass
+
     async def health_check(self):
         return {"status": "ok", "detail": "no observability plugin"}
 

@@ -22,16 +22,20 @@ def data_dir(environ=None):
     return os.path.join(base, "blufio")
 
 
-def ensure_private_dir(path):
-    """Create ``path`` (and its parents) if needed and make it 0700; return it."""
+DATA_DIR_HINT = "set BLUFIO_DATA_DIR to a directory you can write"
+
+
+def ensure_private_dir(path, what="data directory", hint=DATA_DIR_HINT):
+    """Create ``path`` (and its parents) if needed and make it 0700; return it.
+
+    A failure names ``what`` the directory is for and ``hint``s how to choose another."""
     try:
         os.makedirs(path, mode=PRIVATE_DIR_MODE, exist_ok=True)
         if os.stat(path).st_mode & 0o777 != PRIVATE_DIR_MODE:
             os.chmod(path, PRIVATE_DIR_MODE)
     except OSError as exc:
         raise BlufioError(
-            f"cannot create the data directory {path}: {exc.strerror or exc}; set "
-            "BLUFIO_DATA_DIR to a directory you can write") from exc
+            f"cannot create the {what} {path}: {exc.strerror or exc}; {hint}") from exc
     return path
 
 
@@ -69,3 +73,36 @@ def atomic_write(path, text, mode=None):
         except FileNotFoundError:
             pass
         raise
+
+
+SERVE_LOCK_FILE = "serve.lock"
+
+
+def lock_data_dir(path):
+    """Make this process the one ``serve`` of data directory ``path``; return the open lock.
+
+    An exclusive ``flock`` on ``<path>/serve.lock``, held while the returned file stays open
+    (closed by the kernel when the process ends or execs, so no stale lock survives a
+    crash). The file holds the owner's pid, to name it to the next one. ``shell`` and the
+    other commands do not take it: they may run beside ``serve``.
+    """
+    import fcntl
+
+    ensure_private_dir(path)
+    lock_path = os.path.join(path, SERVE_LOCK_FILE)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE_MODE)
+    lock = os.fdopen(fd, "r+", encoding="ascii")
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = lock.read().strip() or "unknown"
+        lock.close()
+        # Exit status 1, as for a port already in use: the command and configuration are
+        # right, another process holds what this one needs.
+        raise BlufioError(f"another 'blufio serve' (pid {holder}) already uses the data "
+                          f"directory {path}; stop it first, or give this one its own "
+                          "with BLUFIO_DATA_DIR") from None
+    lock.truncate(0)
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock

@@ -19,6 +19,7 @@ nothing else names an adapter.
 import blufio
 from blufio import build_record
 from blufio.errors import PluginError, UsageError
+from blufio.hints import command as user_command
 
 ENABLED = "enabled"
 DISABLED = "disabled"
@@ -170,7 +171,7 @@ class PluginRegistry:
         if info.state != ENABLED and not (allow_not_configured and info.state == NOT_CONFIGURED):
             raise PluginError(f"the {info.name} plugin is {info.state}"
                               + (f": {info.reason}" if info.reason else
-                                 f"; enable it with 'blufio plugin install {info.name}'"))
+                                 f"; enable it with '{user_command('plugin install ' + info.name)}'"))
         adapter = self.adapter_class(info.name)(self.config if config is None else config,
                                                 **deps)
         from blufio.contracts import contract_problems
@@ -237,6 +238,6 @@ def _how_to_set(key):
     command = "config set-secret" if key.secret else "config set"
     value = "" if key.secret else " VALUE"
     via_env = f" or {key.env}" if key.env else ""
-    return (f"{key.dotted} is not set (set it with 'blufio {command} {key.dotted}{value}'"
+    return (f"{key.dotted} is not set (set it with '{user_command(f'{command} {key.dotted}{value}')}'"
             f"{via_env})")
 

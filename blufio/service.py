@@ -1,8 +1,10 @@
 """``Service``: everything ``blufio serve`` runs, started from the registry and stopped in order.
 
-Start: observability → auth → storage, provider and agent (``open_runtime``) → channels,
-then the replies a crash left unanswered (a background task). Stop (SIGINT/SIGTERM) runs the
-same list backwards through one ``Lifecycle``: channels stop accepting and drain, background
+Start: observability → auth → storage, provider and agent (``open_runtime``) → channels →
+the scheduler, then the replies a crash left unanswered (a background task, which starts the
+scheduler's loop once it has chosen what to resume). Stop
+(SIGINT/SIGTERM) runs the same list backwards through one ``Lifecycle``: the scheduler stops
+starting runs (and waits for those in flight), channels stop accepting and drain, background
 tasks end, the agent finishes turns in flight (up to ``[agent] drain_timeout``), then the
 storage, provider, auth and observability plugins shut down. Each is stopped exactly once,
 and no task is left pending. Every plugin gets one log line: started, disabled, not
@@ -16,7 +18,7 @@ import signal
 from blufio.errors import ConfigError
 from blufio.lifecycle import Lifecycle, TaskGroup
 from blufio.observability import NullObserver
-from blufio.registry import DISABLED, ENABLED, PluginRegistry
+from blufio.registry import DISABLED, ENABLED, NOT_CONFIGURED, PluginRegistry
 
 log = logging.getLogger("blufio.serve")
 
@@ -33,8 +35,10 @@ class Service:
         self.auth = []
         self.agent = None
         self.channels = {}  # name -> started channel
+        self.scheduler = None
         self.adapters = {}  # name -> every started adapter, for health checks
         self.tasks = TaskGroup("serve")
+        self.reexec = False  # set by SIGHUP: after the drain, run the (new) program again
         self._lifecycle = Lifecycle()
 
     async def start(self):
@@ -49,13 +53,14 @@ class Service:
             raise
 
     async def _start(self):
+        from blufio import upgrade
         from blufio.agent.runtime import open_runtime
 
         self._report_states()
         channels = self.registry.enabled("channel")
         if not channels:
-            raise ConfigError("no channel is enabled, so nothing would reach the agent; enable "
-                              "one with 'blufio plugin install gateway' (or telegram)")
+            raise ConfigError(self._no_channel())
+        waiting = {info.name for info in self.registry.plugins() if info.state == NOT_CONFIGURED}
         for info in self.registry.enabled("observability")[:1]:
             self.observer = self._create(info.name)
         self.auth = [self._create(info.name) for info in self.registry.enabled("auth")]
@@ -67,18 +72,50 @@ class Service:
         self.adapters.update(self.runtime.adapters)
         self.storage, self.agent = self.runtime.storage, self.runtime.agent
         self._lifecycle.tasks(self.tasks, timeout=self.agent.drain_timeout)
+        if upgrade.watched():
+            watch = self.tasks.spawn(upgrade.watch(), name="archive-watch")
+            self._lifecycle.callback(watch.cancel)  # before the tasks are waited for
 
         for info in channels:
             channel = self._create(info.name, storage=self.storage, observer=self.observer,
-                                   auth=self.auth, plugins=self.adapters)
+                                   auth=self.auth, plugins=self.adapters,
+                                   status=upgrade.status,
+                                   schedules=self.runtime.schedules)
             await channel.start(self.agent)
             self.channels[info.name] = channel
             log.info("%s: started%s", info.name,
                      f" at {channel.url}" if getattr(channel, "url", None) else "")
         for name in self.adapters:
-            if name not in self.channels:
+            if name not in self.channels and name not in waiting:  # those said why already
                 log.info("%s: started", name)
+        self.scheduler = await self._prepare_scheduler()
         self.tasks.spawn(self._resume(), name="resume-unanswered")
+
+    async def _prepare_scheduler(self):
+        """The scheduler, its runs going to these channels, not started yet: ``_resume``
+        starts it once the runs a crash left are chosen, so it never queues one that a
+        resume would answer again. Changes made here or by another process (``blufio
+        schedule``) wake it."""
+        from blufio.hints import invocation
+        from blufio.scheduler.delivery import ChannelTargets
+        from blufio.scheduler.engine import Scheduler
+        from blufio.scheduler.wake import listen
+
+        scheduler = Scheduler(
+            self.storage, self.agent, ChannelTargets(self.storage, self.channels),
+            observer=self.observer,
+            daily_budget=self.config.get("cost.scheduled_daily_budget_usd"),
+            resume_hint=f"{invocation()} schedule resume {{id}}")
+        self._lifecycle.push_async_callback(scheduler.aclose, self.agent.drain_timeout)
+        self.runtime.schedules.on_change = scheduler.wake
+        wakes = await listen(getattr(self.storage, "path", self.config.data_dir), scheduler.wake)
+        if wakes is not None:
+            self._lifecycle.callback(wakes.close)
+        return scheduler
+
+    async def _start_scheduler(self):
+        await self.scheduler.start()
+        log.info("scheduler: started")
 
     def _create(self, name, **services):
         """Create plugin ``name`` through the registry; its shutdown joins the lifecycle."""
@@ -86,20 +123,51 @@ class Service:
         self.adapters[name] = adapter
         return adapter
 
+    def _no_channel(self):
+        """Why no channel is enabled, and the one thing this build can do about it."""
+        from blufio.hints import command
+
+        message = "no channel is enabled, so nothing would reach the agent"
+        in_build = [info for info in self.registry.plugins() if info.adapter_type == "channel"]
+        for info in in_build:
+            if info.state == NOT_CONFIGURED:
+                return f"{message}; {info.name}: {info.reason}"
+        if in_build:
+            names = " or ".join(info.name for info in in_build)
+            return f"{message}; enable one with '{command('plugin install ' + in_build[0].name)}' ({names})"
+        return (f"{message}, and this build has none; rebuild with one: "
+                f"{self.registry.rebuild_command('gateway')}")
+
     def _report_states(self):
+        from blufio.exposure import exposure_warnings
+
         for info in self.registry.plugins():
             if info.state == DISABLED:
                 log.info("%s: disabled in [plugins]", info.name)
             elif info.state != ENABLED:
                 log.warning("%s: %s: %s", info.name, info.state, info.reason)
+        enabled = [info.name for info in self.registry.enabled()]
+        for warning in exposure_warnings(self.config, enabled):
+            log.warning("%s", warning)
 
     async def _resume(self):
         """Answer what a crash left unanswered on these channels (a shell's own messages wait
         for the next shell)."""
-        async def deliver(inbound, events):
-            await self.channels[inbound.channel].deliver(inbound, events)
+        from blufio.scheduler.engine import CHANNEL
 
-        count = await self.agent.resume_unfinished(deliver, channels=list(self.channels))
+        async def deliver(inbound, events):
+            if inbound.channel == CHANNEL:
+                await self.scheduler.deliver(inbound, events)
+            else:
+                await self.channels[inbound.channel].deliver(inbound, events)
+
+        try:
+            count = await self.agent.resume_unfinished(
+                deliver, channels=[*self.channels, CHANNEL], listed=self._start_scheduler)
+        except Exception:
+            if self.scheduler.started_at is None:  # failed before choosing: schedules run on
+                await self._start_scheduler()
+            raise
         if count:
             log.info("answered %d message(s) left unanswered by the last run", count)
 
@@ -115,18 +183,38 @@ class Service:
         self.runtime = None
 
     async def run(self, ready=None):
-        """Start, call ``ready(service)``, serve until SIGINT or SIGTERM, then stop."""
+        """Start, call ``ready(service)``, serve until SIGINT or SIGTERM, then stop.
+
+        SIGHUP stops the same way once the program on disk is checked, with ``reexec`` set:
+        the caller then runs it again (``blufio.upgrade.reexec``)."""
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self._reload_requested, stop)
         try:
             await self.start()
             if ready is not None:
                 ready(self)
             await stop.wait()
-            log.info("shutting down: draining requests and turns in flight")
+            log.info("%s: draining requests and turns in flight",
+                     "reloading" if self.reexec else "shutting down")
         finally:
             await self.stop()
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(signum)
+
+    def _reload_requested(self, stop):
+        self.tasks.spawn(self._reload(stop), name="reload")
+
+    async def _reload(self, stop):
+        """Re-execute only a program that runs: a broken file on disk keeps this one serving."""
+        from blufio import upgrade
+
+        problem = await asyncio.to_thread(upgrade.check_runnable)
+        if problem:
+            log.error("SIGHUP: not reloading, the program on disk does not run (%s); still "
+                      "serving", problem)
+            return
+        self.reexec = True
+        stop.set()

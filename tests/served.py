@@ -15,13 +15,21 @@ class Served:
         command = command or [sys.executable, "-m", "blufio"]
         self.process = subprocess.Popen([*command, "serve"], env=env, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True)
+        self.stderr = ""
+        self.url = self.next_url()
+
+    def next_url(self):
+        """Read the gateway's URL from the next announcement on stdout (after a SIGHUP, the
+        re-executed process announces itself again)."""
         line = self.process.stdout.readline()
+        while line and not line.startswith("Blufio gateway:"):
+            line = self.process.stdout.readline()
         match = re.search(r"http://[\d.]+:\d+", line)
         if not match:
             self.process.kill()
             raise AssertionError(f"serve printed {line!r}; stderr: {self.process.stderr.read()}")
         self.url = match.group(0)
-        self.stderr = ""
+        return self.url
 
     def stop(self, timeout=30):
         """SIGTERM, wait, and return the exit code; ``stderr`` then holds the log."""

@@ -93,3 +93,55 @@ async def test_a_build_without_prometheus_and_keypair_serves_with_the_static_tok
         finally:
             code = await asyncio.to_thread(served.stop)
     assert code == 0
+
+
+async def test_replacing_the_archive_while_serving_keeps_this_version_until_sighup(
+        archives, tmp_path):
+    import shutil
+    import signal
+
+    running = str(tmp_path / "blufio.pyz")
+    shutil.copy(archives["default"], running)
+    with FakeAnthropic() as fake:
+        served = await serve(running, archive_env(
+            ANTHROPIC_BASE_URL=fake.base_url, ANTHROPIC_API_KEY="sk-ant-archive"))
+        try:
+            shutil.copy(archives["api"], running)  # cp over it: the same file, new content
+            sdk = anthropic.AsyncAnthropic(base_url=served.url, api_key=TOKEN, max_retries=0)
+            async with sdk.messages.stream(model="m", max_tokens=20, messages=[
+                    {"role": "user", "content": "after the copy"}]) as stream:
+                assert "".join([c async for c in stream.text_stream]) == "echo: after the copy"
+            async with httpx.AsyncClient() as client:
+                health = (await client.get(f"{served.url}/v1/health")).json()
+            assert health["service"]["archive_replaced"] is True
+            assert "prometheus" in health["plugins"]  # still the default build
+
+            # a SIGHUP now would run a broken file
+            await asyncio.to_thread((tmp_path / "blufio.pyz").write_bytes, b"not an archive")
+            served.process.send_signal(signal.SIGHUP)
+            log = await asyncio.to_thread(read_until, served.process.stderr, "not reloading")
+            shutil.copy(archives["api"], tmp_path / "new.pyz")
+            os.replace(tmp_path / "new.pyz", running)  # mv a good one into place
+            served.process.send_signal(signal.SIGHUP)
+            url = await asyncio.to_thread(served.next_url)
+            async with httpx.AsyncClient() as client:
+                health = (await client.get(f"{url}/v1/health")).json()
+            assert set(health["plugins"]) == {"sqlite", "anthropic", "gateway"}  # the new build
+            assert health["service"]["archive_replaced"] is False
+        finally:
+            code = await asyncio.to_thread(served.stop)
+    assert code == 0
+    log += served.stderr
+    assert log.count("was replaced on disk") == 1, log
+    assert "ZipImportError" not in log and "Traceback" not in log
+
+
+def read_until(stream, text):
+    """Lines of ``stream`` up to the first holding ``text`` (all of it at its end)."""
+    lines = []
+    while not lines or text not in lines[-1]:
+        line = stream.readline()
+        if not line:
+            break
+        lines.append(line)
+    return "".join(lines)

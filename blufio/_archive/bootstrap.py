@@ -11,9 +11,32 @@ interpreter is checked, so they use no syntax newer than Python 3.8 (a test pars
 that way) and import nothing heavy.
 """
 
+import os
 import sys
 
 MIN_PYTHON = (3, 10)
+# Machine names (``uname -m``) as the build spells them in ``BUILD["platform"]``.
+_MACHINES = {"amd64": "x86_64", "x64": "x86_64", "arm64": "aarch64", "armv8l": "aarch64"}
+
+
+def platform_problem(built_for, system=None, machine=None):
+    """The one-line message refusing this machine, or None when the archive may run here.
+
+    ``built_for`` is the build's ``BUILD["platform"]`` ("x86_64", "aarch64"; None or empty:
+    pure Python, any machine); ``system`` and ``machine`` are ``os.uname()``'s (this host's
+    by default). The native wheels inside were built for Linux on that machine only.
+    """
+    if not built_for:
+        return None
+    if system is None or machine is None:
+        uname = os.uname()
+        system, machine = system or uname.sysname, machine or uname.machine
+    here = _MACHINES.get(machine.lower(), machine.lower())
+    if system == "Linux" and here == built_for:
+        return None
+    host = here if system == "Linux" else f"{system} {here}"
+    return (f"blufio: this blufio.pyz was built for Linux {built_for}, and this machine is "
+            f"{host}; build one here with: python3 build_zipapp.py --platform {here}")
 
 
 def interpreter_problem(built_for, running=None):
@@ -52,7 +75,7 @@ class NativeFinder:
 
 
 def prepare(build=None, native=None):
-    """Refuse a wrong interpreter (one line, exit 2), then arm the native finder.
+    """Refuse a wrong machine or interpreter (one line, exit 2), then arm the native finder.
 
     ``build`` and ``native`` default to the frozen record's; run from a source checkout
     there is none, and there is nothing to check or extract.
@@ -63,7 +86,8 @@ def prepare(build=None, native=None):
             from blufio._frozen_build import NATIVE as native
         except ImportError:
             return
-    problem = interpreter_problem(build["python_version"])
+    problem = (platform_problem(build.get("platform"))
+               or interpreter_problem(build["python_version"]))
     if problem:
         sys.stderr.write(problem + "\n")
         sys.exit(2)
@@ -72,8 +96,17 @@ def prepare(build=None, native=None):
 
 
 def main():
-    """Run Blufio's command line from the archive; return its exit status."""
+    """Run Blufio's command line from the archive; return its exit status.
+
+    A long-running command (``serve``, ``shell``) first pins the archive (``pinned``), so
+    that replacing the file on disk does not break it."""
     prepare()
+    from blufio._archive import pinned
+
+    if pinned.wanted(sys.argv[1:]):
+        import blufio
+
+        pinned.pin(blufio.__loader__.archive)
     from blufio.cli import main as cli_main
 
     return cli_main()

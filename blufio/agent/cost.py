@@ -1,9 +1,10 @@
 """What a provider call costs, and whether the budgets allow another one.
 
 Each provider plugin has its price table (``Provider.prices``: USD per million tokens by model
-name prefix). A dated model name (``claude-sonnet-4-5-20250929``) is priced by its longest
-matching prefix; an unknown model is priced at the highest known rates so a budget errs on
-the safe side.
+name prefix), and ``[cost.prices."<model>"]`` adds or overrides prices (``configured_prices``;
+``price_table`` puts the two together). A dated model name (``claude-sonnet-4-5-20250929``)
+is priced by its longest matching prefix; an unknown model is recorded with a warning (once)
+and priced at the highest known rates, so it is never free against a budget.
 
 ``Budget`` checks the ledger against ``[cost] daily_budget_usd`` and ``monthly_budget_usd``
 (UTC day and month) before every provider call and raises ``BudgetExceededError`` when
@@ -50,6 +51,47 @@ def price_of(model, prices):
         return FALLBACK
     return Price(*(max(getattr(price, kind) for price in prices.values())
                    for kind in Price.__slots__))
+
+
+PRICE_FIELDS = ("input", "output", "cache_read", "cache_write")
+
+
+def configured_prices(config):
+    """``[cost.prices."<model>"]`` as ``{model: Price}``; a ConfigError names the model and
+    the field at fault. ``input`` and ``output`` are required; the cache rates default to
+    the input rate."""
+    from blufio.config import did_you_mean
+    from blufio.errors import ConfigError
+
+    prices = {}
+    for model, fields in (config.get("cost.prices") or {}).items():
+        where = f'[cost.prices."{model}"]'
+        if not isinstance(fields, dict):
+            raise ConfigError(f"{where} must be a table of {', '.join(PRICE_FIELDS)}")
+        for name, value in fields.items():
+            if name not in PRICE_FIELDS:
+                raise ConfigError(f"{where}: unknown key '{name}'{did_you_mean(name, PRICE_FIELDS)}"
+                                  f"; it has: {', '.join(PRICE_FIELDS)}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(f"{where}: '{name}' must be a number of USD per million "
+                                  f"tokens, 0 or more, got {value!r}")
+        missing = [name for name in ("input", "output") if name not in fields]
+        if missing:
+            raise ConfigError(f"{where}: '{missing[0]}' is required (USD per million tokens)")
+        prices[model] = Price(float(fields["input"]), float(fields["output"]),
+                              float(fields.get("cache_write", fields["input"])),
+                              float(fields.get("cache_read", fields["input"])))
+    return prices
+
+
+def price_table(config, provider_prices):
+    """A provider's built-in prices with ``[cost.prices]`` over them."""
+    return {**provider_prices, **configured_prices(config)}
+
+
+def has_price(model, prices):
+    """True when ``model`` has a price (its name or a prefix of it) in ``prices``."""
+    return any(model.startswith(name) for name in prices)
 
 
 def cost_usd(model, usage: Usage, prices):

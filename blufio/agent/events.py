@@ -31,9 +31,10 @@ class Typing(AgentEvent):
 
 @dataclass(slots=True)
 class TextDelta(AgentEvent):
-    """More of the reply's text, as the model produces it."""
+    """More of the reply's text, as the model produces it (``model``: the one answering)."""
 
     text: str = ""
+    model: str = ""
 
 
 @dataclass(slots=True)

@@ -21,7 +21,8 @@ next turn's message.
 ``submit`` is ``receive`` (store the message in the inbound queue, durably, before anything
 else) followed by ``process`` (start the turn now and return its event stream). A channel
 that must acknowledge receipt before rendering can call the two itself. A turn runs in its
-own task, so it completes and is stored even if the channel stops reading its events.
+own task, so it is stored even if the channel stops reading (a client may stop it early:
+``TurnStream.stop()``, ``blufio.agent.stopping``).
 
 A turn: claim the inbound entry → assemble context (system prompt, the session's recent
 history, tool definitions) → check budgets → call the provider, streaming → run the tools it
@@ -32,37 +33,41 @@ stores nothing of the turn, so a partial reply is never kept as if it were compl
 
 Turns of different sessions run concurrently; the turns of one session run one at a time,
 in the order their messages were received. History is bounded by message count and by size
-(oldest dropped first) and always starts at a user message that is not a tool result, so a
-``tool_use`` is never separated from its ``tool_result``.
-
-A turn can be stopped by its client (``TurnStream.stop()``, e.g. the chat page's Stop button):
-the user's message and the text streamed so far are stored as the turn, and it completes
-with ``stop_reason`` ``"cancelled"``. A turn already being stored is not stopped; one still
-waiting behind another turn of its session is dropped (its entry marked failed).
+and always starts at a user message that is not a tool result, so a ``tool_use`` is never
+separated from its ``tool_result``. With memory (``blufio.agent.memory``), what outgrows the
+bounds is summarised (``blufio.agent.compaction``) instead of dropped, and what is recalled
+from other conversations follows the owner's system prompt (before a client's system text).
 """
 
 import asyncio
 import logging
 import time
 
-from blufio.agent.cost import Budget, cost_usd
+from blufio.agent.compaction import SUMMARY_HEADER, Compactor, trimmed
+from blufio.agent.cost import Budget, cost_usd, price_table
 from blufio.agent.events import ToolResult, ToolUse, TurnComplete, TurnError, Typing
 from blufio.agent.options import NO_OPTIONS
-from blufio.agent.stream import MessageBuilder
-from blufio.agent.turns import DONE, TurnStream
-from blufio.agent.turn_state import TurnState, append_message, clean_start, content_size
+from blufio.agent.stopping import stoppable
+from blufio.agent.stream import DONE, MessageBuilder, TurnStream
+from blufio.agent.tools.memory import CURRENT_TURN
+from blufio.agent.turn_state import TurnState, append_message, closing_message, round_end
 from blufio.errors import BlufioError, ConfigError, StorageError
-from blufio.model import USAGE_LABELS, CostEntry, NewMessage, text_blocks
+from blufio.model import USAGE_LABELS, CostEntry, NewMessage, text_blocks, text_of
 from blufio.observability import NullObserver
+from blufio.recent import RecentSet
 
 log = logging.getLogger("blufio.agent")
+
+KNOWN_SESSIONS = 4096  # session ids remembered as existing; others cost one lookup
+
 
 class Agent:
     """Runs turns for every session over one provider, one storage and one tool registry."""
 
     def __init__(self, *, provider, storage, tools=None, observer=None, budget=None,
                  system_prompt="", model="", max_tokens=4096, max_tool_rounds=8,
-                 max_history_messages=200, max_history_chars=400_000, drain_timeout=30.0):
+                 max_history_messages=200, max_history_chars=400_000, drain_timeout=30.0,
+                 memory=None, prices=None):
         from blufio.agent.tools import ToolRegistry
 
         self.provider = provider
@@ -72,24 +77,40 @@ class Agent:
         self.budget = budget or Budget(storage, observer=self.observer)
         self.system_prompt = system_prompt
         self.model = model or provider.default_model
+        self.prices = provider.prices if prices is None else prices
         self.max_tokens = max_tokens
         self.max_tool_rounds = max(0, max_tool_rounds)
         self.max_history_messages = max(1, max_history_messages)
         self.max_history_chars = max_history_chars
         self.drain_timeout = drain_timeout
+        self.memory = memory  # an AgentMemory, or None
+        self.compactor = None
+        if memory is not None and memory.compaction:
+            self.compactor = Compactor(storage, provider, model=self.model,
+                                       max_messages=self.max_history_messages,
+                                       max_chars=max_history_chars, check_budget=self.budget.check,
+                                       record=self._charge)
         self._locks = {}  # session id -> [lock, users]
         self._tasks = set()
-        self._known_sessions = set()
+        self._known_sessions = RecentSet(KNOWN_SESSIONS)  # ids that exist, to skip a lookup
 
     @classmethod
-    def from_config(cls, config, *, provider, storage, observer=None, tools=None):
-        """An agent with ``[agent]``, ``[cost]`` and ``[tools]`` settings from ``config``."""
+    def from_config(cls, config, *, provider, storage, observer=None, tools=None,
+                    embedder=None):
+        """An agent with ``[agent]``, ``[cost]``, ``[tools]`` and ``[memory]`` settings from
+        ``config``; ``embedder`` is the embedding adapter, if one is enabled."""
+        from blufio.agent.memory import AgentMemory
         from blufio.agent.tools import default_registry
 
         observer = observer or NullObserver()
         history_tokens = _optional(config, "agent.max_history_tokens")
-        return cls(provider=provider, storage=storage, observer=observer,
-                   tools=tools if tools is not None else default_registry(config),
+        memory = AgentMemory.from_config(config, storage, embedder)
+        if tools is None:
+            tools = default_registry(config)
+            if memory is not None:
+                memory.register_tools(tools)
+        return cls(provider=provider, storage=storage, observer=observer, tools=tools,
+                   memory=memory,
                    budget=Budget.from_config(config, storage, observer),
                    system_prompt=config.get("agent.system_prompt") or "",
                    model=config.get("agent.model") or "",
@@ -97,7 +118,8 @@ class Agent:
                    max_tool_rounds=config.get("agent.max_tool_rounds"),
                    max_history_messages=config.get("agent.max_history_messages"),
                    max_history_chars=(history_tokens or 100_000) * 4,
-                   drain_timeout=config.get("agent.drain_timeout"))
+                   drain_timeout=config.get("agent.drain_timeout"),
+                   prices=price_table(config, provider.prices))
 
     # --- sessions and messages ---
 
@@ -138,16 +160,21 @@ class Agent:
         async for event in self.process(inbound, options):
             yield event
 
-    async def resume_unfinished(self, deliver=None, *, channels=None):
+    async def resume_unfinished(self, deliver=None, *, channels=None, listed=None):
         """Answer every entry a crash left pending or processing, oldest first, once.
 
         ``deliver(inbound, events)`` is awaited for each (concurrently across entries);
-        without it the events are consumed and dropped. Returns how many were resumed.
+        without it the events are consumed and dropped. ``listed()`` is awaited once the
+        entries to resume are chosen and their turns started: entries queued after that
+        are not touched, so whoever waits for it may start queueing. Returns how many were
+        resumed.
         """
         await self.storage.reset_processing(channels=channels)
         entries = [entry for entry in await self.storage.unfinished()
                    if channels is None or entry.channel in channels]
         streams = [(entry, self.process(entry)) for entry in entries]  # in order, per session
+        if listed is not None:
+            await listed()
 
         async def consume(entry, stream):
             if deliver is not None:
@@ -159,16 +186,18 @@ class Agent:
 
     async def aclose(self, timeout=None):
         """Wait up to ``timeout`` (default ``drain_timeout``) for turns in flight, then
-        cancel the rest (their entries stay unfinished and are resumed next start)."""
+        cancel the rest (their entries stay unfinished and are resumed next start); then
+        stop memory's background work."""
         pending = set(self._tasks)
-        if not pending:
-            return
-        timeout = self.drain_timeout if timeout is None else timeout
-        _, late = await asyncio.wait(pending, timeout=timeout)
-        for task in late:
-            task.cancel()
-        if late:
-            await asyncio.gather(*late, return_exceptions=True)
+        if pending:
+            timeout = self.drain_timeout if timeout is None else timeout
+            _, late = await asyncio.wait(pending, timeout=timeout)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.gather(*late, return_exceptions=True)
+        if self.memory is not None:
+            await self.memory.aclose()
 
     # --- one turn ---
 
@@ -188,35 +217,16 @@ class Agent:
             self.observer.sessions_active(len(self._locks))
 
     async def _run(self, inbound, stream, options):
+        from blufio.agent.tools import CURRENT_INBOUND
+
+        CURRENT_INBOUND.set(inbound)  # this task is the turn's own
         entry = self._lock(inbound.session_id)
         try:
-            async with entry[0]:
+            async with stoppable(self.storage, inbound, stream, self.model), entry[0]:
                 await self._run_locked(inbound, stream, options)
-        except asyncio.CancelledError:
-            if not stream.stop_requested:
-                raise
-            await self._stopped(inbound, stream)
         finally:
             self._unlock(inbound.session_id, entry)
             stream._emit(DONE)
-
-    async def _stopped(self, inbound, stream):
-        """A turn stopped by its client: its message and the text so far are stored (a
-        turn still waiting for its session is dropped instead), and it completes as
-        ``cancelled``. What the provider calls cost is already in the ledger."""
-        text, stored = stream.text_so_far(), []
-        try:
-            if stream.started:
-                stored = await self.storage.finish_turn(inbound.id, [
-                    NewMessage("user", inbound.content),
-                    NewMessage("assistant", text_blocks(text), self.model)])
-            else:
-                await self.storage.fail_turn(inbound.id, "stopped before it started")
-        except Exception:
-            log.exception("cannot store the stopped turn of inbound %s", inbound.id)
-        stream._emit(TurnComplete(inbound.session_id, inbound.id,
-                                  message=stored[-1] if stored else None, text=text,
-                                  stop_reason="cancelled", model=self.model))
 
     async def _run_locked(self, inbound, stream, options):
         if inbound.status != "processing" and not await self.storage.claim(inbound.id):
@@ -240,12 +250,14 @@ class Agent:
                 log.exception("cannot mark inbound %s failed", inbound.id)
             emit(TurnError(inbound.session_id, inbound.id, error=error, kind=error.kind))
 
-    def provider_request(self, options=NO_OPTIONS):
-        """The model, system, tools and max_tokens of a turn's provider calls: the owner's,
-        with the client's ``options`` added after them (see ``blufio.agent.options``)."""
+    def provider_request(self, options=NO_OPTIONS, context=()):
+        """The model, system, tools and max_tokens of a turn's provider calls: the owner's
+        system prompt, then ``context`` (the session's summary, what memory recalls), then
+        the client's ``options`` (see ``blufio.agent.options``)."""
         system = [{"type": "text", "text": self.system_prompt}] if self.system_prompt else []
         cap = self.max_tokens
-        return {"model": options.model or self.model, "system": system + options.system,
+        return {"model": options.model or self.model,
+                "system": system + list(context) + options.system,
                 "tools": self.tools.definitions() + options.tools,
                 "max_tokens": min(options.max_tokens or cap, cap)}
 
@@ -259,11 +271,12 @@ class Agent:
 
     async def _turn(self, inbound, stream, started, options):
         emit = stream._emit
-        messages = await self._history(inbound.session_id)
+        CURRENT_TURN.set((inbound.session_id, inbound.channel))
+        context, messages = await self._context(inbound)
         append_message(messages, "user", inbound.content)
         turn = [NewMessage("user", inbound.content)]
-        request = self.provider_request(options)
-        model, client_tools = request["model"], options.client_tool_names
+        request = self.provider_request(options, context)
+        client_tools = options.client_tool_names
         state = TurnState(started)
         for round_number in range(self.max_tool_rounds + 1):
             await self.budget.check()
@@ -271,12 +284,13 @@ class Agent:
                                               round_number == 0, emit, state)
             tool_uses = [block for block in content if block.get("type") == "tool_use"]
             for_client = [block for block in tool_uses if block.get("name") in client_tools]
-            asked = state.stop_reason == "tool_use" and bool(tool_uses)
-            if not asked or (round_number == self.max_tool_rounds and not for_client):
-                turn.append(self._closing_message(inbound, content, usage, model, asked,
-                                                  emit, state))
+            stop = round_end(inbound, round_number, self.max_tool_rounds, state, tool_uses,
+                             for_client)
+            if stop is not None:
+                turn.append(closing_message(inbound, content, usage, state.model, stop,
+                                                 emit, state))
                 break
-            turn.append(NewMessage("assistant", content, model, usage))
+            turn.append(NewMessage("assistant", content, state.model, usage))
             append_message(messages, "assistant", content)
             results = await self._run_tools(
                 inbound, [block for block in tool_uses if block not in for_client], emit)
@@ -286,99 +300,115 @@ class Agent:
             if for_client:  # the client runs these; its tool_result continues the turn
                 state.client_tool_uses = for_client
                 break
-        stream.storing = True
+        stream.storing = True  # too late to stop it now
+        await self._finish(inbound, turn, started, emit, state)
+
+    async def _finish(self, inbound, turn, started, emit, state):
+        """Store the turn's messages (marking its inbound entry done) and report it."""
         stored = await self.storage.finish_turn(inbound.id, turn)
+        if self.memory is not None:
+            self.memory.poke()
         self.observer.message(inbound.channel, "out")
         self.observer.turn_latency(inbound.channel, time.monotonic() - started)
         emit(TurnComplete(inbound.session_id, inbound.id, message=stored[-1] if stored else None,
                           text=state.text(), usage=state.usage, stop_reason=state.stop_reason,
-                          model=model, cost_usd=state.cost, stop_sequence=state.stop_sequence,
+                          model=state.model, cost_usd=state.cost,
+                          stop_sequence=state.stop_sequence,
                           tool_uses=state.client_tool_uses))
 
-    def _closing_message(self, inbound, content, usage, model, asked_for_tools, emit, state):
-        """The turn's last assistant message: as the model wrote it, or, when it still asked
-        for tools at the limit of tool rounds, without those calls and with a note."""
-        if not asked_for_tools:
-            return NewMessage("assistant", content or text_blocks(""), model, usage)
-        note = (f"(I stopped here: this turn reached the limit of {self.max_tool_rounds} "
-                "tool rounds.)")
-        state.add_text(emit, inbound, note)
-        state.stop_reason = "max_tool_rounds"
-        kept = [b for b in content if b.get("type") != "tool_use"] + text_blocks(note)
-        return NewMessage("assistant", kept, model, usage)
-
     async def _run_tools(self, inbound, tool_uses, emit):
-        """Run the server tools of one round; their ``tool_result`` blocks, in the order
-        the model asked for them."""
-        results = []
-        for block in tool_uses:
-            tool_use_id, name = block.get("id", ""), block.get("name", "")
-            emit(ToolUse(inbound.session_id, inbound.id, tool_use_id=tool_use_id, name=name,
-                         input=block.get("input")))
-            outcome = await self.tools.call(name, block.get("input"))
-            emit(ToolResult(inbound.session_id, inbound.id, tool_use_id=tool_use_id, name=name,
-                            is_error=outcome.is_error, content=outcome.content))
-            result = {"type": "tool_result", "tool_use_id": tool_use_id,
-                      "content": outcome.content}
-            if outcome.is_error:
-                result["is_error"] = True
-            results.append(result)
-        return results
+        """Run the server tools of one round, reporting each as ``ToolUse``/``ToolResult``."""
+        def ids(block):
+            return {"tool_use_id": block.get("id", ""), "name": block.get("name", "")}
+
+        return await self.tools.run_round(
+            tool_uses,
+            lambda block: emit(ToolUse(inbound.session_id, inbound.id, **ids(block),
+                                       input=block.get("input"))),
+            lambda block, outcome: emit(ToolResult(inbound.session_id, inbound.id, **ids(block),
+                                                   is_error=outcome.is_error,
+                                                   content=outcome.content)))
 
     async def _call(self, inbound, request, messages, options, first, emit, state):
         """One streamed provider call; returns (content, usage), sets the state's stop
         reason, and records its cost, even when it fails part-way (the tokens were billed).
-        The turn's first call continues the client's prefill, if it sent one."""
+        The turn's first call continues the client's prefill, if it sent one. When a
+        provider chain says who answered (``message_start``), that provider and model are
+        recorded."""
         prefill = options.prefill if first else []
         if prefill:
             messages = [*messages, {"role": "assistant", "content": prefill}]
         builder = MessageBuilder()
         call_started = time.monotonic()
-        model = request["model"]
         try:
             async for event in self.provider.stream(**request, messages=messages,
                                                     options=options.provider_options(first)):
                 text = builder.feed(event)
                 if text:
-                    state.add_text(emit, inbound, text, self.observer)
+                    state.add_text(emit, inbound, text, self.observer,
+                                   builder.model if builder.provider else request["model"])
             content = builder.finish()
         finally:
             state.end_round()
-            self.observer.provider_latency(model, time.monotonic() - call_started)
+            state.model = builder.model if builder.provider else request["model"]
+            self.observer.provider_latency(state.model, time.monotonic() - call_started)
             if builder.started:
-                await self._record(inbound, model, builder.usage, state)
+                await self._record(inbound, state.model, builder.usage, state,
+                                   builder.provider or getattr(self.provider, "name", ""))
         state.stop_reason, state.stop_sequence = builder.stop_reason, builder.stop_sequence
         return [*prefill, *content], builder.usage
 
-    async def _record(self, inbound, model, usage, state):
-        usd = cost_usd(model, usage, self.provider.prices)
+    async def _record(self, inbound, model, usage, state, provider):
+        usd = await self._charge(inbound.session_id, usage, model, provider)
         state.usage = state.usage + usage
         state.cost += usd
+
+    async def _charge(self, session_id, usage, model=None, provider=None):
+        """Write one provider call of ``model`` (the agent's by default) answered by
+        ``provider`` to the ledger, the metrics and the budget; return its USD."""
+        model = model or self.model
+        provider = provider or getattr(self.provider, "name", "")
+        usd = cost_usd(model, usage, self.prices)
         for attribute, kind in USAGE_LABELS.items():
             count = getattr(usage, attribute)
             if count:
                 self.observer.tokens(model, kind, count)
-        await self.storage.record_cost(CostEntry(inbound.session_id, model, usage, usd))
+        await self.storage.record_cost(CostEntry(session_id, model, usage, usd,
+                                                 provider=provider))
         self.budget.spend(usd)
+        return usd
+
+    async def _context(self, inbound):
+        """``(system blocks, messages)`` of a turn besides the owner's and the client's: the
+        session's summary and what memory recalls; the history since the summary, bounded,
+        starting cleanly."""
+        context = []
+        summary, messages = await self._history(inbound.session_id)
+        if summary:
+            context.append({"type": "text", "text": f"{SUMMARY_HEADER}\n{summary}"})
+        if self.memory is not None:
+            recalled = await self.memory.recall.block(inbound.session_id, inbound.channel,
+                                                      text_of(inbound.content))
+            if recalled:
+                context.append({"type": "text", "text": recalled})
+        return context, messages
 
     async def history(self, session_id):
         """The session's recent messages as a turn would send them to the provider."""
-        return await self._history(session_id)
+        return (await self._history(session_id))[1]
 
     async def _history(self, session_id):
-        """The session's recent messages as API messages, bounded and starting cleanly."""
-        stored = await self.storage.get_messages(session_id, limit=self.max_history_messages)
-        sizes = [content_size(m.content) for m in stored]
-        total, start = sum(sizes), 0
-        while total > self.max_history_chars and start < len(stored):
-            total -= sizes[start]
-            start += 1
-        while start < len(stored) and not clean_start(stored[start]):
-            start += 1
+        """``(summary or None, API messages since it)``: compacted, or else trimmed."""
+        if self.compactor is not None:
+            summary, stored = await self.compactor.history(session_id)
+        else:
+            summary, stored = None, trimmed(
+                await self.storage.get_messages(session_id, limit=self.max_history_messages),
+                self.max_history_messages, self.max_history_chars)
         messages = []
-        for message in stored[start:]:
+        for message in stored:
             append_message(messages, message.role, message.content)
-        return messages
+        return summary, messages
 
 
 def _optional(config, dotted):

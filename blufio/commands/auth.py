@@ -9,6 +9,7 @@ import sys
 import time
 
 from blufio.errors import UsageError
+from blufio.hints import command
 from blufio.registry import ENABLED, PluginRegistry
 
 # What an auth plugin's manifest lists when it issues, lists, revokes and rotates tokens
@@ -39,7 +40,7 @@ def cmd_token(auth, args):
         raise UsageError(f"--name: {exc}") from None
     print(token)
     print(f"token {record['id']}{_quoted(record['name'])} expires {_when(record['expires'])}; "
-          f"revoke it with 'blufio auth revoke {record['id']}'", file=sys.stderr)
+          f"revoke it with '{command('auth revoke ' + record['id'])}'", file=sys.stderr)
     return 0
 
 
@@ -53,7 +54,7 @@ def cmd_list(auth, args):
         print(json.dumps(records, indent=2))
         return 0
     if not records:
-        print("no tokens issued yet; 'blufio auth token --name NAME' makes one")
+        print(f"no tokens issued yet; '{command('auth token --name NAME')}' makes one")
         return 0
     print_table(("ID", "NAME", "ISSUED", "EXPIRES", "STATE"),
                 [(r["id"], r["name"] or "-", _when(r["issued"]), _when(r["expires"]), r["state"])
@@ -70,7 +71,8 @@ def cmd_revoke(auth, args):
     token_id = args["ID"].strip()
     before = auth.revoke(token_id)
     if before is None:
-        raise UsageError(f"no token has the id '{token_id}'; 'blufio auth list' shows them")
+        raise UsageError(f"no token has the id '{token_id}'; '{command('auth list')}' "
+                         "shows them")
     if before["state"] == "revoked":
         print(f"token {token_id}{_quoted(before['name'])} was already revoked")
     else:
@@ -83,7 +85,7 @@ def cmd_rotate(auth, args):
     kid, active = auth.rotate()
     ended = f"{active} active token{'s' if active != 1 else ''}" if active else "no active token"
     print(f"new device key {kid}: every token issued before now no longer works ({ended} "
-          "ended). Issue new ones with 'blufio auth token'.")
+          f"ended). Issue new ones with '{command('auth token')}'.")
     return 0
 
 
@@ -100,7 +102,8 @@ def _token_issuer(args):
     info = registry.get(present[0])
     if info.state != ENABLED:
         print(f"note: the {info.name} plugin is {info.state}; the gateway accepts these tokens "
-              f"only once it is enabled ('blufio plugin install {info.name}')", file=sys.stderr)
+              f"only once it is enabled ('{command('plugin install ' + info.name)}')",
+              file=sys.stderr)
     return registry.adapter_class(info.name)(registry.config)
 
 

@@ -2,7 +2,8 @@
 
 Interactive (stdin is a terminal): replies stream as they are produced; tool activity and
 notices go to stderr; ``/new``, ``/sessions``, ``/switch ID``, ``/cost``, ``/help`` and
-``/quit`` manage the conversation. Piped (stdin is not a terminal): each line is one
+``/quit`` manage the conversation; ``/remember TEXT`` saves a memory and ``/recall QUERY``
+searches memories and past conversations. Piped (stdin is not a terminal): each line is one
 message, and only replies go to stdout, one per message, so it can be scripted; errors go
 to stderr and make the exit status 1. ``--session ID`` continues a stored session;
 otherwise a new one starts. Messages a crash left unanswered are answered first.
@@ -15,6 +16,7 @@ import threading
 
 from blufio.agent.events import EventRenderer
 from blufio.errors import BlufioError
+from blufio.hints import command
 
 CHANNEL = "shell"
 HELP = """\
@@ -22,6 +24,8 @@ HELP = """\
 /sessions     list recent sessions
 /switch ID    continue session ID (a unique prefix is enough)
 /cost         spending today, this month and in this session
+/remember T   save T as a memory, for every later conversation
+/recall Q     search memories and past conversations for Q
 /quit         leave (Ctrl-D works too)"""
 
 
@@ -134,8 +138,9 @@ class Shell:
     async def _choose_session(self):
         """Check ``--session``; without it a session is created with the first message."""
         if self.session_id and await self.storage.get_session(self.session_id) is None:
-            raise BlufioError(f"no session with id {self.session_id}; run 'blufio shell' "
-                              "to start a new one, or /sessions inside it to list them")
+            raise BlufioError(f"no session with id {self.session_id}; run "
+                              f"'{command('shell')}' to start a new one, or /sessions inside "
+                              "it to list them")
 
     # --- talking ---
 
@@ -178,12 +183,44 @@ class Shell:
             await self._switch(argument)
         elif name == "/cost":
             await self._cost()
+        elif name == "/remember":
+            await self._remember(argument)
+        elif name == "/recall":
+            await self._recall(argument)
         else:
             self._say(f"unknown command {name}; /help lists them")
         return True
 
     def _say(self, text):
         print(text, file=self.info, flush=True)
+
+    async def _remember(self, text):
+        memory = self.agent.memory
+        if memory is None:
+            self._say("memory is off ([memory] enabled = false)")
+            return
+        try:
+            saved = await self.storage.save_memory(text, session_id=self.session_id,
+                                                   channel=CHANNEL)
+        except BlufioError as exc:
+            self._say(f"not saved: {exc}; usage: /remember TEXT")
+            return
+        memory.poke()
+        self._say(f"saved mem_{saved.id}")
+
+    async def _recall(self, query):
+        from blufio.agent.tools.memory import describe_hit
+
+        if self.agent.memory is None:
+            self._say("memory is off ([memory] enabled = false)")
+        elif not query:
+            self._say("usage: /recall QUERY")
+        else:
+            hits = await self.agent.memory.recall.search(query, limit=10)
+            for hit in hits:
+                self._say(_short(describe_hit(hit), 200))
+            if not hits:
+                self._say(f"nothing found for {query!r}")
 
     async def _sessions(self):
         sessions = await self.storage.list_sessions(limit=20)

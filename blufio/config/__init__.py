@@ -11,6 +11,7 @@ import os
 
 from blufio.config.schema import CORE_SECTIONS, PLUGINS_SECTION, ConfigKey
 from blufio.errors import ConfigError
+from blufio.hints import command
 
 __all__ = ["Config", "ConfigKey", "check_value", "did_you_mean", "find_config_file", "load_config",
            "parse_env_value", "validate_document"]
@@ -131,6 +132,7 @@ class Config:
         self.plugin_switches = plugin_switches  # [plugins] as set in file or environment
         self.warnings = warnings
         self.vault = vault
+        self.secrets_in_file = []  # secret keys written in clear in the file
 
     def get(self, dotted):
         """The value of ``section.key`` (None when unset with no default)."""
@@ -168,11 +170,13 @@ class Config:
         return data_dir()
 
 
-def load_config(cli_path=None, environ=None, vault=None, schema=None):
+def load_config(cli_path=None, environ=None, vault=None, schema=None, missing_ok=False):
     """Find, read, layer and validate the configuration; raise ConfigError on any mistake.
 
     ``vault`` supplies secret keys (``names()`` without decrypting, ``get(name)``); when
-    None, the vault in the data directory is used if it exists.
+    None, the vault in the data directory is used if it exists. A file named explicitly
+    (``--config``, ``BLUFIO_CONFIG``) must exist unless ``missing_ok`` (``config set``
+    creates it).
     """
     environ = os.environ if environ is None else environ
     schema = schema or Schema.for_build()
@@ -189,15 +193,42 @@ def load_config(cli_path=None, environ=None, vault=None, schema=None):
             values[dotted], sources[dotted] = _FROM_VAULT, "vault"
 
     file_exists = os.path.isfile(path)
-    if explicit and not file_exists:
+    if explicit and not file_exists and not missing_ok:
         raise ConfigError(f"{path}: configuration file not found (named by "
                           f"{'--config' if cli_path else 'BLUFIO_CONFIG'})")
     if file_exists:
         document = _read_file(path)
         _layer_file(schema, path, document, values, sources, switches, warnings)
+    in_file = secrets_in_file(schema, sources, values)
+    exposed = exposed_secrets_warning(path, in_file)
+    if exposed:
+        warnings.append(exposed)
 
     _layer_environment(schema, environ, values, sources, switches)
-    return Config(path, file_exists, schema, values, sources, switches, warnings, vault)
+    config = Config(path, file_exists, schema, values, sources, switches, warnings, vault)
+    config.secrets_in_file = in_file
+    return config
+
+
+def secrets_in_file(schema, sources, values):
+    """The secret keys whose value comes from the configuration file, in clear (an empty
+    one, a local server's key, is no secret)."""
+    return [dotted for dotted, source in sources.items()
+            if source == "file" and schema.key(dotted).secret and values.get(dotted) != ""]
+
+
+def exposed_secrets_warning(path, secrets):
+    """A warning when ``path`` holds ``secrets`` in clear and others may read it, or None."""
+    if not secrets:
+        return None
+    try:
+        mode = os.stat(path).st_mode & 0o777
+    except OSError:
+        return None
+    if not mode & 0o077:
+        return None
+    return (f"{path}: holds {', '.join(secrets)} in clear and others may read it (mode "
+            f"{mode:04o}); run 'chmod 600 {path}', or move the secret to the vault")
 
 
 def validate_document(schema, path, document):
@@ -272,9 +303,9 @@ def _layer_file(schema, path, document, values, sources, switches, warnings):
             key = keys[name]
             values[key.dotted] = check_value(key, value, path)
             sources[key.dotted] = "file"
-            if key.secret:
+            if key.secret and value != "":  # an empty key (a local server's) is no secret
                 warnings.append(f"{path}: '{key.dotted}' is a secret written in clear; move it "
-                                f"to the vault with 'blufio config set-secret {key.dotted}'")
+                                f"to the vault with '{command('config set-secret ' + key.dotted)}'")
 
 
 def _absent_owner(schema, section):

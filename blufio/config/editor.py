@@ -51,7 +51,9 @@ def write_value(config, section, name, value):
     validate_document(config.schema, path, tomlkit.parse(new_text).unwrap())
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
-        ensure_private_dir(directory)
+        ensure_private_dir(directory, "configuration directory",
+                           "name a file in a directory you can write with --config or "
+                           "BLUFIO_CONFIG (or set XDG_CONFIG_HOME)")
     try:
         atomic_write(path, new_text, mode=0o600)
     except OSError as exc:

@@ -12,7 +12,12 @@ _SCALAR_CHECKS = {
     "number": ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
     "boolean": ("true or false", lambda v: isinstance(v, bool)),
 }
-TYPES = frozenset(_SCALAR_CHECKS) | {name + "[]" for name in _SCALAR_CHECKS}
+# A ``table`` key holds named tables of its plugin's own shape (``[mcp.servers.<name>]``):
+# the core checks only that it is a table; the plugin checks the rest (``check_config``).
+# Below a secret table key, any dotted name (``mcp.servers.x.env.TOKEN``) is a secret
+# string that may live in the vault.
+TABLE = "table"
+TYPES = frozenset(_SCALAR_CHECKS) | {name + "[]" for name in _SCALAR_CHECKS} | {TABLE}
 
 
 
@@ -53,12 +58,16 @@ class ConfigKey:
 
     def expected(self):
         """How the expected type reads in an error message."""
+        if self.type == TABLE:
+            return f"a table, written [{self.dotted}.NAME]"
         if self.type.endswith("[]"):
             return f"a list of {_SCALAR_CHECKS[self.type[:-2]][0].split(' ', 1)[1]}s"
         return _SCALAR_CHECKS[self.type][0]
 
     def accepts(self, value):
         """True when ``value`` (as parsed from TOML) has this key's type."""
+        if self.type == TABLE:
+            return isinstance(value, dict)
         if self.type.endswith("[]"):
             check = _SCALAR_CHECKS[self.type[:-2]][1]
             return isinstance(value, list) and all(check(item) for item in value)
@@ -94,12 +103,51 @@ CORE_SECTIONS = {
                                               "turn (4 characters a token); oldest dropped first"},
         "drain_timeout": {"type": "number", "default": 30.0,
                           "description": "Seconds serve waits for in-flight turns on shutdown"},
+        "provider": {"type": "string", "default": "",
+                     "description": "The provider plugin to think with; empty means the only "
+                                    "one configured, else anthropic"},
+        "fallback": {"type": "string[]", "default": [],
+                     "description": "Providers a call moves to, in order, when the provider "
+                                    "fails before any output"},
+        "breaker_failures": {"type": "integer", "default": 3,
+                             "description": "Failures within breaker_window that make a "
+                                            "provider be skipped for breaker_cooldown"},
+        "breaker_window": {"type": "number", "default": 60.0,
+                           "description": "Seconds over which a provider's failures count"},
+        "breaker_cooldown": {"type": "number", "default": 30.0,
+                             "description": "Seconds a failing provider is skipped before one "
+                                            "call tries it again"},
+    }),
+    "memory": _section("memory", {
+        "enabled": {"type": "boolean", "default": True,
+                    "description": "Recall memories and past messages before each turn, "
+                                   "offer the memory tools, and compact long sessions"},
+        "recall_tokens": {"type": "integer", "default": 800,
+                          "description": "Roughly the most tokens of recalled memory added "
+                                         "to a turn (4 characters a token); 0 recalls nothing"},
+        "scope": {"type": "string", "default": "all",
+                  "description": "Recall from 'all' sessions, or only the turn's 'channel'"},
     }),
     "cost": _section("cost", {
         "daily_budget_usd": {"type": "number",
                              "description": "Spend allowed per UTC day; unset means no limit"},
         "monthly_budget_usd": {"type": "number",
                                "description": "Spend allowed per UTC month; unset means no limit"},
+        "prices": {"type": TABLE, "default": {},
+                   "description": "USD per million tokens by model: [cost.prices.\"<model>\"] "
+                                  "input, output, cache_read, cache_write"},
+        "scheduled_daily_budget_usd": {"type": "number",
+                                       "description": "Spend allowed per UTC day for all "
+                                                      "scheduled runs together; a schedule "
+                                                      "that would run past it is paused"},
+    }),
+    "schedules": _section("schedules", {
+        "timezone": {"type": "string", "default": "UTC",
+                     "description": "IANA time zone of schedules made without one "
+                                    "(e.g. Europe/Paris)"},
+        "catch_up": {"type": "string", "default": "once",
+                     "description": "What a run missed while Blufio was down becomes: 'once' "
+                                    "(run once on start) or 'skip'"},
     }),
     "tools": _section("tools", {
         "workspace": {"type": "string", "default": "",

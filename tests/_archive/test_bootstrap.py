@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from blufio._archive import bootstrap
-from blufio._archive.bootstrap import NativeFinder, interpreter_problem, prepare
+from blufio._archive.bootstrap import (NativeFinder, interpreter_problem, platform_problem,
+                                      prepare)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -33,6 +34,32 @@ def test_prepare_refuses_a_wrong_interpreter_with_one_line_and_exit_2(capsys):
         prepare({"python_version": "3.1"}, {"top_level": ["nacl"]})
     assert exited.value.code == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_an_archive_for_the_machine_it_runs_on_may_run():
+    assert platform_problem("x86_64", "Linux", "x86_64") is None
+    assert platform_problem("aarch64", "Linux", "arm64") is None
+    assert platform_problem(None, "Darwin", "arm64") is None  # no native code recorded
+
+
+def test_an_archive_for_another_machine_names_both_and_the_build_command():
+    assert platform_problem("aarch64", "Linux", "x86_64") == (
+        "blufio: this blufio.pyz was built for Linux aarch64, and this machine is x86_64; "
+        "build one here with: python3 build_zipapp.py --platform x86_64")
+    assert "Darwin aarch64" in platform_problem("x86_64", "Darwin", "arm64")
+
+
+def test_prepare_refuses_another_machine_before_anything_else(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    before = list(sys.meta_path)
+    here = "{}.{}".format(*sys.version_info[:2])
+    other = "aarch64" if os.uname().machine == "x86_64" else "x86_64"
+    with pytest.raises(SystemExit) as exited:
+        prepare({"python_version": here, "platform": other}, {"top_level": ["nacl"]})
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and other in err and "--platform" in err
+    assert sys.meta_path == before  # nothing armed, nothing extracted
 
 
 def test_prepare_arms_the_native_finder_only_when_there_is_native_code(monkeypatch):

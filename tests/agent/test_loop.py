@@ -6,6 +6,7 @@ import pytest
 
 from blufio.agent.events import TextDelta, ToolResult, ToolUse, TurnComplete, TurnError, Typing
 from blufio.agent.loop import Agent
+from blufio.errors import StorageError
 from blufio.model import NewMessage, text_blocks
 from blufio.plugins.anthropic.prices import PRICES
 from blufio.plugins.anthropic.provider import AnthropicProvider
@@ -30,7 +31,7 @@ class Harness:
         self.storage = SqliteStorage(self.config)
         await self.storage.open()
         self.provider = AnthropicProvider(self.config)
-        self.provider.backoff_base = 0.01
+        self.provider.policy.backoff_base = 0.01
         self.agent = Agent.from_config(self.config, provider=self.provider, storage=self.storage)
         return self.agent
 
@@ -325,3 +326,25 @@ async def test_sessions_with_a_turn_in_flight_are_reported_active(harness, fake_
     b = await harness.agent.new_session("test")
     await asyncio.gather(turn(harness.agent, a.id, "a"), turn(harness.agent, b.id, "b"))
     assert max(observer.counts) == 2 and observer.counts[-1] == 0
+
+
+async def test_per_session_structures_stay_bounded_over_many_sessions(tmp_path, fake_anthropic,
+                                                                       monkeypatch):
+    import blufio.agent.loop
+
+    monkeypatch.setattr(blufio.agent.loop, "KNOWN_SESSIONS", 20)
+    h = Harness(tmp_path, fake_anthropic)
+    agent = await h.start()
+    try:
+        sessions = [await agent.new_session("test") for _ in range(60)]
+        for session in sessions:
+            assert isinstance((await turn(agent, session.id, "hi"))[-1], TurnComplete)
+        await asyncio.gather(*agent._tasks)  # the last turn's task ends after its stream
+        assert len(agent._known_sessions) <= 20
+        assert agent._locks == {} and not agent._tasks
+        # a session the agent forgot is looked up again, and still answered
+        assert isinstance((await turn(agent, sessions[0].id, "again"))[-1], TurnComplete)
+        with pytest.raises(StorageError):
+            await agent.receive("never-existed", "test", "hi")
+    finally:
+        await h.stop()

@@ -82,6 +82,17 @@ async def test_files_round_trip_inside_the_workspace(tmp_path):
     assert (tmp_path / "ws" / "notes" / "a.txt").read_text(encoding="utf-8") == "héllo!"
 
 
+async def test_what_the_agent_writes_is_private_0600_files_in_0700_folders(tmp_path):
+    registry = registry_for(tmp_path, "shell = true\n")
+    await registry.call("write_file", {"path": "deep/er/a.txt", "content": "x"})
+    await registry.call("shell", {"command": "echo y > b.txt && mkdir made"})
+    ws = tmp_path / "ws"
+    for folder in (ws, ws / "deep", ws / "deep" / "er", ws / "made"):
+        assert folder.stat().st_mode & 0o777 == 0o700, folder
+    for file in (ws / "deep" / "er" / "a.txt", ws / "b.txt"):
+        assert file.stat().st_mode & 0o777 == 0o600, file
+
+
 @pytest.mark.parametrize("path", ["../outside.txt", "/etc/passwd", "notes/../../x", "~/.bashrc"])
 async def test_paths_outside_the_workspace_are_refused(tmp_path, path):
     registry = registry_for(tmp_path)

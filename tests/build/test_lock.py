@@ -49,9 +49,14 @@ def test_the_repository_lock_parses_and_pins_what_the_catalog_needs():
     from blufio_build.catalog import load_catalog
 
     lock = read_lock()
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
     for requirement in load_catalog()["core_packages"]:
-        name = requirement.split(";")[0].strip()
+        wanted = Requirement(requirement)  # a name, maybe a version range and a marker
+        name = canonicalize_name(wanted.name)
         assert name in lock, name
+        assert wanted.specifier.contains(lock[name][0]), (requirement, lock[name][0])
 
 
 def test_a_missing_lock_says_how_to_make_one(tmp_path):

@@ -83,6 +83,35 @@ def test_validate_accepts_a_good_file_and_warns_of_secrets_in_clear(blufio):
     assert "set-secret gateway.bearer_token" in result.stderr
 
 
+def test_validate_warns_when_others_may_read_a_file_holding_a_secret_in_clear(blufio):
+    with open("blufio.toml", "w") as f:
+        f.write('[gateway]\nbearer_token = "abcdef"\n')
+    os.chmod("blufio.toml", 0o644)
+    result = blufio("config", "validate")
+    assert result.returncode == 0
+    assert "holds gateway.bearer_token in clear and others may read it (mode 0644)" in result.stderr
+    os.chmod("blufio.toml", 0o600)
+    assert "others may read it" not in blufio("config", "validate").stderr
+
+
+def test_set_on_a_readable_file_holding_a_secret_in_clear_makes_it_private(blufio):
+    with open("blufio.toml", "w") as f:
+        f.write('[gateway]\nbearer_token = "abcdef"\n')
+    os.chmod("blufio.toml", 0o644)
+    result = blufio("config", "set", "gateway.port", "9100")
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(os.stat("blufio.toml").st_mode) == 0o600
+    assert "made it private (mode 0600, was 0644)" in result.stderr
+
+
+def test_set_leaves_the_mode_of_a_file_without_secrets(blufio):
+    with open("blufio.toml", "w") as f:
+        f.write("[gateway]\nport = 1\n")
+    os.chmod("blufio.toml", 0o644)
+    assert blufio("config", "set", "gateway.port", "2").returncode == 0
+    assert stat.S_IMODE(os.stat("blufio.toml").st_mode) == 0o644
+
+
 def test_set_secret_stores_it_encrypted_and_get_masks_it(blufio, data_dir):
     result = blufio("config", "set-secret", "anthropic.api_key", input="sk-test\n")
     assert result.returncode == 0, result.stderr
@@ -145,3 +174,57 @@ def test_light_commands_import_nothing_heavy(repo_root):
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
                             env=dict(os.environ, PYTHONPATH=repo_root))
     assert result.returncode == 0, result.stderr
+
+
+def test_get_of_the_empty_model_prints_the_one_the_agent_uses(blufio):
+    result = blufio("config", "get", "agent.model")
+    assert result.returncode == 0
+    assert result.stdout == "claude-sonnet-4-5\n"
+    assert "anthropic.model is used" in result.stderr
+
+
+def test_set_with_an_explicit_config_that_does_not_exist_yet_creates_it(blufio, isolated_env):
+    named = isolated_env / "home" / "my.toml"
+    result = blufio("--config", str(named), "config", "set", "gateway.port", "9100")
+    assert result.returncode == 0, result.stderr
+    assert named.read_text() == "[gateway]\nport = 9100\n"
+    assert stat.S_IMODE(os.stat(named).st_mode) == 0o600
+    # other commands still refuse a named file that is missing
+    missing = blufio("--config", str(isolated_env / "nope.toml"), "config", "validate")
+    assert missing.returncode == 2 and "configuration file not found" in missing.stderr
+
+
+def test_set_without_a_writable_config_directory_names_that_directory(blufio, isolated_env):
+    blocked = isolated_env / "not-a-directory"  # unwritable even for root
+    blocked.write_text("")
+    result = blufio("config", "set", "gateway.port", "9100",
+                    env={"XDG_CONFIG_HOME": str(blocked)})
+    assert result.returncode == 1
+    assert f"cannot create the configuration directory {blocked}/blufio" in result.stderr
+    assert "data directory" not in result.stderr and "BLUFIO_DATA_DIR" not in result.stderr
+    assert "--config" in result.stderr
+
+
+def test_validate_names_models_with_no_price_and_checks_price_tables(blufio, tmp_path):
+    path = tmp_path / "priced.toml"
+    path.write_text('[agent]\nmodel = "llama3.2"\n[anthropic]\nbase_url = "http://127.0.0.1:9"\n'
+                    'api_key = ""\n')
+    result = blufio("--config", str(path), "config", "validate")
+    assert result.returncode == 0
+    assert "no price for model 'llama3.2' (provider anthropic)" in result.stderr
+    assert '[cost.prices."llama3.2"]' in result.stderr
+    path.write_text(path.read_text() + '[cost.prices."llama3.2"]\ninput = 0\noutput = 0\n')
+    result = blufio("--config", str(path), "config", "validate")
+    assert result.returncode == 0 and "no price" not in result.stderr
+    path.write_text(path.read_text() + '[cost.prices."other"]\ninptu = 1\n')
+    result = blufio("--config", str(path), "config", "validate")
+    assert result.returncode == 2
+    assert "unknown key 'inptu' (did you mean 'input'?)" in result.stderr
+
+
+def test_validate_refuses_a_provider_that_is_not_one(blufio, tmp_path):
+    path = tmp_path / "provider.toml"
+    path.write_text('[agent]\nfallback = ["telegram"]\n')
+    result = blufio("--config", str(path), "config", "validate")
+    assert result.returncode == 2
+    assert "[agent] fallback: 'telegram' is not a provider plugin of this build" in result.stderr

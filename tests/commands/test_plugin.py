@@ -28,15 +28,16 @@ def test_list_shows_every_plugin_with_state(blufio):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["NAME", "TYPE", "STATE", "VERSION", "DESCRIPTION"]
-    assert lines[-1] == "6 plugins listed."
+    assert lines[-1] == "7 plugins listed."
     assert _rows(result.stdout) == {
         "telegram": "not-configured", "anthropic": "not-configured", "sqlite": "enabled",
-        "gateway": "enabled", "prometheus": "enabled", "keypair": "enabled"}
+        "gateway": "enabled", "prometheus": "enabled", "keypair": "enabled",
+        "embeddings": "not-configured"}
     telegram = next(line for line in lines if line.startswith("telegram"))
     assert "telegram.bot_token is not set" in telegram
     # columns are aligned: STATE starts at the same offset on every row
     offset = lines[0].index("STATE")
-    assert all(line[offset - 2:offset] == "  " for line in lines[1:7])
+    assert all(line[offset - 2:offset] == "  " for line in lines[1:8])
 
 
 def test_list_json(blufio):

@@ -162,3 +162,19 @@ def test_kill_9_mid_turn_then_restart_answers_once(fake, env, data_dir):
 
 def test_cli_usage_lists_shell(blufio):
     assert "blufio [options] shell [--session ID]" in blufio("--help").stdout
+
+
+def test_remember_saves_a_memory_that_recall_and_the_next_session_find(blufio, fake, env):
+    result = blufio("shell", input="/remember my locker code is 4471\n/remember\n"
+                    "/recall locker\n/recall\n/recall zebra\n", env=env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()  # piped: command output goes to stderr
+    assert lines[0] == "saved mem_1"
+    assert lines[1].startswith("not saved: a memory needs some text")
+    assert lines[2].startswith("mem_1 [") and lines[2].endswith(
+        "saved memory] my locker code is 4471")
+    assert lines[3:] == ["usage: /recall QUERY", "nothing found for 'zebra'"]
+
+    blufio("shell", input="what is my locker code?\n", env=env)
+    system = [b["text"] for b in fake.message_requests[-1].json["system"]]
+    assert any("saved memory] my locker code is 4471" in text for text in system)

@@ -1,8 +1,9 @@
 """Every plugin of the build keeps the contract of its kind (``blufio/contracts.py``).
 
-The plugins are read from the build record, so a plugin is checked here the day it is
-added: its class matches its Protocol, its identity agrees with its ``plugin.toml`` and the
-catalog, and its ``health_check``/``shutdown`` behave before, during and after use.
+The plugins are read from the catalog (a checkout has the code of every one, in the default
+bundle or not), so a plugin is checked here the day it is added: its class matches its
+Protocol, its identity agrees with its ``plugin.toml`` and the catalog, and its
+``health_check``/``shutdown`` behave before, during and after use.
 """
 
 import pytest
@@ -15,18 +16,21 @@ from blufio.observability import NullObserver
 from blufio.registry import PluginRegistry
 from tests.fakes.config import make_config
 
-PLUGINS = build_record.current()["features"]
+PLUGINS = [entry["name"] for entry in build_record.catalog()["plugins"]]
+# Beyond the default bundle: the build the registry describes has them too.
+EXTRA = [name for name in PLUGINS if name not in build_record.current()["features"]]
 HEALTH_STATES = {"ok", "degraded", "down"}
 # What makes every plugin of the default bundle enabled (its required keys), nothing more.
 REQUIRED = {"TELEGRAM_BOT_TOKEN": "123:abc", "ANTHROPIC_API_KEY": "sk-test",
-            "BLUFIO_GATEWAY__PORT": "0"}
+            "BLUFIO_GATEWAY__PORT": "0", "BLUFIO_EMBEDDINGS__BASE_URL": "http://127.0.0.1:9/v1"}
 
 
 @pytest.fixture
 def registry(tmp_path, monkeypatch):
     monkeypatch.setenv("BLUFIO_DATA_DIR", str(tmp_path / "data"))
-    return PluginRegistry(make_config(tmp_path, environ={**REQUIRED,
-                                                         "BLUFIO_DATA_DIR": str(tmp_path / "data")}))
+    config = make_config(tmp_path, environ={**REQUIRED, "BLUFIO_DATA_DIR": str(tmp_path / "data")},
+                         features=EXTRA)
+    return PluginRegistry(config, build={**build_record.current(), "features": PLUGINS})
 
 
 @pytest.fixture

@@ -25,63 +25,17 @@ SSE). ``POST /v1/messages/count_tokens`` answers a count (``tests.fakes.anthropi
 
 import itertools
 import json
-import socket
-import threading
-import time
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Optional, Union
+from typing import Optional
 
 from tests.fakes.anthropic_model import answer, count_tokens
+from tests.fakes.scripted_server import (Drop, FakeResponse, RecordedRequest, Responder,
+                                         ScriptedServer, Stall, wait_for)
+
+__all__ = ["FakeAnthropic", "FakeResponse", "RecordedRequest", "Stall", "Drop", "wait_for",
+           "sse", "message_events", "text_reply", "tool_use_reply", "http_error",
+           "stream_error", "dropped", "stalled", "malformed", "echo"]
 
 _ids = itertools.count(1)
-
-
-# --- what a response is --------------------------------------------------------------------
-
-
-@dataclass
-class Stall:
-    """Stop sending for ``seconds`` (or until the server stops)."""
-
-    seconds: float = 3600.0
-
-
-@dataclass
-class Drop:
-    """Close the connection abruptly, mid-body."""
-
-
-@dataclass
-class FakeResponse:
-    """One scripted answer: status, headers and the body as a list of parts.
-
-    A part is ``bytes`` (sent as one chunk), a ``Stall`` or a ``Drop``. ``stream=True`` uses
-    chunked transfer encoding; otherwise the parts are joined and sent with a length.
-    """
-
-    status: int = 200
-    headers: dict = field(default_factory=dict)
-    parts: list = field(default_factory=list)
-    stream: bool = True
-    delay: float = 0.0  # seconds to wait before sending the status line
-
-
-@dataclass
-class RecordedRequest:
-    """A request the fake received."""
-
-    method: str
-    path: str
-    headers: dict  # lower-case names
-    body: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.body or b"null")
-
-
-Responder = Union[FakeResponse, Callable[[RecordedRequest], FakeResponse]]
 
 
 # --- building responses ----------------------------------------------------------------------
@@ -291,206 +245,43 @@ def _as_json(response: FakeResponse) -> FakeResponse:
                         stream=False)
 
 
-class FakeAnthropic:
-    """The fake server. ``start()``/``stop()`` or use it as a context manager.
+class FakeAnthropic(ScriptedServer):
+    """The fake Messages API (see ``ScriptedServer`` for the lifecycle and scripting)."""
 
-    ``api_key``, when set, must arrive as ``x-api-key`` or ``Authorization: Bearer``;
-    otherwise the request gets a 401. ``requests`` lists what arrived, in order.
-    """
+    route = "/v1/messages"
+    thread_name = "fake-anthropic"
 
     def __init__(self, script=(), *, default: Optional[Responder] = echo, api_key=None):
-        self._script = list(script)
-        self.default = default
-        self.api_key = api_key
-        self.requests: list[RecordedRequest] = []
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server = None
-        self._thread = None
-
-    # lifecycle
-
-    def start(self):
-        fake = self
-
-        class Handler(_Handler):
-            owner = fake
-
-        self._server = _QuietServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._server.block_on_close = False
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True,
-                                        name="fake-anthropic")
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stopping.set()  # releases stalled handlers
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        return self._server.server_address[1]
+        super().__init__(script, default=default, api_key=api_key)
 
     @property
     def base_url(self) -> str:
         """The API root, without ``/v1`` (what ``ANTHROPIC_BASE_URL`` takes)."""
-        return f"http://127.0.0.1:{self.port}"
-
-    # scripting
-
-    def add(self, *responses: Responder):
-        """Append responses to the script."""
-        with self._lock:
-            self._script.extend(responses)
-
-    @property
-    def remaining(self) -> int:
-        """Scripted responses not used yet."""
-        with self._lock:
-            return len(self._script)
+        return self.root_url
 
     @property
     def message_requests(self) -> list:
         """The ``POST /v1/messages`` requests received."""
-        return [r for r in self.requests if r.path.split("?")[0] == "/v1/messages"]
+        return self.route_requests
 
-    def _next(self, request):
-        with self._lock:
-            self.requests.append(request)
-            responder = self._script.pop(0) if self._script else self.default
-        if responder is None:
-            return http_error(500, "api_error", "the fake's script is exhausted")
-        response = responder(request) if callable(responder) else responder
+    def side_route(self, request):
+        """``POST /v1/messages/count_tokens`` is answered with a count, never scripted."""
+        if request.path.split("?")[0] != "/v1/messages/count_tokens":
+            return None
+        body = json.dumps({"input_tokens": count_tokens(request.json or {})}).encode()
+        return FakeResponse(headers={"content-type": "application/json",
+                                     "request-id": f"req_fake_{next(_ids)}"}, parts=[body],
+                            stream=False)
+
+    def error_response(self, status, message):
+        kind = {401: "authentication_error", 404: "not_found_error"}.get(status, "api_error")
+        if status == 401:
+            message = "invalid x-api-key"
+        return http_error(status, kind, message)
+
+    def adapt(self, request, response):
         wants_stream = bool((request.json or {}).get("stream"))
         plain = all(isinstance(part, bytes) for part in response.parts)
         if not wants_stream and response.stream and response.status == 200 and plain:
             return _as_json(response)
         return response
-
-
-def _counted(request):
-    """The answer to ``POST /v1/messages/count_tokens``."""
-    body = json.dumps({"input_tokens": count_tokens(request.json or {})}).encode()
-    return FakeResponse(headers={"content-type": "application/json",
-                                 "request-id": f"req_fake_{next(_ids)}"}, parts=[body],
-                        stream=False)
-
-
-class _QuietServer(ThreadingHTTPServer):
-    """Clients closing idle keep-alive connections is normal; do not print it."""
-
-    request_queue_size = 128  # the default backlog (5) resets connections under load
-
-    def handle_error(self, request, client_address):
-        import sys
-
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    owner: FakeAnthropic
-
-    def setup(self):
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format, *args):  # keep test output quiet
-        pass
-
-    def do_GET(self):
-        self._reply(FakeResponse(status=404, headers={"content-type": "application/json"},
-                                 parts=[b'{"type":"error","error":{"type":"not_found_error",'
-                                        b'"message":"not found"}}'], stream=False), record=True)
-
-    def do_POST(self):
-        self._reply(None, record=True)
-
-    def _reply(self, response, record):
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
-        request = RecordedRequest(self.command, self.path,
-                                  {k.lower(): v for k, v in self.headers.items()}, body)
-        owner = self.owner
-        if response is None:
-            key = request.headers.get("x-api-key") or \
-                request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-            if request.path.split("?")[0] == "/v1/messages/count_tokens":
-                with owner._lock:
-                    owner.requests.append(request)
-                response = _counted(request)
-            elif request.path.split("?")[0] != "/v1/messages":
-                with owner._lock:
-                    owner.requests.append(request)
-                response = http_error(404, "not_found_error", f"no route {request.path}")
-            elif owner.api_key is not None and key != owner.api_key:
-                with owner._lock:
-                    owner.requests.append(request)
-                response = http_error(401, "authentication_error", "invalid x-api-key")
-            else:
-                response = owner._next(request)
-        elif record:
-            with owner._lock:
-                owner.requests.append(request)
-        try:
-            self._send(response)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-    def _send(self, response):
-        stopping = self.owner._stopping
-        if response.delay and stopping.wait(response.delay):
-            self.close_connection = True
-            return
-        self.send_response(response.status)
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        if not response.stream:
-            body = b"".join(p for p in response.parts if isinstance(p, bytes))
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-            self.wfile.flush()
-            return
-        self.send_header("transfer-encoding", "chunked")
-        self.end_headers()
-        for part in response.parts:
-            if isinstance(part, Stall):
-                self.wfile.flush()
-                if stopping.wait(part.seconds):
-                    self.close_connection = True
-                    return
-            elif isinstance(part, Drop):
-                self.wfile.flush()
-                self.close_connection = True
-                try:
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                return
-            else:
-                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
-                self.wfile.flush()
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
-
-
-def wait_for(predicate, timeout=5.0, interval=0.01):
-    """Poll ``predicate`` until true or ``timeout`` seconds pass; return its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)

@@ -5,12 +5,14 @@ and an async ``run(input) -> str``. The registry offers the model only tools who
 capability is allowed, and ``call`` never raises: a refusal (``ToolError``), a crash or a
 timeout becomes an error result the model can read and the loop carries on.
 
-Capabilities: ``time`` and ``files`` are always allowed (files stay inside the workspace
-directory); ``network`` (``http_fetch``) and ``shell`` only when enabled in ``[tools]``.
+Capabilities: ``time``, ``files`` and ``schedules`` are always allowed (files stay inside
+the workspace directory; the schedule tools are registered by ``agent.runtime``);
+``network`` (``http_fetch``) and ``shell`` only when enabled in ``[tools]``.
 ``default_registry(config)`` builds the registry of the built-in tools for a configuration.
 """
 
 import asyncio
+import contextvars
 import json
 import os
 from dataclasses import dataclass
@@ -19,6 +21,10 @@ from typing import Awaitable, Callable
 from blufio.errors import ToolError
 
 MAX_RESULT_CHARS = 50_000
+
+# The inbound entry the running turn answers, for tools that act on the conversation they
+# were called from (e.g. a reminder for "this chat"). The agent sets it in each turn's task.
+CURRENT_INBOUND = contextvars.ContextVar("blufio_current_inbound", default=None)
 
 
 @dataclass(slots=True)
@@ -96,6 +102,22 @@ class ToolRegistry:
             result = result[:MAX_RESULT_CHARS] + f"\n[truncated: {len(result)} characters in all]"
         return Outcome(result)
 
+    async def run_round(self, tool_uses, on_use, on_result):
+        """Run the ``tool_use`` blocks of one model round; their ``tool_result`` blocks, in
+        the order the model asked for them. ``on_use(block)`` is called before each call and
+        ``on_result(block, outcome)`` after it (the agent's events)."""
+        results = []
+        for block in tool_uses:
+            on_use(block)
+            outcome = await self.call(block.get("name", ""), block.get("input"))
+            on_result(block, outcome)
+            result = {"type": "tool_result", "tool_use_id": block.get("id", ""),
+                      "content": outcome.content}
+            if outcome.is_error:
+                result["is_error"] = True
+            results.append(result)
+        return results
+
 
 def workspace_dir(config):
     """The workspace directory: ``[tools] workspace``, else ``workspace`` in the data dir."""
@@ -109,7 +131,7 @@ def default_registry(config):
     """The built-in tools, with the capabilities ``config``'s ``[tools]`` section allows."""
     from blufio.agent.tools import builtin
 
-    allowed = {"time", "files"}
+    allowed = {"time", "files", "schedules"}
     if config.get("tools.http_fetch"):
         allowed.add("network")
     if config.get("tools.shell"):

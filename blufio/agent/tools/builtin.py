@@ -144,8 +144,9 @@ class Workspace:
         if os.path.isdir(real):
             raise ToolError(f"{shown!r} is a folder")
         try:
-            os.makedirs(os.path.dirname(real), exist_ok=True)
-            with open(real, "a" if append else "w", encoding="utf-8") as f:
+            _private_dirs(os.path.dirname(real))
+            flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+            with open(os.open(real, flags, 0o600), "w", encoding="utf-8") as f:
                 f.write(content)
         except OSError as exc:
             raise ToolError(f"cannot write {shown!r}: {exc.strerror or exc}") from None
@@ -279,6 +280,17 @@ def _render(url, response, body):
 # --- shell -------------------------------------------------------------------------------------
 
 
+def _private_dirs(path):
+    """Create ``path`` and every missing parent 0700 (``makedirs`` gives parents 0777-umask)."""
+    if os.path.isdir(path):
+        return
+    _private_dirs(os.path.dirname(path))
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+
+
 class Shell:
     """``shell``: run a command with ``/bin/sh`` in the workspace, with a time limit."""
 
@@ -293,7 +305,8 @@ class Shell:
         cwd = self.workspace.resolve(".")
         process = await asyncio.create_subprocess_shell(
             command, cwd=cwd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+            stderr=asyncio.subprocess.STDOUT, start_new_session=True,
+            umask=0o077)  # what the command writes is private, as the file tools' files are
         try:
             output, _ = await asyncio.wait_for(process.communicate(), self.timeout)
         except (asyncio.TimeoutError, asyncio.CancelledError) as exc:

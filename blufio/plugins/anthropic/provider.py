@@ -9,35 +9,35 @@ The ``anthropic`` SDK is not used; this module speaks the HTTP API directly:
 - Prompt caching: ``cache_control: {"type": "ephemeral"}`` marks the end of the tools, the end
   of the system prompt and the last message, so the stable prefix (and the conversation so
   far) is read from the cache on the next call instead of being billed in full.
-- Retries: 408, 409, 429, 5xx (529 included) and connection failures are retried up to
-  ``max_retries`` times with jittered exponential backoff, honouring ``retry-after-ms`` or
-  ``retry-after`` (capped at ``MAX_RETRY_AFTER`` seconds) and ``x-should-retry``. Nothing is
-  retried once an event has been passed on: the caller has seen output.
+- Retries, as every HTTP provider's (``blufio.providers.post_stream``): 408, 409, 429, 5xx
+  (529 included) and connection failures are retried up to ``max_retries`` times with
+  jittered exponential backoff, honouring ``retry-after-ms``/``retry-after`` and
+  ``x-should-retry``. Nothing is retried once an event has been passed on.
 - A client's settings (``options``: ``tool_choice``, ``stop_sequences``, sampling,
   ``thinking``, ``metadata``) go into the body as they are; of its beta flags only those in
   ``KNOWN_BETAS`` are sent as ``anthropic-beta`` (an unknown or account-specific flag could
   change what the upstream does, e.g. its authentication), the others are dropped.
 - ``count_tokens`` asks ``POST /v1/messages/count_tokens``, with the same retries.
 - Every failure is a ``ProviderError`` carrying the upstream message, HTTP status, error
-  type and ``request-id``; ``_provider_error`` translates Anthropic's answer, once, into what
-  it means for Blufio (its class, and the HTTP answer the gateway gives its own clients).
-  The API key is sent in a header and never logged or shown.
+  type and ``request-id``; ``blufio.providers.provider_error`` says, once, what it means for
+  Blufio (its class, and the HTTP answer the gateway gives its own clients).
+- The API key is sent in a header and never logged or shown. Set to ``""`` on purpose, no
+  key is sent (a local server that speaks the Messages API, e.g. Ollama with ``base_url``).
 """
 
-import asyncio
 import json
 import logging
 
-from blufio.errors import (ConfigError, ProviderAuthError, ProviderError,
-                           ProviderUnavailableError)
-from blufio.retry import backoff_delay, retry_after
+from blufio.errors import ProviderError, ProviderUnavailableError
+from blufio.hints import command
 from blufio.manifest import identity
 from blufio.plugins.anthropic.prices import PRICES
+from blufio.providers import (HttpProvider, drain, post_json, post_stream, provider_error,
+                              read_body, sse_frames, streaming_client, with_request_id)
 
 log = logging.getLogger("blufio.anthropic")
 
 API_VERSION = "2023-06-01"
-RETRY_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 # Client settings copied into the request body (Anthropic's names).
 BODY_OPTIONS = ("tool_choice", "stop_sequences", "temperature", "top_p", "top_k", "thinking",
                 "metadata")
@@ -49,24 +49,17 @@ KNOWN_BETAS = frozenset({
     "context-management-2025-06-27", "pdfs-2024-09-25", "files-api-2025-04-14",
     "search-results-2025-06-09",
 })
-MAX_RETRY_AFTER = 60.0  # seconds; a longer retry-after is capped to this
-BACKOFF_BASE = 0.5
-BACKOFF_MAX = 8.0
 
-MISSING_KEY = ("no Anthropic API key is set; set ANTHROPIC_API_KEY, or run 'blufio config "
-               "set-secret anthropic.api_key', or put api_key under [anthropic] in the "
-               "configuration file")
+MISSING_KEY = ("no Anthropic API key is set; set ANTHROPIC_API_KEY, or run '{command}', or "
+               "put api_key under [anthropic] in the configuration file")
 
 _STATUS_WORDS = {400: "rejected the request", 401: "refused the API key",
                  403: "denied permission", 404: "does not know that resource",
                  413: "found the request too large", 429: "is rate limiting this key",
                  529: "is overloaded"}
-# The status an error type stands for when it arrives without one (an error event mid-stream).
-_STATUS_OF_TYPE = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500,
-                   "timeout_error": 504}
 
 
-class AnthropicProvider:
+class AnthropicProvider(HttpProvider):
     """The ``anthropic`` provider plugin (implements ``blufio.contracts.Provider``)."""
 
     name, version, adapter_type = identity("anthropic")
@@ -75,49 +68,21 @@ class AnthropicProvider:
     def __init__(self, config, **services):
         section = config.section("anthropic")
         self._api_key = section.get("api_key") or ""
+        # No key set anywhere is a mistake; ``api_key = ""`` on purpose is a local server.
+        self.missing_key = "" if self._api_key or config.is_set("anthropic.api_key") \
+            else MISSING_KEY.format(command=command("config set-secret anthropic.api_key"))
         self.base_url = (section.get("base_url") or "https://api.anthropic.com").rstrip("/")
         if self.base_url.endswith("/v1"):
             self.base_url = self.base_url[:-3]
         self.default_model = section.get("model") or "claude-sonnet-4-5"
-        self.connect_timeout = float(section.get("connect_timeout") or 10.0)
-        self.read_timeout = float(section.get("read_timeout") or 120.0)
-        self.max_retries = max(0, int(section.get("max_retries") if section.get("max_retries")
-                                      is not None else 2))
-        self.backoff_base = BACKOFF_BASE
-        self._client = None
+        self.configure_http(section, "the Anthropic API", "anthropic.base_url", log)
 
-    # --- plugin base ---
-
-    def check_configured(self):
-        """Raise ConfigError (one line naming the three ways to set it) without a key."""
-        if not self._api_key:
-            raise ConfigError(MISSING_KEY)
-
-    async def health_check(self):
-        if not self._api_key:
-            return {"status": "down", "detail": "no API key"}
-        return {"status": "ok", "detail": self.base_url}
-
-    async def shutdown(self):
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
-
-    # --- the provider ---
+    # --- the provider (the plugin base is HttpProvider's) ---
 
     def _http(self):
         if self._client is None:
-            import httpx
-
-            import socket
-
-            timeout = httpx.Timeout(self.read_timeout, connect=self.connect_timeout)
-            # No Nagle delay: a request is written in pieces and every streamed delta counts.
-            transport = httpx.AsyncHTTPTransport(
-                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-            self._client = httpx.AsyncClient(timeout=timeout, transport=transport, headers={
-                "anthropic-version": API_VERSION, "user-agent": "blufio/0.1",
-                "accept": "text/event-stream", "content-type": "application/json"})
+            self._client = streaming_client(self.connect_timeout, self.read_timeout,
+                                            {"anthropic-version": API_VERSION})
         return self._client
 
     def request_body(self, *, model, system, messages, tools, max_tokens, options=None):
@@ -133,7 +98,7 @@ class AnthropicProvider:
         return body
 
     def _headers(self, options):
-        headers = {"x-api-key": self._api_key}
+        headers = {"x-api-key": self._api_key} if self._api_key else {}
         betas = [beta for beta in (options or {}).get("betas", ()) if beta in KNOWN_BETAS]
         if betas:
             headers["anthropic-beta"] = ",".join(dict.fromkeys(betas))
@@ -142,47 +107,18 @@ class AnthropicProvider:
     async def stream(self, *, model, system, messages, tools, max_tokens, options=None):
         """Yield the events of one streaming call (see the module docstring)."""
         self.check_configured()
-        import httpx
-
-        client = self._http()
         body = json.dumps(self.request_body(model=model, system=system, messages=messages,
                                             tools=tools, max_tokens=max_tokens,
                                             options=options)).encode()
-        url = f"{self.base_url}/v1/messages"
-        headers = self._headers(options)
-        attempt = 0
-        while True:
-            started = False
-            try:
-                async with client.stream("POST", url, content=body,
-                                         headers=headers) as response:
-                    request_id = response.headers.get("request-id")
-                    if response.status_code != 200:
-                        error = await _error_from_response(response, request_id)
-                        delay = self._retry_delay(attempt, response)
-                        if delay is None:
-                            raise error
-                        log.warning("Anthropic %s (request %s); retrying in %.2fs",
-                                    response.status_code, request_id, delay)
-                    else:
-                        async for event in _events(response, request_id):
-                            started = True
-                            yield event
-                        return
-            except httpx.HTTPError as exc:
-                error = _transport_error(exc, started, self.read_timeout)
-                if started or attempt >= self.max_retries:
-                    raise error from exc
-                delay = self._backoff(attempt)
-                log.warning("Anthropic connection failed (%s); retrying in %.2fs", error, delay)
-            attempt += 1
-            await asyncio.sleep(delay)
+        async for event in post_stream(self._http(), f"{self.base_url}/v1/messages", body,
+                                       self._headers(options), upstream=self.upstream,
+                                       policy=self.policy, read_error=_error_from_response,
+                                       events=_stream_events):
+            yield event
 
     async def count_tokens(self, *, model, system, messages, tools, options=None):
         """The input tokens of such a call, from ``POST /v1/messages/count_tokens``."""
         self.check_configured()
-        import httpx
-
         body = {"model": model, "messages": messages}
         if system:
             body["system"] = system
@@ -190,43 +126,12 @@ class AnthropicProvider:
             body["tools"] = tools
         body.update({name: value for name, value in (options or {}).items()
                      if name in ("tool_choice", "thinking")})
-        url = f"{self.base_url}/v1/messages/count_tokens"
-        headers = {**self._headers(options), "accept": "application/json"}
-        attempt = 0
-        while True:
-            try:
-                response = await self._http().post(url, content=json.dumps(body).encode(),
-                                                   headers=headers)
-            except httpx.HTTPError as exc:
-                if attempt >= self.max_retries:
-                    raise _transport_error(exc, False, self.read_timeout) from exc
-                delay = self._backoff(attempt)
-            else:
-                if response.status_code == 200:
-                    return _input_tokens(response)
-                delay = self._retry_delay(attempt, response)
-                if delay is None:
-                    raise await _error_from_response(response, response.headers.get("request-id"))
-            attempt += 1
-            await asyncio.sleep(delay)
-
-    def _backoff(self, attempt):
-        return backoff_delay(attempt, self.backoff_base, BACKOFF_MAX)
-
-    def _retry_delay(self, attempt, response):
-        """Seconds to wait before retrying ``response``, or None when it must not be retried."""
-        if attempt >= self.max_retries:
-            return None
-        should = response.headers.get("x-should-retry")
-        if should == "false":
-            return None
-        if should != "true" and response.status_code not in RETRY_STATUSES \
-                and response.status_code < 500:
-            return None
-        hinted = retry_after(response.headers)
-        if hinted is not None:
-            return min(hinted, MAX_RETRY_AFTER)
-        return self._backoff(attempt)
+        response = await post_json(self._http(), f"{self.base_url}/v1/messages/count_tokens",
+                                   json.dumps(body).encode(),
+                                   {**self._headers(options), "accept": "application/json"},
+                                   upstream=self.upstream, policy=self.policy,
+                                   read_error=_error_from_response)
+        return _input_tokens(response)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -265,12 +170,10 @@ def _input_tokens(response):
                         error_type="api_error", request_id=response.headers.get("request-id"))
 
 
-async def _error_from_response(response, request_id):
+async def _error_from_response(response):
     """A ProviderError from a non-200 response and its error envelope."""
-    try:
-        raw = await response.aread()
-    except Exception:  # the body is only for the message; the status says enough
-        raw = b""
+    raw, body_text = await read_body(response)
+    request_id = response.headers.get("request-id")
     error_type, message = "api_error", ""
     try:
         envelope = json.loads(raw)
@@ -278,73 +181,25 @@ async def _error_from_response(response, request_id):
         message = envelope["error"].get("message") or ""
         request_id = request_id or envelope.get("request_id")
     except (ValueError, KeyError, TypeError, AttributeError):
-        message = raw.decode("utf-8", "replace").strip()[:200]
+        message = body_text
     status = response.status_code
     what = _STATUS_WORDS.get(status, "failed" if status >= 500 else "rejected the request")
     text = f"the Anthropic API {what} (HTTP {status} {error_type})"
     if message:
         text += f": {message}"
-    if request_id:
-        text += f" [request-id {request_id}]"
-    return _provider_error(text, status=status, error_type=error_type, request_id=request_id)
+    return provider_error(with_request_id(text, request_id), status=status,
+                          error_type=error_type, request_id=request_id)
 
 
-def _provider_error(text, *, status, error_type, request_id):
-    """The ProviderError for Anthropic's ``status`` (None mid-stream) and ``error_type``.
-
-    Blufio's clients get the same status and type (Anthropic's vocabulary is the gateway's
-    too), except that a client error of Blufio's request is a 400 (413 kept), a refused key
-    is Blufio's problem (ProviderAuthError), and an error that names no status is
-    ProviderUnavailableError.
-    """
-    fields = {"status": status, "error_type": error_type, "request_id": request_id}
-    answered = status or _STATUS_OF_TYPE.get(error_type)
-    if answered is None:
-        return ProviderUnavailableError(text, **fields)
-    if answered in (401, 403):
-        return ProviderAuthError(text, **fields)
-    if answered < 500 and answered not in (413, 429):
-        answered = 400
-    return ProviderError(text, http_status=answered, http_error_type=error_type, **fields)
-
-
-def _transport_error(exc, started, read_timeout):
-    import httpx
-
-    where = "mid-stream" if started else "before a response"
-    if isinstance(exc, httpx.ConnectError):
-        text = f"cannot connect to the Anthropic API ({exc}); check anthropic.base_url and the network"
-    elif isinstance(exc, httpx.TimeoutException):
-        text = (f"the Anthropic API sent nothing for {read_timeout:g}s ({where}); "
-                "the connection was abandoned")
-        if isinstance(exc, httpx.ConnectTimeout):
-            text = "timed out connecting to the Anthropic API; check anthropic.base_url and the network"
-    else:
-        text = f"the connection to the Anthropic API failed {where}: {exc or type(exc).__name__}"
-    return ProviderUnavailableError(text, status=None, error_type="api_connection_error")
+def _stream_events(response):
+    return _events(response, response.headers.get("request-id"))
 
 
 async def _events(response, request_id):
     """Parse the server-sent events of ``response`` into dicts; raise on errors."""
-    event_name, data_lines, finished = None, [], False
     lines = response.aiter_lines()
-    async for line in lines:
-        if line:
-            if line.startswith(":"):
-                continue
-            field, _, value = line.partition(":")
-            if value.startswith(" "):
-                value = value[1:]
-            if field == "event":
-                event_name = value
-            elif field == "data":
-                data_lines.append(value)
-            continue  # id:, retry: and unknown fields are ignored
-        if not data_lines:
-            event_name = None
-            continue
-        event = _decode(event_name, "\n".join(data_lines), request_id)
-        event_name, data_lines = None, []
+    async for event_name, data in sse_frames(lines):
+        event = _decode(event_name, data, request_id)
         kind = event.get("type")
         if kind == "ping":
             continue
@@ -352,15 +207,11 @@ async def _events(response, request_id):
             raise _error_event(event, request_id)
         yield event
         if kind == "message_stop":
-            finished = True
-            break
-    if finished:
-        await _drain(lines)
-    else:
-        raise ProviderUnavailableError(
-            "the Anthropic API stream ended before the message was complete"
-            + (f" [request-id {request_id}]" if request_id else ""),
-            error_type="api_connection_error", request_id=request_id)
+            await drain(lines)
+            return
+    raise ProviderUnavailableError(
+        with_request_id("the Anthropic API stream ended before the message was complete",
+                        request_id), error_type="api_connection_error", request_id=request_id)
 
 
 def _error_event(event, request_id):
@@ -369,22 +220,8 @@ def _error_event(event, request_id):
     error_type = error.get("type") or "api_error"
     text = (f"the Anthropic API failed mid-stream ({error_type}): "
             f"{error.get('message') or 'no message'}")
-    if request_id:
-        text += f" [request-id {request_id}]"
-    return _provider_error(text, status=None, error_type=error_type, request_id=request_id)
-
-
-async def _drain(lines, timeout=1.0):
-    """Read what follows ``message_stop`` (normally just the end of the body) so the
-    connection goes back to the pool instead of being closed."""
-    async def rest():
-        async for _ in lines:
-            pass
-
-    try:
-        await asyncio.wait_for(rest(), timeout)
-    except Exception:  # the reply is complete; a bad ending only costs the connection
-        pass
+    return provider_error(with_request_id(text, request_id), status=None,
+                          error_type=error_type, request_id=request_id)
 
 
 def _decode(event_name, data, request_id):
@@ -393,8 +230,8 @@ def _decode(event_name, data, request_id):
         if not isinstance(event, dict):
             raise ValueError("not an object")
     except ValueError:
-        raise ProviderError("the Anthropic API sent a malformed event"
-                            + (f" [request-id {request_id}]" if request_id else ""),
+        raise ProviderError(with_request_id("the Anthropic API sent a malformed event",
+                                            request_id),
                             error_type="api_error", request_id=request_id) from None
     if "type" not in event and event_name:
         event["type"] = event_name

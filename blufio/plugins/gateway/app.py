@@ -20,11 +20,14 @@ from werkzeug.exceptions import HTTPException
 
 from blufio.errors import BlufioError
 from blufio.plugins.gateway.errors import GatewayError, unexpected
-from blufio.plugins.gateway.messages import parse_body
+from blufio.plugins.gateway.memories import register_memory_routes
+from blufio.plugins.gateway.messages import int_arg, parse_body
 from blufio.plugins.gateway.openapi import openapi_document
+from blufio.plugins.gateway import page, usage
 from blufio.plugins.gateway.page import is_page_path
 from blufio.plugins.gateway.replies import error_response, json_reply, stream_reply
 from blufio.plugins.gateway.request import parse_messages_request
+from blufio.plugins.gateway.schedules import add_routes as add_schedule_routes
 from blufio.plugins.gateway.sessions import CHANNEL, open_session
 
 SESSION_HEADER = "x-blufio-session"
@@ -89,8 +92,8 @@ def create_app(gateway):
 
     @app.get("/v1/sessions")
     async def list_sessions():
-        limit = _int_arg("limit", 20, 1, 100)
-        offset = _int_arg("offset", 0, 0, None)
+        limit = int_arg("limit", 20, 1, 100)
+        offset = int_arg("offset", 0, 0, None)
         sessions = await gateway.storage.list_sessions(limit=limit, offset=offset)
         total = await gateway.storage.count_sessions()
         return {"data": [_session_json(s) for s in sessions], "has_more": offset + len(sessions) < total,
@@ -128,7 +131,7 @@ def create_app(gateway):
     @app.get("/v1/models")
     async def list_models():
         models = [_model_json(name) for name in gateway.models()]
-        limit = _int_arg("limit", len(models) or 1, 1, 1000)
+        limit = int_arg("limit", len(models) or 1, 1, 1000)
         page = models[:limit]
         return {"data": page, "has_more": len(models) > limit,
                 "first_id": page[0]["id"] if page else None,
@@ -141,8 +144,8 @@ def create_app(gateway):
                                     f"({', '.join(gateway.models())})")
         return _model_json(model_id)
 
-    from blufio.plugins.gateway import page, usage
-
+    register_memory_routes(app, gateway)
+    add_schedule_routes(app, gateway)
     page.add_routes(app, gateway)
     usage.add_routes(app, gateway)
 
@@ -175,20 +178,6 @@ def _bearer(headers, query_token):
     if authorization[:7].lower() == "bearer ":
         return authorization[7:].strip()
     return headers.get("x-api-key") or query_token
-
-
-def _int_arg(name, default, low, high):
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or value < low or (high is not None and value > high):
-        bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
-        raise GatewayError(400, f"{name}: must be a whole number {bounds}")
-    return value
 
 
 def _session_json(session):

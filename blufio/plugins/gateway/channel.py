@@ -17,6 +17,8 @@ from blufio.plugins.gateway.cors import CorsPolicy
 from blufio.plugins.gateway.idempotency import IdempotentRequests
 from blufio.plugins.gateway.relay import Turns
 from blufio.plugins.gateway.sessions import Transcripts
+from blufio.plugins.gateway.websocket import Watchers
+from blufio.scheduler.book import book_from_config
 
 log = logging.getLogger("blufio.gateway")
 
@@ -24,11 +26,14 @@ log = logging.getLogger("blufio.gateway")
 class GatewayChannel:
     """The ``gateway`` plugin. Services: ``storage`` (required), ``observer`` (its
     ``render()`` serves ``/metrics`` when it has one), ``auth`` (adapters whose ``verify``
-    accepts signed tokens), ``plugins`` (name → adapter, for ``/v1/health``)."""
+    accepts signed tokens), ``plugins`` (name → adapter, for ``/v1/health``), ``status`` (a
+    callable whose dict ``/v1/health`` shows as ``service``: version, archive replaced),
+    ``schedules`` (the ``ScheduleBook`` behind ``/v1/schedules``; by default one of its own)."""
 
     name, version, adapter_type = identity("gateway")
 
-    def __init__(self, config, *, storage, observer=None, auth=(), plugins=None, **_services):
+    def __init__(self, config, *, storage, observer=None, auth=(), plugins=None, status=None,
+                 schedules=None, **_services):
         self.host = config.get("gateway.host")
         self.port = config.get("gateway.port")
         self.max_body_bytes = config.get("gateway.max_body_bytes")
@@ -44,6 +49,9 @@ class GatewayChannel:
         self.metrics = observer if callable(getattr(observer, "render", None)) else None
         self.auth = list(auth)
         self.plugins = dict(plugins or {})
+        self.status = status
+        self.schedules = schedules or book_from_config(config, storage)
+        self.watchers = Watchers()  # /ws sockets by the sessions they watch
         self.agent = None
         self.url = None
         self._socket = None
@@ -85,7 +93,7 @@ class GatewayChannel:
         return {tool["name"] for tool in self.agent.tools.definitions()}
 
     async def health(self):
-        """``{"status", "version", "plugins": {name: {"status", "detail"}}}``."""
+        """``{"status", "version", "plugins": {name: {"status", "detail"}}, "service"}``."""
         names = list(self.plugins)
         results = await asyncio.gather(*(self._check(self.plugins[n]) for n in names))
         report = dict(zip(names, results))
@@ -94,7 +102,10 @@ class GatewayChannel:
                            if getattr(self.plugins[n], "adapter_type", "") == "storage")
         healthy = all(r.get("status") == "ok" for r in report.values())
         overall = "down" if storage_down else ("ok" if healthy else "degraded")
-        return {"status": overall, "version": blufio.__version__, "plugins": report}
+        health = {"status": overall, "version": blufio.__version__, "plugins": report}
+        if self.status is not None:
+            health["service"] = self.status()
+        return health
 
     @staticmethod
     async def _check(adapter):
@@ -141,6 +152,15 @@ class GatewayChannel:
         is read back with ``GET /v1/sessions/{id}``."""
         async for _event in events:
             pass
+
+    async def publish(self, session_id, events):
+        """Show a turn of ``session_id`` nobody here asked for (a scheduled run's) to the
+        ``/ws`` sockets watching it; the agent stores it either way."""
+        await self.watchers.publish(session_id, events)
+
+    async def publish_message(self, session_id, message):
+        """Show a stored message of ``session_id`` (a notice) to the sockets watching it."""
+        await self.watchers.publish_message(session_id, message)
 
     async def health_check(self):
         if self._server is None or self._server.done():

@@ -70,6 +70,24 @@ class Conversation:
         return last["content"] if last["role"] == "assistant" else []
 
 
+def int_arg(name, default, low, high):
+    """The query parameter ``name`` as an integer in ``[low, high]`` (``high`` None: no
+    upper bound), ``default`` when absent; a 400 otherwise."""
+    from quart import request
+
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        raise GatewayError(400, f"{name}: must be a whole number {bounds}")
+    return value
+
+
 def parse_messages(messages):
     """Check a request's ``messages``; return its ``Conversation``."""
     if not isinstance(messages, list) or not messages:

@@ -5,7 +5,7 @@ A test checks that it names every route the app serves, with its methods, and no
 
 import blufio
 from blufio.model import USAGE_FIELDS
-from blufio.plugins.gateway import page, usage
+from blufio.plugins.gateway import page, schedules, usage
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -121,6 +121,35 @@ _SCHEMAS = {
             "type": "object", "required": ["messages"],
             "properties": {"messages": {"type": "array", "items": {"type": "object"}}}}],
     },
+    "Memory": {
+        "type": "object", "required": ["id", "text", "created_at", "tags"],
+        "properties": {"id": {"type": "string", "description": "mem_<n>"},
+                       "text": {"type": "string"}, "created_at": {"type": "string"},
+                       "tags": {"type": "array", "items": {"type": "string"}},
+                       "session_id": {"type": ["string", "null"]},
+                       "channel": {"type": "string"}},
+    },
+    "MemoryList": {
+        "type": "object", "required": ["data", "has_more", "total", "limit", "offset"],
+        "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Memory"}},
+                       "has_more": {"type": "boolean"}, "total": {"type": "integer"},
+                       "limit": {"type": "integer"}, "offset": {"type": "integer"}},
+    },
+    "MemoryHit": {
+        "type": "object", "required": ["id", "kind", "text", "created_at", "score"],
+        "properties": {"id": {"type": "string", "description": "mem_<n> or msg_<n>"},
+                       "kind": {"enum": ["memory", "message"]}, "text": {"type": "string"},
+                       "created_at": {"type": "string"},
+                       "session_id": {"type": ["string", "null"]},
+                       "channel": {"type": "string"}, "role": {"type": "string"},
+                       "score": {"type": "number"}},
+    },
+    "MemorySearch": {
+        "type": "object", "required": ["data", "query", "limit"],
+        "properties": {"data": {"type": "array",
+                                "items": {"$ref": "#/components/schemas/MemoryHit"}},
+                       "query": {"type": "string"}, "limit": {"type": "integer"}},
+    },
     "Health": {
         "type": "object", "required": ["status", "version", "plugins"],
         "properties": {"status": {"enum": ["ok", "degraded", "down"]},
@@ -189,6 +218,37 @@ def openapi_document(metrics=False, ui=False):
                             "schema": {"type": "string"}}],
             "responses": {"200": _json({"$ref": "#/components/schemas/SessionWithMessages"}, "The session"),
                           **_errors(401, 404)}}},
+        "/v1/memories": {
+            "get": {
+                "summary": "Saved memories, newest first; with q, a search of memories and "
+                           "every stored message, best first",
+                "parameters": [
+                    {"name": "q", "in": "query", "schema": {"type": "string", "minLength": 1}},
+                    {"name": "limit", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+                    {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}}],
+                "responses": {"200": _json({"oneOf": [
+                    {"$ref": "#/components/schemas/MemoryList"},
+                    {"$ref": "#/components/schemas/MemorySearch"}]}, "Memories or search hits"),
+                    **_errors(400, 401)}},
+            "post": {
+                "summary": "Save a memory",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["text"],
+                    "properties": {"text": {"type": "string", "minLength": 1, "maxLength": 4000},
+                                   "tags": {"type": "array", "items": {"type": "string"}}}}}}},
+                "responses": {"201": _json({"$ref": "#/components/schemas/Memory"}, "Saved"),
+                              **_errors(400, 401, 413)}}},
+        "/v1/memories/{memory_id}": {"delete": {
+            "summary": "Forget a memory (mem_<n>: the text, its index entries and its vector) "
+                       "or what a stored message said (msg_<n>)",
+            "parameters": [{"name": "memory_id", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "responses": {"200": _json({"type": "object", "required": ["id", "deleted"],
+                                        "properties": {"id": {"type": "string"},
+                                                       "deleted": {"const": True}}},
+                                       "Forgotten"),
+                          **_errors(400, 401, 404)}}},
         "/v1/health": {"get": {
             "summary": "Overall status and each plugin's health (no token needed)",
             "security": [],
@@ -204,6 +264,7 @@ def openapi_document(metrics=False, ui=False):
             "responses": {"101": {"description": "Switching to the WebSocket protocol"},
                           **_errors(401)}}},
     }
+    paths.update(schedules.openapi_paths(_json, _errors))
     paths.update(usage.openapi_paths(_json, _errors))
     if ui:
         paths.update(page.openapi_paths(_json, _errors))
@@ -219,7 +280,7 @@ def openapi_document(metrics=False, ui=False):
         "security": [{"bearer": []}, {"apiKey": []}],
         "paths": paths,
         "components": {
-            "schemas": {**_SCHEMAS, **usage.OPENAPI_SCHEMAS},
+            "schemas": {**_SCHEMAS, **schedules.SCHEMAS, **usage.OPENAPI_SCHEMAS},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
                                 "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
         },

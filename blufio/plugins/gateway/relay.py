@@ -7,7 +7,8 @@ shown the turn so far in one ``turn`` frame, then everything that follows. ``Tur
 gateway's book of turns in flight, by session.
 """
 
-from blufio.agent.events import EventRenderer
+from blufio.agent.events import (EventRenderer, TextDelta, ToolResult, ToolUse, TurnComplete,
+                                 Typing)
 from blufio.lifecycle import TaskGroup
 from blufio.plugins.gateway.errors import error_body
 
@@ -47,28 +48,34 @@ class TurnRelay(EventRenderer):
         for send, ref in list(self._watchers.items()):
             send(dict(frame), ref, self.session_id)
 
-    async def on_typing(self, event):
-        self._emit({"type": "typing"})
+    async def on_event(self, event):
+        frame = frame_of(event)
+        if isinstance(event, TextDelta):
+            self._text.append(event.text)
+        elif isinstance(event, ToolUse):
+            self._tools.append(event.name)
+        self._emit(frame)
 
-    async def on_text_delta(self, event):
-        self._text.append(event.text)
-        self._emit({"type": "delta", "text": event.text})
+    on_typing = on_text_delta = on_tool_use = on_tool_result = on_event
+    on_turn_complete = on_turn_error = on_event
 
-    async def on_tool_use(self, event):
-        self._tools.append(event.name)
-        self._emit({"type": "tool", "name": event.name})
 
-    async def on_tool_result(self, event):
-        self._emit({"type": "tool_result", "name": event.name, "is_error": event.is_error})
-
-    async def on_turn_complete(self, event):
-        self._emit({"type": "message", "role": "assistant", "model": event.model,
-                          "content": [{"type": "text", "text": event.text}] if event.text else [],
-                          "stop_reason": event.stop_reason, "usage": event.usage.as_dict(),
-                          "cost_usd": event.cost_usd})
-
-    async def on_turn_error(self, event):
-        self._emit(error_body(event.error))
+def frame_of(event):
+    """The ``/ws`` frame showing one agent event (without its ``session_id`` and ``id``)."""
+    if isinstance(event, Typing):
+        return {"type": "typing"}
+    if isinstance(event, TextDelta):
+        return {"type": "delta", "text": event.text}
+    if isinstance(event, ToolUse):
+        return {"type": "tool", "name": event.name}
+    if isinstance(event, ToolResult):
+        return {"type": "tool_result", "name": event.name, "is_error": event.is_error}
+    if isinstance(event, TurnComplete):
+        return {"type": "message", "role": "assistant", "model": event.model,
+                "content": [{"type": "text", "text": event.text}] if event.text else [],
+                "stop_reason": event.stop_reason, "usage": event.usage.as_dict(),
+                "cost_usd": event.cost_usd}
+    return error_body(event.error)
 
 
 class Turns:

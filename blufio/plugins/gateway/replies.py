@@ -65,6 +65,7 @@ class _EventStreamReply(EventRenderer):
         self.stream = EventStream(new_message_id(), model)
 
     async def on_text_delta(self, event):
+        self.stream.model = event.model or self.stream.model  # who answers, for message_start
         return self.stream.text(event.text)
 
     async def on_turn_complete(self, event):
@@ -81,7 +82,6 @@ async def stream_reply(events, model):
     """The reply as SSE, or an error response if the turn fails before any output."""
     events = _with_pings(events)
     reply = _EventStreamReply(model)
-    opening = reply.stream.start()
     async for event in events:
         if isinstance(event, TurnError):  # before any output: a plain HTTP error
             await events.aclose()
@@ -89,6 +89,7 @@ async def stream_reply(events, model):
         first = None if event is _PING else await reply.render_event(event)
         if first:
             ended = is_outcome(event)
+            opening = reply.stream.start()  # after the first event: it names the model
             break
     else:
         raise GatewayError(500, "the turn ended without a reply")

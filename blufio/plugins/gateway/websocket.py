@@ -4,7 +4,8 @@ Client → server::
 
     {"type": "message", "content": "hi" | [blocks], "session_id"?: "...", "id"?: "..."}
     {"type": "cancel", "session_id": "...", "id"?: "..."}   stop the session's turn(s) in flight
-    {"type": "resume", "session_id": "...", "id"?: "..."}   watch the session's turn in flight
+    {"type": "resume", "session_id": "...", "id"?: "..."}   show the session's turn in flight
+    {"type": "watch", "session_id": "...", "id"?: "..."}    show the session's scheduled runs
     {"type": "ping", "id"?: "..."}
 
 Server → client, every frame naming its ``session_id`` and echoing the client's ``id``::
@@ -19,6 +20,7 @@ Server → client, every frame naming its ``session_id`` and echoing the client'
     {"type": "turn", "text": "...", "tools": [...]}  answer to resume: the turn so far
     {"type": "idle", ...}                          answer to resume: no turn in flight
     {"type": "error", "error": {"type", "message"}, ...}
+    {"type": "watching", ...}                      the answer to "watch"
     {"type": "pong", ...}
 
 A turn outlives its socket: if the connection drops, the agent finishes and stores the reply,
@@ -26,6 +28,11 @@ and a new socket that sends ``resume`` sees the rest of it. ``cancel`` ends the 
 turns in flight: each completes with a ``message`` frame whose ``stop_reason`` is
 ``"cancelled"``, the user's message and the text so far stored (a turn already being stored
 finishes normally; a ``cancel`` with nothing in flight gets a 404 error frame).
+
+A socket *watches* every session it sends a message in, and those it names in a ``watch``
+frame: turns in them that nobody on the socket asked for (a schedule's runs, and notices
+about them) are shown to it live, as the same frames without an ``id`` and with
+``"origin": "schedule"``.
 
 A bad frame (not JSON, too large, unknown type, unknown session, content that ``POST
 /v1/messages`` would refuse) is answered with an error frame; the connection stays open. Each
@@ -37,7 +44,7 @@ import json
 
 from blufio.plugins.gateway.errors import GatewayError, error_body, unexpected
 from blufio.plugins.gateway.messages import parse_content
-from blufio.plugins.gateway.relay import TurnRelay
+from blufio.plugins.gateway.relay import TurnRelay, frame_of
 
 CHANNEL = "gateway"
 
@@ -79,6 +86,7 @@ async def serve_socket(gateway, socket):
         # The socket is gone; its turns carry on, are stored, and can be resumed.
         for relay in watching:
             relay.unwatch(send)
+        gateway.watchers.remove(send)
         writer.cancel()
         gateway.turns.sockets.discard(socket)
 
@@ -90,6 +98,8 @@ async def _answer(gateway, frame, send, watching):
     elif kind == "message":
         gateway.turns.tasks.spawn(_converse(gateway, frame, ref, send, watching),
                                   name="gateway /ws turn")
+    elif kind == "watch":
+        await _watch(gateway, frame, ref, send)
     elif kind in ("cancel", "resume"):
         session_id = frame.get("session_id")
         if not isinstance(session_id, str) or not session_id:
@@ -105,7 +115,7 @@ async def _answer(gateway, frame, send, watching):
             raise GatewayError(404, f"no turn in flight for session '{session_id}'")
     else:
         raise GatewayError(400, f"unknown frame type '{kind}'; send 'message', 'cancel', "
-                                "'resume' or 'ping'")
+                                "'resume', 'watch' or 'ping'")
 
 
 def _ref(raw):
@@ -140,6 +150,7 @@ async def _converse(gateway, frame, ref, send, watching):
         else:
             session_id = (await gateway.agent.new_session(CHANNEL)).id
             send({"type": "session"}, ref, session_id)
+        gateway.watchers.add(session_id, send)
         inbound = await gateway.agent.receive(session_id, CHANNEL, content, claim=True)
         relay = TurnRelay(gateway.agent.process(inbound), session_id)
     except GatewayError as error:
@@ -156,3 +167,42 @@ async def _converse(gateway, frame, ref, send, watching):
     finally:
         gateway.turns.remove(relay)
         watching.discard(relay)
+
+
+async def _watch(gateway, frame, ref, send):
+    session_id = frame.get("session_id")
+    if not isinstance(session_id, str) or await gateway.storage.get_session(session_id) is None:
+        raise GatewayError(404, f"no session with id '{session_id}'")
+    gateway.watchers.add(session_id, send)
+    send({"type": "watching"}, ref, session_id)
+
+
+class Watchers:
+    """The sockets watching each session (by their ``send``), and showing them turns of it
+    that none of them asked for (frames tagged ``"origin": "schedule"``)."""
+
+    def __init__(self):
+        self._sends = {}  # session id -> set of send functions
+
+    def add(self, session_id, send):
+        self._sends.setdefault(session_id, set()).add(send)
+
+    def remove(self, send):
+        for session_id in list(self._sends):
+            self._sends[session_id].discard(send)
+            if not self._sends[session_id]:
+                del self._sends[session_id]
+
+    def _show(self, session_id, frame):
+        for send in list(self._sends.get(session_id, ())):
+            send({**frame, "origin": "schedule"}, None, session_id)
+
+    async def publish(self, session_id, events):
+        """Show the turn ``events`` of ``session_id`` to its watchers as it happens."""
+        async for event in events:
+            self._show(session_id, frame_of(event))
+
+    async def publish_message(self, session_id, message):
+        """Show a stored assistant message of ``session_id`` (a notice) to its watchers."""
+        self._show(session_id, {"type": "message", "role": message.role,
+                                "content": message.content})

@@ -24,6 +24,8 @@ OTHER = "other"
 DIRECTIONS = frozenset({"in", "out"})
 TOKEN_KINDS = frozenset({"input", "output", "cache_write", "cache_read"})
 BUDGET_PERIODS = frozenset({"daily", "monthly"})
+OUTCOMES = frozenset({"ok", "error"})
+RUN_OUTCOMES = frozenset({"ok", "failed", "skipped", "capped"})
 
 # Seconds. A turn spans tool calls and long answers; the first token usually comes in 0.3-3 s.
 RESPONSE_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300)
@@ -76,6 +78,17 @@ class PrometheusObserver:
             "USD left in the daily and monthly budgets", ("period",)), (BUDGET_PERIODS,))
         self._errors = _Labelled(metric(
             Counter, "blufio_errors", "Errors, by kind", ("kind",)), (None,))
+        self._provider_calls = _Labelled(metric(
+            Counter, "blufio_provider_calls", "Calls to model providers, by provider, model "
+            "and outcome (ok, error)", ("provider", "model", "outcome")),
+            (None, None, OUTCOMES))
+        self._fallbacks = _Labelled(metric(
+            Counter, "blufio_provider_fallbacks", "Calls that moved to the next provider after "
+            "one failed before any output, by the provider that failed and the next one",
+            ("from", "to")), (None, None))
+        self._schedule_runs = _Labelled(metric(
+            Counter, "blufio_schedule_runs", "Scheduled runs, by outcome (ok, failed, "
+            "skipped, capped)", ("outcome",)), (RUN_OUTCOMES,))
 
     # -- the Observability contract -------------------------------------------------------
 
@@ -103,6 +116,15 @@ class PrometheusObserver:
 
     def error(self, kind):
         self._errors(kind).inc()
+
+    def provider_call(self, provider, model, outcome):
+        self._provider_calls(provider, model, outcome).inc()
+
+    def fallback(self, failed, to):
+        self._fallbacks(failed, to).inc()
+
+    def schedule_run(self, outcome):
+        self._schedule_runs(outcome).inc()
 
     # -- exposition and lifecycle ---------------------------------------------------------
 

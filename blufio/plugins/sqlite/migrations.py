@@ -67,4 +67,79 @@ MIGRATIONS = (
         updated_at TEXT NOT NULL
     );
     """,
+    # 2: memory: saved memories, their vectors and the vectors of messages, session summaries.
+    # The FTS5 index over memories and messages is derived data, built (and filled from the
+    # messages already stored) by blufio.plugins.sqlite.search on open when FTS5 is there.
+    """
+    CREATE TABLE memories (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,  -- an id is never reused once forgotten
+        text       TEXT NOT NULL,
+        session_id TEXT,
+        message_id INTEGER,
+        channel    TEXT NOT NULL DEFAULT '',
+        tags       TEXT NOT NULL DEFAULT '[]',
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX memories_by_time ON memories (created_at DESC, id DESC);
+
+    CREATE TABLE memory_vectors (
+        item   INTEGER PRIMARY KEY,
+        model  TEXT NOT NULL,
+        vector BLOB NOT NULL
+    );
+
+    CREATE TABLE session_summaries (
+        session_id TEXT PRIMARY KEY REFERENCES sessions (id) ON DELETE CASCADE,
+        through_id INTEGER NOT NULL,
+        text       TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
+    # 3: the cost ledger says which provider answered (empty for calls made before)
+    """
+    ALTER TABLE cost_ledger ADD COLUMN provider TEXT NOT NULL DEFAULT '';
+    """,
+    # 4: schedules and their runs (a run's prompt is an inbound queue entry)
+    """
+    CREATE TABLE schedules (
+        id            TEXT PRIMARY KEY,
+        prompt        TEXT NOT NULL,
+        target        TEXT NOT NULL,
+        cron          TEXT NOT NULL DEFAULT '',
+        timezone      TEXT NOT NULL DEFAULT 'UTC',
+        status        TEXT NOT NULL DEFAULT 'active'
+                      CHECK (status IN ('active', 'paused', 'done')),
+        catch_up      TEXT NOT NULL DEFAULT 'once' CHECK (catch_up IN ('once', 'skip')),
+        max_run_usd   REAL,
+        max_day_usd   REAL,
+        paused_reason TEXT NOT NULL DEFAULT '',
+        next_run_at   TEXT,
+        run_now       INTEGER NOT NULL DEFAULT 0,
+        last_run_at   TEXT,
+        last_outcome  TEXT NOT NULL DEFAULT '',
+        last_error    TEXT NOT NULL DEFAULT '',
+        run_count     INTEGER NOT NULL DEFAULT 0,
+        spent_usd     REAL NOT NULL DEFAULT 0,
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+    );
+    CREATE INDEX schedules_due ON schedules (next_run_at) WHERE status = 'active';
+    CREATE INDEX schedules_run_now ON schedules (id) WHERE run_now = 1;
+
+    CREATE TABLE schedule_runs (
+        id          INTEGER PRIMARY KEY,
+        schedule_id TEXT NOT NULL REFERENCES schedules (id) ON DELETE CASCADE,
+        due_at      TEXT NOT NULL,
+        started_at  TEXT NOT NULL,
+        outcome     TEXT NOT NULL
+                    CHECK (outcome IN ('running', 'ok', 'failed', 'skipped', 'capped')),
+        inbound_id  INTEGER REFERENCES inbound (id) ON DELETE SET NULL,
+        cost_usd    REAL NOT NULL DEFAULT 0,
+        error       TEXT NOT NULL DEFAULT '',
+        finished_at TEXT
+    );
+    CREATE INDEX schedule_runs_by_schedule ON schedule_runs (schedule_id, started_at);
+    CREATE INDEX schedule_runs_by_time ON schedule_runs (started_at);
+    CREATE INDEX schedule_runs_running ON schedule_runs (id) WHERE outcome = 'running';
+    """,
 )

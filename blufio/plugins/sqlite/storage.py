@@ -9,7 +9,8 @@ WAL mode, foreign keys on, a busy timeout, and two connections:
 - the reader: an aiosqlite connection, so reads never wait for a write nor see a half-done
   transaction.
 
-The schema is migrated on ``open``.
+The schema is migrated on ``open``. Memory (search, vectors, summaries) is in
+``blufio.plugins.sqlite.memory``.
 """
 
 import asyncio
@@ -25,7 +26,9 @@ from blufio.errors import SchemaTooNewError, StorageError
 from blufio.manifest import identity
 from blufio.model import USAGE_FIELDS, CostEntry, Inbound, Message, Session, Usage, utc_now
 from blufio.paths import ensure_private_dir, touch_private
+from blufio.plugins.sqlite.memory import SqliteMemory
 from blufio.plugins.sqlite.migrations import MIGRATIONS
+from blufio.plugins.sqlite.schedules import ScheduleStore
 
 DATABASE_FILE = "blufio.db"
 _USAGE_COLUMNS = ", ".join(USAGE_FIELDS)
@@ -36,8 +39,9 @@ def database_path(config):
     return config.get("storage.path") or os.path.join(config.data_dir, DATABASE_FILE)
 
 
-class SqliteStorage:
-    """Sessions, messages, the inbound queue, the cost ledger and state in SQLite."""
+class SqliteStorage(SqliteMemory, ScheduleStore):
+    """Sessions, messages, the inbound queue, the cost ledger, state, memory and schedules
+    (``ScheduleStore``) in SQLite."""
 
     name, version, adapter_type = identity("sqlite")
 
@@ -58,6 +62,7 @@ class SqliteStorage:
             self._writer = await self._on_writer(self._connect_writer)
             await self._write(self._migrate)
             self._reader = await self._connect_reader()
+            await self._open_memory()
         except BaseException as exc:
             await self.shutdown()
             if isinstance(exc, sqlite3.Error):
@@ -103,7 +108,7 @@ class SqliteStorage:
             await self._reader.execute("SELECT 1")
         except sqlite3.Error as exc:
             return {"status": "down", "detail": str(exc)}
-        return {"status": "ok", "detail": "open"}
+        return {"status": "ok", "detail": f"open; {self.memory_detail()}"}
 
     async def shutdown(self):
         if self._reader is not None:
@@ -161,19 +166,18 @@ class SqliteStorage:
         return [_message(row) for row in rows]
 
     async def append_messages(self, session_id, messages):
-        return await self._write(_insert_messages, session_id, messages)
+        def append(conn):
+            stored = _insert_messages(conn, session_id, messages)
+            self._index_stored(conn, stored)
+            return stored
+
+        return await self._write(append)
 
     # -- the inbound queue -------------------------------------------------------------------
 
     async def enqueue(self, session_id, channel, content, *, reply_to=None, claimed=False):
-        now = utc_now()
-        reply_to = dict(reply_to or {})
         status = "processing" if claimed else "pending"
-        cursor = await self._write(lambda conn: conn.execute(
-            "INSERT INTO inbound (session_id, channel, content, reply_to, status, received_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (session_id, channel, json.dumps(content), json.dumps(reply_to), status, now)))
-        return Inbound(cursor.lastrowid, session_id, channel, content, status, now, reply_to)
+        return await self._write(insert_inbound, session_id, channel, content, reply_to, status)
 
     async def claim(self, inbound_id):
         cursor = await self._write(lambda conn: conn.execute(
@@ -188,6 +192,7 @@ class SqliteStorage:
             if row is None:
                 raise StorageError(f"inbound message {inbound_id} is not being processed")
             stored = _insert_messages(conn, row[0], messages)
+            self._index_stored(conn, stored)
             conn.execute("UPDATE inbound SET status = 'done', finished_at = ? WHERE id = ?",
                          (utc_now(), inbound_id))
             return stored
@@ -220,9 +225,9 @@ class SqliteStorage:
     async def record_cost(self, entry):
         await self._write(lambda conn: conn.execute(
             f"INSERT INTO cost_ledger (session_id, model, {_USAGE_COLUMNS}, cost_usd, "
-            "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "created_at, provider) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (entry.session_id, entry.model, *entry.usage.as_tuple(), entry.cost_usd,
-             entry.created_at or utc_now())))
+             entry.created_at or utc_now(), entry.provider)))
 
     async def cost_since(self, since, *, session_id=None):
         where, params = ("AND session_id = ?", (session_id,)) if session_id else ("", ())
@@ -234,7 +239,7 @@ class SqliteStorage:
         where, params = ("WHERE session_id = ?", (session_id,)) if session_id else ("", ())
         rows = await self._read(f"SELECT * FROM cost_ledger {where} ORDER BY id", params)
         return [CostEntry(row["session_id"], row["model"], _usage(row), row["cost_usd"],
-                          row["created_at"]) for row in rows]
+                          row["created_at"], row["provider"]) for row in rows]
 
     # -- state -------------------------------------------------------------------------------
 
@@ -294,6 +299,17 @@ class SqliteStorage:
         if isinstance(exc, sqlite3.DatabaseError) and "not a database" in text:
             return StorageError(f"{self.path}: is not a SQLite database")
         return StorageError(f"{self.path}: database error: {text}")
+
+
+def insert_inbound(conn, session_id, channel, content, reply_to=None, status="pending"):
+    """Queue a received message inside the caller's transaction; return its ``Inbound``."""
+    now = utc_now()
+    reply_to = dict(reply_to or {})
+    cursor = conn.execute(
+        "INSERT INTO inbound (session_id, channel, content, reply_to, status, received_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (session_id, channel, json.dumps(content), json.dumps(reply_to), status, now))
+    return Inbound(cursor.lastrowid, session_id, channel, content, status, now, reply_to)
 
 
 def _insert_messages(conn, session_id, messages):

@@ -10,7 +10,9 @@ restart neither loses nor repeats an update. The reply is rendered in its own ta
 their user id; nothing of theirs is stored.
 
 Network failures, 5xx and 429 are retried with capped exponential backoff and jitter
-(``retry_after`` honoured). A refused token (401/404) is logged once as an error, health
+(``retry_after`` honoured). A reply Telegram keeps refusing that way is never dropped: it
+is retried until delivered (or until shutdown, which logs it as undelivered), and meanwhile
+a warning says so and health is ``degraded``. A refused token (401/404) is logged once as an error, health
 turns ``down``, and polling retries only every ``backoff_max`` seconds.
 """
 
@@ -21,6 +23,7 @@ import time
 
 from blufio.agent.events import EventRenderer
 from blufio.errors import BlufioError, ConfigError, PluginError
+from blufio.hints import command
 from blufio.manifest import identity
 from blufio.plugins.telegram.api import BotAPI, BotAPIError
 from blufio.retry import Backoff
@@ -44,8 +47,9 @@ class TelegramChannel:
     def __init__(self, config, *, storage=None, **_services):
         token = config.get("telegram.bot_token")
         if not token:
-            raise ConfigError("telegram.bot_token is not set; set it with 'blufio config "
-                              "set-secret telegram.bot_token' or TELEGRAM_BOT_TOKEN")
+            raise ConfigError("telegram.bot_token is not set; set it with "
+                              f"'{command('config set-secret telegram.bot_token')}' or "
+                              "TELEGRAM_BOT_TOKEN")
         self.allowed_users = frozenset(config.get("telegram.allowed_users") or ())
         self.poll_timeout = int(config.get("telegram.poll_timeout"))
         self.edit_interval = float(config.get("telegram.edit_interval"))
@@ -62,6 +66,7 @@ class TelegramChannel:
         self._bot = None  # getMe's answer
         self._last_poll = None  # monotonic time of the last successful getUpdates
         self._problem = ("down", "not started")  # (status, detail) while not polling well
+        self._undelivered = 0  # replies Telegram refused for now, being retried
 
     # -- the plugin base ---------------------------------------------------------------------
 
@@ -69,6 +74,10 @@ class TelegramChannel:
         if self._problem is not None:
             status, detail = self._problem
             return {"status": status, "detail": detail}
+        if self._undelivered:
+            return {"status": "degraded",
+                    "detail": f"{self._undelivered} reply(ies) refused by Telegram for now; "
+                              "retrying"}
         ago = time.monotonic() - self._last_poll
         return {"status": "ok",
                 "detail": f"polling as @{self._bot.get('username', '?')}; "
@@ -97,7 +106,7 @@ class TelegramChannel:
             self._storage = getattr(agent, "storage", None)
         if self._storage is None:
             raise PluginError("the telegram channel needs a storage plugin (for its offset "
-                              "and sessions); enable one, e.g. 'blufio plugin install sqlite'")
+                              f"and sessions); enable one, e.g. '{command('plugin install sqlite')}'")
         if not self.allowed_users:
             log.warning("telegram.allowed_users is empty: every Telegram user will be refused;"
                         " add your user id to it")
@@ -110,6 +119,22 @@ class TelegramChannel:
         if chat_id is None:
             raise PluginError(f"inbound message {inbound.id} has no Telegram chat to reply to")
         await self._reply(chat_id, events)
+
+    # -- schedule targets (``telegram:<chat>``) ---------------------------------------------
+
+    async def deliver_to_chat(self, chat_id, events):
+        """Render a reply nobody just asked for (a scheduled run's) in chat ``chat_id``;
+        raise BotAPIError when it cannot be delivered, so the caller can retry."""
+        await self._reply(int(chat_id), events, raise_undelivered=True)
+
+    async def send_to_chat(self, chat_id, text):
+        """Send ``text`` to chat ``chat_id`` (split past 4096 characters); raise BotAPIError
+        when it cannot be sent."""
+        reply = StreamedReply(self.api, int(chat_id), edit_interval=self.edit_interval)
+        try:
+            await reply.finish(text)
+        finally:
+            await reply.aclose()
 
     # -- polling -----------------------------------------------------------------------------
 
@@ -220,7 +245,7 @@ class TelegramChannel:
 
     # -- replies -----------------------------------------------------------------------------
 
-    async def _reply(self, chat_id, events):
+    async def _reply(self, chat_id, events, raise_undelivered=False):
         chat = _ChatReply(StreamedReply(self.api, chat_id, edit_interval=self.edit_interval))
         try:
             async with typing(self.api, chat_id):
@@ -231,13 +256,44 @@ class TelegramChannel:
                 except Exception:  # noqa: BLE001 - tell the user rather than go silent
                     log.exception("the agent failed while answering Telegram chat %s", chat_id)
                     chat.problem = SOMETHING_WENT_WRONG
-            await chat.reply.finish(chat.final)
-            if chat.problem:
-                await self.api.call_with_retry("sendMessage", chat_id=chat_id, text=chat.problem)
+            await self._deliver(chat_id, chat)
         except BotAPIError as exc:
+            if raise_undelivered:
+                raise
             log.warning("could not deliver a reply to Telegram chat %s: %s", chat_id, exc)
+        except asyncio.CancelledError:
+            if not chat.delivered:
+                log.error("a reply to Telegram chat %s was not delivered before shutdown; it "
+                          "stays in the chat's session", chat_id)
+            raise
         finally:
             await chat.reply.aclose()
+
+    async def _deliver(self, chat_id, chat):
+        """Show the complete reply (and the problem, if any); while Telegram refuses it for
+        now (429, 5xx, network) keep trying, honouring ``retry_after``."""
+        backoff, waiting = Backoff(self._backoff.initial, self._backoff.maximum), False
+        while True:
+            try:
+                await chat.reply.finish(chat.final)
+                if chat.problem:
+                    await self.api.call_with_retry("sendMessage", chat_id=chat_id,
+                                                   text=chat.problem)
+                    chat.problem = None
+                break
+            except BotAPIError as exc:
+                if not exc.retryable:
+                    raise
+                if not waiting:
+                    waiting = True
+                    self._undelivered += 1
+                    log.warning("a reply to Telegram chat %s is not delivered yet (%s); "
+                                "retrying until it is", chat_id, exc)
+                await asyncio.sleep(backoff.next_delay(exc.retry_after))
+        chat.delivered = True
+        if waiting:
+            self._undelivered -= 1
+            log.info("the delayed reply to Telegram chat %s is delivered", chat_id)
 
     async def _send_quietly(self, chat_id, text):
         """One attempt, as it holds up polling: a short notice is not worth a long wait."""
@@ -256,6 +312,7 @@ class _ChatReply(EventRenderer):
         self.reply = reply
         self.final = None
         self.problem = None
+        self.delivered = False
 
     async def on_text_delta(self, event):
         self.reply.feed(event.text)

@@ -22,7 +22,7 @@ def provider_for(tmp_path, fake, extra=""):
                          f'read_timeout = 1.0\nconnect_timeout = 1.0\n{extra}',
                          environ={"ANTHROPIC_API_KEY": "sk-test"})
     provider = AnthropicProvider(config)
-    provider.backoff_base = 0.01
+    provider.policy.backoff_base = 0.01
     return provider
 
 
@@ -118,12 +118,10 @@ async def test_retryable_status_honours_retry_after_ms(tmp_path, fake, status):
     assert elapsed >= 0.15
 
 
-async def test_retry_after_is_capped(tmp_path, fake, monkeypatch):
-    import blufio.plugins.anthropic.provider as module
-
-    monkeypatch.setattr(module, "MAX_RETRY_AFTER", 0.05)
+async def test_retry_after_is_capped(tmp_path, fake):
     fake.add(http_error(429, retry_after=3600), text_reply("ok"))
     provider = provider_for(tmp_path, fake)
+    provider.policy.max_retry_after = 0.05
     started = time.monotonic()
     assert text_from(await collect(provider)) == "ok"
     assert time.monotonic() - started < 2
@@ -236,7 +234,7 @@ async def test_unreachable_server_is_a_clear_error(tmp_path):
     config = make_config(tmp_path, f'[anthropic]\nbase_url = "http://127.0.0.1:{port}"\n'
                          "max_retries = 1\n", environ={"ANTHROPIC_API_KEY": "k"})
     provider = AnthropicProvider(config)
-    provider.backoff_base = 0.01
+    provider.policy.backoff_base = 0.01
     with pytest.raises(ProviderError, match="cannot connect"):
         await collect(provider)
     await provider.shutdown()
@@ -264,3 +262,15 @@ async def test_health_check_and_identity(tmp_path, fake):
     assert (await provider.health_check())["status"] == "ok"
     await provider.shutdown()
     await provider.shutdown()
+
+
+async def test_a_key_set_empty_on_purpose_sends_none_for_a_local_server(tmp_path):
+    with FakeAnthropic() as local:
+        config = make_config(tmp_path, f'[anthropic]\nbase_url = "{local.base_url}"\n'
+                             'api_key = ""\n')
+        provider = AnthropicProvider(config)
+        assert (await provider.health_check())["status"] == "ok"
+        assert text_from(await collect(provider)) == "echo: hi"
+        await provider.shutdown()
+    assert "x-api-key" not in local.message_requests[0].headers
+    assert not any("secret" in warning for warning in config.warnings)

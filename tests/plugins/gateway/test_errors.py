@@ -98,7 +98,10 @@ def test_a_failure_after_streamed_output_is_an_sse_error_event(gateway, fake_ant
 
 
 def test_a_missing_provider_key_is_503_without_retry(gateway, monkeypatch):
-    monkeypatch.setattr(gateway.service.agent.provider, "_api_key", "")
+    anthropic = gateway.service.agent.provider.routes[0].provider  # the chain's main provider
+    from blufio.plugins.anthropic.provider import MISSING_KEY
+
+    monkeypatch.setattr(anthropic, "missing_key", MISSING_KEY)
     response = post(gateway)
     assert response.status_code == 503 and response.headers["x-should-retry"] == "false"
     assert "ANTHROPIC_API_KEY" in response.json()["error"]["message"]

@@ -17,7 +17,7 @@ HELLO = [{"role": "user", "content": "hello"}]
 def gateway(gateway_env, monkeypatch):
     monkeypatch.setenv("BLUFIO_ANTHROPIC__MAX_RETRIES", "2")
     running = RunningGateway().start()
-    running.service.agent.provider.backoff_base = 0.01
+    running.service.agent.provider.routes[0].provider.policy.backoff_base = 0.01  # anthropic
     yield running
     running.stop()
 

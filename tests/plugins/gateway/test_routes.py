@@ -9,7 +9,8 @@ import pytest
 from .conftest import TOKEN
 
 PROTECTED = [("GET", "/v1/sessions"), ("GET", "/v1/sessions/abc"), ("POST", "/v1/messages"),
-             ("GET", "/v1/openapi.json"), ("GET", "/metrics"), ("GET", "/ws")]
+             ("GET", "/v1/openapi.json"), ("GET", "/metrics"), ("GET", "/ws"),
+             ("GET", "/v1/memories"), ("POST", "/v1/memories"), ("DELETE", "/v1/memories/mem_1")]
 
 
 def test_health_needs_no_token_and_reports_each_plugin(gateway):

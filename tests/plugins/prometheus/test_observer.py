@@ -40,6 +40,9 @@ def record_some_traffic(observer):
     observer.sessions_active(2)
     observer.budget_remaining("daily", 4.25)
     observer.budget_remaining("monthly", 87.5)
+    observer.schedule_run("ok")
+    observer.schedule_run("ok")
+    observer.schedule_run("capped")
     observer.error("provider_overloaded")
 
 
@@ -67,6 +70,8 @@ def test_the_exposition_carries_what_was_recorded(observer):
     assert value(observer, "blufio_budget_remaining_usd", period="daily") == 4.25
     assert value(observer, "blufio_budget_remaining_usd", period="monthly") == 87.5
     assert value(observer, "blufio_errors_total", kind="provider_overloaded") == 1
+    assert value(observer, "blufio_schedule_runs_total", outcome="ok") == 2
+    assert value(observer, "blufio_schedule_runs_total", outcome="capped") == 1
 
     latency = "blufio_response_latency_seconds"
     assert value(observer, f"{latency}_count", channel="telegram") == 2

@@ -339,3 +339,29 @@ async def test_shutdown_is_prompt_during_a_long_poll_and_safe_twice(tg, running)
     assert loop.time() - started < 1.0
     await channel.shutdown()
     assert (await channel.health_check())["status"] == "down"
+
+
+async def test_a_reply_refused_by_many_429s_in_a_row_is_delivered_not_dropped(
+        tg, running, caplog):
+    tg.fail("sendMessage", times=8, status=429, retry_after=0)
+    channel = await running()
+    tg.send_text(OWNER, "hi")
+    await _answered(tg, OWNER, "Hello, world!", timeout=20)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("not delivered yet" in w for w in warnings)
+    assert (await channel.health_check())["status"] == "ok"  # nothing waits any more
+
+
+async def test_a_reply_waiting_on_429s_honours_retry_after_and_shows_in_health(
+        tg, running, caplog):
+    tg.fail("sendMessage", times=9, status=429, retry_after=1)
+    channel = await running()
+    tg.send_text(OWNER, "hi")
+    await tg.wait_for(lambda: any("not delivered yet" in r.getMessage()
+                                  for r in caplog.records), 20)
+    health = await channel.health_check()
+    assert health["status"] == "degraded" and "retrying" in health["detail"]
+    await _answered(tg, OWNER, "Hello, world!", timeout=30)
+    sends = [c for c in tg.calls if c.method == "sendMessage"]
+    gaps = [later.at - earlier.at for earlier, later in zip(sends, sends[1:])]
+    assert min(gaps[-3:]) >= 0.95  # the last retries of the final send waited as asked

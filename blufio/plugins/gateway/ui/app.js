@@ -178,6 +178,7 @@
       return failed(error);
     }
     if (state.current !== id) return;  // another session was opened meanwhile
+    transmit({ type: "watch", session_id: id, id: `w${++state.counter}` });  // its scheduled runs
     showHistory(session.messages);
     for (const view of state.views.values()) {  // a turn still running in this session
       if (view.sessionId === id && !view.done) ui.log.append(view.user, view.bubble);
@@ -304,7 +305,11 @@
   function onFrame(frame) {
     const view = state.views.get(frame.id);
     if (!view) {
-      if (frame.type === "error" && !String(frame.id || "").startsWith("c")) setStatus(frame.error.message, true);
+      if (frame.origin === "schedule" && frame.type === "message" && frame.session_id === state.current) {
+        openSession(state.current);  // a scheduled run of this session: show it as stored
+      } else if (frame.type === "error" && !/^[cw]/.test(String(frame.id || ""))) {
+        setStatus(frame.error.message, true);
+      }
       return;
     }
     switch (frame.type) {

@@ -1,4 +1,5 @@
-"""Stopping a turn (``TurnStream.stop``): what is stored, what is reported, what it costs."""
+"""Stopping a turn (``TurnStream.stop``, ``blufio.agent.stopping``): what is stored, what is
+reported, what it costs."""
 
 import asyncio
 

@@ -1,0 +1,1 @@
+"""The ``embeddings`` plugin: vectors from any OpenAI-compatible ``/v1/embeddings`` server."""
