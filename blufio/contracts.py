@@ -278,6 +278,10 @@ class Observability(PluginAdapter, Protocol):
     def schedule_run(self, outcome: str) -> None:
         """A scheduled run ended: ``ok``, ``failed``, ``skipped`` or ``capped``."""
 
+    def tool_call(self, source: str, tool: str, outcome: str, seconds: float) -> None:
+        """A tool call ended: ``source`` is ``builtin`` or the skill's server (a configured
+        name), ``outcome`` ``ok`` or ``error``."""
+
 
 @runtime_checkable
 class Auth(PluginAdapter, Protocol):
@@ -320,12 +324,24 @@ class Embedding(PluginAdapter, Protocol):
 
 @runtime_checkable
 class SkillRuntime(PluginAdapter, Protocol):
-    """Runs packaged skills as tools (no plugin of this kind yet)."""
+    """Runs skills (an MCP server's tools) for the agent, which offers them as tools.
+
+    ``start`` begins whatever the skills need in the background and returns at once;
+    ``list_skills`` is what the model may use now. ``run`` never raises: a skill that fails,
+    times out or cannot be reached is an error result the model can read.
+    """
+
+    async def start(self) -> None: ...
 
     async def list_skills(self) -> list[dict]:
-        """Each skill as ``{"name", "description", "input_schema"}``."""
+        """Each skill as ``{"name", "description", "input_schema"}``, plus optionally
+        ``source`` and ``tool`` (the metrics labels: its server and its own name)."""
 
-    async def invoke(self, name: str, arguments: dict) -> str: ...
+    async def invoke(self, name: str, arguments: dict) -> str:
+        """The skill's text result; a ``ToolError`` carrying it when the skill failed."""
+
+    async def run(self, name: str, arguments: dict) -> tuple[list, bool]:
+        """``(content blocks, is_error)`` for a ``tool_result`` (images included)."""
 
 
 CONTRACTS = {

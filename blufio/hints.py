@@ -19,7 +19,8 @@ def invocation():
     python = os.path.basename(typed)
     if not python.startswith("python"):
         python = "python3"
-    shown = sys.argv[0] if sys.argv and sys.argv[0].endswith(".pyz") else archive
+    # the archive as typed (a serve's own imports read a private copy, see _archive.pinned)
+    shown = sys.argv[0] if sys.argv and sys.argv[0] else archive
     return f"{python} {shown}"
 
 

@@ -44,6 +44,9 @@ class NullObserver:
     def schedule_run(self, outcome):
         pass
 
+    def tool_call(self, source, tool, outcome, seconds):
+        pass
+
     async def health_check(self):
         return {"status": "ok", "detail": "no observability plugin"}
 

@@ -118,7 +118,7 @@ async def test_with_an_embedding_server_a_paraphrase_is_recalled(archives, pytho
         try:
             headers = {"x-api-key": TOKEN}
             async with httpx.AsyncClient(timeout=30) as client:
-                health = (await client.get(f"{served.url}/v1/health")).json()
+                health = (await client.get(f"{served.url}/v1/health", headers=headers)).json()
                 backend = "sqlite-vec" if python != "archive's" else "python"
                 assert health["plugins"]["sqlite"]["detail"].endswith(f"vectors: {backend}")
                 assert health["plugins"]["embeddings"]["status"] == "ok"

@@ -58,7 +58,8 @@ async def test_a_gateway_openai_sqlite_archive_answers_the_sdk_with_a_tool_round
             pieces, message = await streamed(sdk, "what time is it?")
             assert "".join(pieces).startswith("The tool said UTC: 20")
             async with httpx.AsyncClient() as client:
-                health = (await client.get(f"{served.url}/v1/health")).json()
+                health = (await client.get(f"{served.url}/v1/health",
+                                            headers={"x-api-key": TOKEN})).json()
             assert set(health["plugins"]) == {"sqlite", "openai", "gateway"}
         finally:
             code = await asyncio.to_thread(served.stop)

@@ -83,7 +83,8 @@ async def test_a_build_without_prometheus_and_keypair_serves_with_the_static_tok
             assert reply.content[0].text == "echo: hi"
             async with httpx.AsyncClient() as client:
                 metrics = await client.get(f"{served.url}/metrics", headers={"x-api-key": TOKEN})
-                health = (await client.get(f"{served.url}/v1/health")).json()
+                health = (await client.get(f"{served.url}/v1/health",
+                                            headers={"x-api-key": TOKEN})).json()
                 page = await client.get(f"{served.url}/")  # the chat page, from inside the archive
                 script = await client.get(f"{served.url}/ui/markdown.js")
             assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
@@ -112,7 +113,8 @@ async def test_replacing_the_archive_while_serving_keeps_this_version_until_sigh
                     {"role": "user", "content": "after the copy"}]) as stream:
                 assert "".join([c async for c in stream.text_stream]) == "echo: after the copy"
             async with httpx.AsyncClient() as client:
-                health = (await client.get(f"{served.url}/v1/health")).json()
+                health = (await client.get(f"{served.url}/v1/health",
+                                            headers={"x-api-key": TOKEN})).json()
             assert health["service"]["archive_replaced"] is True
             assert "prometheus" in health["plugins"]  # still the default build
 
@@ -125,7 +127,8 @@ async def test_replacing_the_archive_while_serving_keeps_this_version_until_sigh
             served.process.send_signal(signal.SIGHUP)
             url = await asyncio.to_thread(served.next_url)
             async with httpx.AsyncClient() as client:
-                health = (await client.get(f"{url}/v1/health")).json()
+                health = (await client.get(f"{url}/v1/health",
+                                            headers={"x-api-key": TOKEN})).json()
             assert set(health["plugins"]) == {"sqlite", "anthropic", "gateway"}  # the new build
             assert health["service"]["archive_replaced"] is False
         finally:

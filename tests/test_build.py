@@ -26,14 +26,14 @@ def rows(stdout):
 
 
 @pytest.mark.slow
-def test_default_archive_lists_seven_plugins(archives):
+def test_default_archive_lists_eight_plugins(archives):
     result = run(archives["default"], "plugin", "list")
     assert result.returncode == 0, result.stderr
     assert rows(result.stdout) == {
         "telegram": "not-configured", "anthropic": "not-configured", "sqlite": "enabled",
-        "gateway": "enabled", "prometheus": "enabled", "keypair": "enabled",
+        "gateway": "enabled", "prometheus": "enabled", "keypair": "enabled", "mcp": "enabled",
         "embeddings": "not-configured"}
-    assert result.stdout.splitlines()[-1] == "7 plugins listed."
+    assert result.stdout.splitlines()[-1] == "8 plugins listed."
 
 
 @pytest.mark.slow
@@ -196,7 +196,7 @@ def test_runs_as_an_unprivileged_user_with_an_unwritable_home(archives):
         listed = subprocess.run([SYSTEM_PYTHON, "-I", archive, "plugin", "list"], env=env, cwd=empty,
                                 capture_output=True, text=True, preexec_fn=_as_nobody)
         assert listed.returncode == 0, listed.stderr
-        assert "7 plugins listed." in listed.stdout
+        assert "8 plugins listed." in listed.stdout
         native = subprocess.run([SYSTEM_PYTHON, "-I", helper, archive, "nacl.signing"], env=env,
                                 cwd=empty, capture_output=True, text=True,
                                 preexec_fn=_as_nobody)

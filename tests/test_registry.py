@@ -80,7 +80,8 @@ def test_builtin_manifests_parse():
 def test_source_checkout_is_the_default_bundle(config):
     registry = PluginRegistry(config)
     assert [p.name for p in registry.plugins()] == [
-        "telegram", "anthropic", "sqlite", "gateway", "prometheus", "keypair", "embeddings"]
+        "telegram", "anthropic", "sqlite", "gateway", "prometheus", "keypair", "mcp",
+        "embeddings"]
     assert registry.build["target"] == "source"
 
 
@@ -88,7 +89,7 @@ def test_states_of_a_fresh_user(config):
     states = {p.name: p.state for p in PluginRegistry(config).plugins()}
     assert states == {"telegram": "not-configured", "anthropic": "not-configured",
                       "sqlite": "enabled", "gateway": "enabled", "prometheus": "enabled",
-                      "keypair": "enabled", "embeddings": "not-configured"}
+                      "keypair": "enabled", "mcp": "enabled", "embeddings": "not-configured"}
 
 
 def test_required_key_from_env_file_or_switch(monkeypatch, tmp_path):

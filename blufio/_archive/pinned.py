@@ -33,7 +33,7 @@ def pin(archive):
     fd = _private_copy(archive)
     copy = f"/proc/self/fd/{fd}"
     _repoint(archive, copy)
-    _pinned.update(archive=archive, copy=copy, signature=signature)
+    _pinned.update(archive=os.path.abspath(archive), copy=copy, signature=signature)
     return copy
 
 

@@ -21,8 +21,7 @@ next turn's message.
 ``submit`` is ``receive`` (store the message in the inbound queue, durably, before anything
 else) followed by ``process`` (start the turn now and return its event stream). A channel
 that must acknowledge receipt before rendering can call the two itself. A turn runs in its
-own task, so it is stored even if the channel stops reading (a client may stop it early:
-``TurnStream.stop()``, ``blufio.agent.stopping``).
+own task, so it is stored even if the channel stops reading (``blufio.agent.stopping``).
 
 A turn: claim the inbound entry → assemble context (system prompt, the session's recent
 history, tool definitions) → check budgets → call the provider, streaming → run the tools it
@@ -47,10 +46,11 @@ from blufio.agent.compaction import SUMMARY_HEADER, Compactor, trimmed
 from blufio.agent.cost import Budget, cost_usd, price_table
 from blufio.agent.events import ToolResult, ToolUse, TurnComplete, TurnError, Typing
 from blufio.agent.options import NO_OPTIONS
-from blufio.agent.stopping import stoppable
-from blufio.agent.stream import DONE, MessageBuilder, TurnStream
+from blufio.agent.stream import MessageBuilder
 from blufio.agent.tools.memory import CURRENT_TURN
 from blufio.agent.turn_state import TurnState, append_message, closing_message, round_end
+from blufio.agent.stopping import stoppable
+from blufio.agent.turn_stream import DONE, TurnStream
 from blufio.errors import BlufioError, ConfigError, StorageError
 from blufio.model import USAGE_LABELS, CostEntry, NewMessage, text_blocks, text_of
 from blufio.observability import NullObserver
@@ -106,7 +106,7 @@ class Agent:
         history_tokens = _optional(config, "agent.max_history_tokens")
         memory = AgentMemory.from_config(config, storage, embedder)
         if tools is None:
-            tools = default_registry(config)
+            tools = default_registry(config, observer)
             if memory is not None:
                 memory.register_tools(tools)
         return cls(provider=provider, storage=storage, observer=observer, tools=tools,
@@ -275,6 +275,7 @@ class Agent:
         context, messages = await self._context(inbound)
         append_message(messages, "user", inbound.content)
         turn = [NewMessage("user", inbound.content)]
+        await self.tools.refresh()  # what the skill runtimes offer now
         request = self.provider_request(options, context)
         client_tools = options.client_tool_names
         state = TurnState(started)
@@ -317,7 +318,8 @@ class Agent:
                           tool_uses=state.client_tool_uses))
 
     async def _run_tools(self, inbound, tool_uses, emit):
-        """Run the server tools of one round, reporting each as ``ToolUse``/``ToolResult``."""
+        """Run the server tools of one round (concurrently), reporting each as ``ToolUse`` and
+        ``ToolResult``."""
         def ids(block):
             return {"tool_use_id": block.get("id", ""), "name": block.get("name", "")}
 

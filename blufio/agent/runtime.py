@@ -2,8 +2,9 @@
 
 It asks the plugin registry for the enabled storage and provider plugins (and the embedding
 plugin, when one is enabled and memory is on), creates them through ``registry.create``,
-opens the storage, and builds an ``Agent`` from the configuration, with the schedule tools
-over a ``ScheduleBook``. The agent thinks through a ``ProviderChain``: ``[agent] provider``
+opens the storage, starts the enabled skill runtimes (whose tools join the agent's tool
+registry), and builds an ``Agent`` from the configuration, with the schedule tools over a
+``ScheduleBook``. The agent thinks through a ``ProviderChain``: ``[agent] provider``
 (default: the only provider enabled, else anthropic) then each of ``[agent] fallback``, with a
 circuit breaker each (``breaker_failures`` in ``breaker_window`` seconds,
 ``breaker_cooldown``). Commands (``shell``, ``serve``) use it as an async context manager,
@@ -60,14 +61,29 @@ class Runtime:
         if embedding and self.config.get("memory.enabled"):
             self.embedder = registry.create(embedding[0].name, observer=self.observer)
             self.adapters[embedding[0].name] = stack.adapter(embedding[0].name, self.embedder)
+        skills = await self._start_skills()
         self.agent = Agent.from_config(self.config, provider=self.provider,
                                        storage=self.storage, observer=self.observer,
                                        embedder=self.embedder)
+        for runtime in skills:
+            self.agent.tools.add_runtime(runtime)
         stack.push_async_callback(self.agent.aclose)  # drains turns before the rest closes
         self.schedules = book_from_config(self.config, self.storage)
         schedule_tools.register(self.agent.tools, self.schedules)
         if self.agent.memory is not None:
             self.agent.memory.poke()  # vectors still owed (e.g. after switching model)
+
+    async def _start_skills(self):
+        """Create and start the enabled skill runtimes (their servers start in the
+        background: a slow one never delays the agent)."""
+        started = []
+        for info in self.registry.enabled("skill_runtime"):
+            runtime = self._lifecycle.adapter(
+                info.name, self.registry.create(info.name, observer=self.observer))
+            await runtime.start()
+            self.adapters[info.name] = runtime
+            started.append(runtime)
+        return started
 
     async def aclose(self):
         """Drain the agent, then shut the storage and the provider down; safe to call twice."""

@@ -5,6 +5,7 @@ import sys
 
 from blufio.commands import format_value
 from blufio.config import find_config_file, load_config
+from blufio.config.schema import TABLE
 from blufio.errors import ConfigError
 from blufio.hints import command
 
@@ -32,6 +33,10 @@ def get(args):
                 else f"set it with '{command(f'config set {dotted} VALUE')}'")
         print(f"blufio: {dotted} is not set; {hint}", file=sys.stderr)
         return 1
+    if key.type == TABLE:  # its values may hold secrets: name what is there, never show it
+        names = ", ".join(config.get(dotted)) or "none"
+        print(f"{MASK}  (tables: {names}; edit them in {config.path})")
+        return 0
     if key.secret:
         print(MASK)  # never decrypt or print a secret
         return 0
@@ -65,6 +70,11 @@ def set_value(args):
     config = load_config(args["--config"], missing_ok=True)
     dotted, raw = args["KEY"], args["VALUE"]
     key = config.schema.key(dotted)
+    table = f"{key.section}.{key.name.split('.')[0]}"
+    if key.type == TABLE or "." in key.name:
+        raise ConfigError(f"'{dotted}' is in the table [{table}], which is edited in "
+                          f"{config.path}; only a secret value inside it is set from the "
+                          f"command line, with 'blufio config set-secret {table}.NAME.KEY'")
     if key.secret:
         raise ConfigError(f"'{dotted}' is a secret; store it with "
                           f"'{command('config set-secret ' + dotted)}' so it is never written "
@@ -108,7 +118,7 @@ def set_secret(args):
 def validate(args):
     config = load_config(args["--config"])
     config.vault.check()
-    for warning in [*config.warnings, *_price_warnings(config)]:
+    for warning in [*config.warnings, *_price_warnings(config), *_check_tables(config)]:
         print(f"warning: {warning}", file=sys.stderr)
     where = config.path if config.file_exists else f"defaults (no file at {config.path})"
     print(f"configuration OK: {where}")
@@ -125,6 +135,21 @@ def _price_warnings(config):
     return [f"no price for model '{model}' (provider {provider}): its calls will be costed at "
             f"the highest known rates; set [cost.prices.\"{model}\"] input and output (USD "
             f"per million tokens)" for provider, model in unpriced_models(config, PluginRegistry(config))]
+
+
+def _check_tables(config):
+    """Have each plugin with a ``table`` key check what it holds (``check_config`` on its
+    adapter class, e.g. ``[mcp.servers.*]``); return their warnings."""
+    from blufio.config.schema import TABLE
+    from blufio.registry import INCOMPATIBLE, PluginRegistry
+
+    registry = PluginRegistry(config)
+    warnings = []
+    for info in registry.plugins():
+        if info.state != INCOMPATIBLE and any(key.type == TABLE
+                                              for key in info.manifest.config.values()):
+            warnings += registry.adapter_class(info.name).check_config(config)
+    return warnings
 
 
 def path(args):

@@ -13,6 +13,7 @@ import json
 import sys
 
 from blufio.errors import UsageError
+from blufio.hints import command
 
 DEFAULT_LIMIT = 20
 
@@ -57,7 +58,7 @@ async def cmd_list(storage, args, registry):
         print(json.dumps([memory_json(m) for m in memories], indent=2, ensure_ascii=False))
         return 0
     if not memories:
-        print("no memories saved yet; 'blufio memory add TEXT' saves one")
+        print(f"no memories saved yet; '{command('memory add TEXT')}' saves one")
         return 0
     print_table(("ID", "SAVED", "TAGS", "TEXT"),
                 [(f"mem_{m.id}", m.created_at[:10], ",".join(m.tags) or "-", _line(m.text))
@@ -101,8 +102,8 @@ async def cmd_forget(storage, args, registry):
 
     ident = args["ID"]
     if not await forget(storage, ident):
-        raise UsageError(f"nothing to forget by the id {ident!r}; 'blufio memory search' "
-                         "and 'blufio memory list' show ids")
+        raise UsageError(f"nothing to forget by the id {ident!r}; "
+                         f"'{command('memory search')}' and '{command('memory list')}' show ids")
     print(f"forgot {ident}")
     return 0
 

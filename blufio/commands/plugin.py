@@ -162,6 +162,8 @@ def _key_status(config, key):
     if not config.is_set(key.dotted):
         return ("missing" if key.required else "unset"), ""
     source = config.source(key.dotted)
+    if key.type == "table":
+        return f"set ({source})", ", ".join(config.get(key.dotted)) or "(none)"
     if key.secret:
         return f"set ({source})", "********"
     from blufio.commands import format_value

@@ -9,7 +9,7 @@ types are errors that name the file (or variable), the key and what was expected
 
 import os
 
-from blufio.config.schema import CORE_SECTIONS, PLUGINS_SECTION, ConfigKey
+from blufio.config.schema import CORE_SECTIONS, PLUGINS_SECTION, TABLE, ConfigKey
 from blufio.errors import ConfigError
 from blufio.hints import command
 
@@ -102,6 +102,9 @@ class Schema:
             raise ConfigError(f"unknown section '{section}' in '{dotted}'"
                               f"{did_you_mean(section, self.known_sections())}")
         keys = self.sections[section]
+        head, _, rest = name.partition(".")
+        if rest and head in keys and keys[head].type == TABLE:
+            return keys[head].below(rest)
         if name not in keys:
             raise ConfigError(f"unknown key '{dotted}'{did_you_mean(name, keys)}; "
                               f"[{section}] has: {', '.join(keys)}")
@@ -159,9 +162,20 @@ class Config:
         return {key: self.get(f"{name}.{key}") for key in self.schema.sections[name]}
 
     def secret_values(self):
-        """Every secret value in effect (to scrub from logs)."""
-        return [v for k in self.schema.all_keys() if k.secret and self.is_set(k.dotted)
-                for v in [self.get(k.dotted)] if v]
+        """Every secret value in effect (to scrub from logs), those inside tables included."""
+        values = [v for k in self.schema.all_keys() if k.secret and self.is_set(k.dotted)
+                  and k.type != TABLE for v in [self.get(k.dotted)] if v]
+        for key in self.schema.all_keys():
+            if key.type == TABLE and key.secret:
+                values += [v for v in self.secrets_below(key.dotted).values() if v]
+        return values
+
+    def secrets_below(self, dotted):
+        """The vault's values inside the table key ``dotted``, by their full dotted names
+        (e.g. ``mcp.servers.github.env.GITHUB_TOKEN``); decrypted on this call."""
+        prefix = dotted + "."
+        return {name: self.get(name) for name, source in self._sources.items()
+                if source == "vault" and name.startswith(prefix)}
 
     @property
     def data_dir(self):
@@ -272,17 +286,7 @@ def check_value(key, value, where):
 def _layer_file(schema, path, document, values, sources, switches, warnings):
     for section, table in document.items():
         if section == PLUGINS_SECTION:
-            if not isinstance(table, dict):
-                raise ConfigError(f"{path}: [plugins] must be a table of name = true|false")
-            for name, enabled in table.items():
-                if name in schema.build_features:
-                    switches[name] = check_value(schema.key(f"plugins.{name}"), enabled, path)
-                elif name in schema.catalog_names:
-                    warnings.append(f"{path}: [plugins] {name}: the {name} plugin is not in "
-                                    "this build; the setting has no effect")
-                else:
-                    raise ConfigError(f"{path}: [plugins] '{name}' is not a plugin"
-                                      f"{did_you_mean(name, schema.catalog_names)}")
+            _layer_switches(schema, path, table, switches, warnings)
             continue
         if section not in schema.sections:
             owner = _absent_owner(schema, section)
@@ -303,9 +307,25 @@ def _layer_file(schema, path, document, values, sources, switches, warnings):
             key = keys[name]
             values[key.dotted] = check_value(key, value, path)
             sources[key.dotted] = "file"
-            if key.secret and value != "":  # an empty key (a local server's) is no secret
+            # an empty key (a local server's) is no secret; a table's plugin knows its secrets
+            if key.secret and value != "" and key.type != TABLE:
                 warnings.append(f"{path}: '{key.dotted}' is a secret written in clear; move it "
                                 f"to the vault with '{command('config set-secret ' + key.dotted)}'")
+
+
+def _layer_switches(schema, path, table, switches, warnings):
+    """The file's ``[plugins]`` table: ``name = true|false`` for plugins of this build."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [plugins] must be a table of name = true|false")
+    for name, enabled in table.items():
+        if name in schema.build_features:
+            switches[name] = check_value(schema.key(f"plugins.{name}"), enabled, path)
+        elif name in schema.catalog_names:
+            warnings.append(f"{path}: [plugins] {name}: the {name} plugin is not in "
+                            "this build; the setting has no effect")
+        else:
+            raise ConfigError(f"{path}: [plugins] '{name}' is not a plugin"
+                              f"{did_you_mean(name, schema.catalog_names)}")
 
 
 def _absent_owner(schema, section):

@@ -73,6 +73,11 @@ class ConfigKey:
             return isinstance(value, list) and all(check(item) for item in value)
         return _SCALAR_CHECKS[self.type][1](value)
 
+    def below(self, rest):
+        """The key ``rest`` (dotted) inside this table key: a string, secret like its table."""
+        return ConfigKey(self.section, f"{self.name}.{rest}", "string", secret=self.secret,
+                         description=f"A value inside [{self.dotted}]")
+
     def coerce(self, value):
         """Return ``value`` in this key's canonical Python type (an integer for a number)."""
         if self.type == "number" and isinstance(value, int):
@@ -153,6 +158,8 @@ CORE_SECTIONS = {
         "workspace": {"type": "string", "default": "",
                       "description": "Directory file tools are confined to; empty means "
                                      "'workspace' in the data directory"},
+        "skills": {"type": "boolean", "default": True,
+                   "description": "Let the model use the tools of skill runtimes (MCP servers)"},
         "http_fetch": {"type": "boolean", "default": False,
                        "description": "Let the model fetch web pages"},
         "allow_private_addresses": {"type": "boolean", "default": False,

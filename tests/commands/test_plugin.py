@@ -28,10 +28,10 @@ def test_list_shows_every_plugin_with_state(blufio):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["NAME", "TYPE", "STATE", "VERSION", "DESCRIPTION"]
-    assert lines[-1] == "7 plugins listed."
+    assert lines[-1] == "8 plugins listed."
     assert _rows(result.stdout) == {
         "telegram": "not-configured", "anthropic": "not-configured", "sqlite": "enabled",
-        "gateway": "enabled", "prometheus": "enabled", "keypair": "enabled",
+        "gateway": "enabled", "prometheus": "enabled", "keypair": "enabled", "mcp": "enabled",
         "embeddings": "not-configured"}
     telegram = next(line for line in lines if line.startswith("telegram"))
     assert "telegram.bot_token is not set" in telegram

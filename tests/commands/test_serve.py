@@ -49,11 +49,12 @@ def test_serve_answers_the_sdk_and_lists_the_session_then_exits_cleanly(serve):
     assert TOKEN not in served.stderr and "sk-ant-x" not in served.stderr
 
 
-def test_sigterm_during_a_stream_finishes_it_and_loses_nothing(serve, fake_anthropic, data_dir):
-    parts = message_events([{"type": "text", "text": "a reply that takes a while"}], chunk_size=6)
+def slow_stream_started(served, fake_anthropic, text):
+    """Start a streamed turn whose reply ``text`` stalls for 1 s after its first delta;
+    return ``(reader thread, received chunks)`` once that first delta has arrived."""
+    parts = message_events([{"type": "text", "text": text}], chunk_size=6)
     fake_anthropic.add(FakeResponse(headers={"request-id": "req_up"},
-                          parts=[*parts[:4], Stall(1.0), *parts[4:]], stream=True))
-    served = serve()
+                                    parts=[*parts[:4], Stall(1.0), *parts[4:]], stream=True))
     sdk = anthropic.Anthropic(base_url=served.url, api_key=TOKEN, max_retries=0)
     received, first_delta = [], threading.Event()
 
@@ -67,6 +68,12 @@ def test_sigterm_during_a_stream_finishes_it_and_loses_nothing(serve, fake_anthr
     reader = threading.Thread(target=stream)
     reader.start()
     assert first_delta.wait(10)
+    return reader, received
+
+
+def test_sigterm_during_a_stream_finishes_it_and_loses_nothing(serve, fake_anthropic, data_dir):
+    served = serve()
+    reader, received = slow_stream_started(served, fake_anthropic, "a reply that takes a while")
     started = time.monotonic()
     assert served.stop() == 0
     assert time.monotonic() - started < 30
@@ -137,23 +144,8 @@ def test_a_second_serve_on_the_same_data_directory_refuses_naming_the_first(
 
 
 def test_sighup_drains_then_runs_again_in_the_same_process(serve, fake_anthropic, data_dir):
-    parts = message_events([{"type": "text", "text": "finished across the reload"}], chunk_size=6)
-    fake_anthropic.add(FakeResponse(headers={"request-id": "req_up"},
-                                    parts=[*parts[:4], Stall(1.0), *parts[4:]], stream=True))
     served = serve()
-    sdk = anthropic.Anthropic(base_url=served.url, api_key=TOKEN, max_retries=0)
-    received, first_delta = [], threading.Event()
-
-    def stream():
-        with sdk.messages.stream(model="m", max_tokens=20,
-                                 messages=[{"role": "user", "content": "slow"}]) as s:
-            for chunk in s.text_stream:
-                received.append(chunk)
-                first_delta.set()
-
-    reader = threading.Thread(target=stream)
-    reader.start()
-    assert first_delta.wait(10)
+    reader, received = slow_stream_started(served, fake_anthropic, "finished across the reload")
     served.process.send_signal(signal.SIGHUP)
     reader.join(30)
     assert "".join(received) == "finished across the reload"

@@ -15,11 +15,12 @@ where they mean nothing).
 
 import secrets
 
-from quart import Quart, Response, g, request, websocket
+from quart import Quart, Response, g, has_request_context, request, websocket
 from werkzeug.exceptions import HTTPException
 
 from blufio.errors import BlufioError
 from blufio.plugins.gateway.errors import GatewayError, unexpected
+from blufio.plugins.gateway.limits import SQLITE_MAX_INT
 from blufio.plugins.gateway.memories import register_memory_routes
 from blufio.plugins.gateway.messages import int_arg, parse_body
 from blufio.plugins.gateway.openapi import openapi_document
@@ -29,6 +30,7 @@ from blufio.plugins.gateway.replies import error_response, json_reply, stream_re
 from blufio.plugins.gateway.request import parse_messages_request
 from blufio.plugins.gateway.schedules import add_routes as add_schedule_routes
 from blufio.plugins.gateway.sessions import CHANNEL, open_session
+from blufio.plugins.gateway.transport import BoundedWebsocketConnection
 
 SESSION_HEADER = "x-blufio-session"
 MODEL_CREATED_AT = "1970-01-01T00:00:00Z"  # Anthropic's shape has a release date; we know none
@@ -38,6 +40,7 @@ _PUBLIC_PATHS = {"/v1/health"}
 def create_app(gateway):
     """The Quart app serving ``gateway`` (a ``blufio.plugins.gateway.channel.Gateway``)."""
     app = Quart("blufio.gateway")
+    app.asgi_websocket_class = BoundedWebsocketConnection
     app.config.update(MAX_CONTENT_LENGTH=gateway.max_body_bytes, RESPONSE_TIMEOUT=None,
                       BODY_TIMEOUT=60)
     app.json.sort_keys = False
@@ -79,11 +82,13 @@ def create_app(gateway):
 
     @app.errorhandler(Exception)
     async def unexpected_error(exc):
-        return error_response(unexpected(exc, f"{request.method} {request.path}"))
+        where = f"{request.method} {request.path}" if has_request_context() else "/ws"
+        return error_response(unexpected(exc, where))
 
     @app.get("/v1/health")
     async def health():
-        report = await gateway.health()
+        report = await gateway.health(
+            detailed=gateway.authorized(_bearer(request.headers, None)))
         return report, 200 if report["status"] != "down" else 503
 
     @app.get("/v1/openapi.json")
@@ -93,7 +98,7 @@ def create_app(gateway):
     @app.get("/v1/sessions")
     async def list_sessions():
         limit = int_arg("limit", 20, 1, 100)
-        offset = int_arg("offset", 0, 0, None)
+        offset = int_arg("offset", 0, 0, SQLITE_MAX_INT)
         sessions = await gateway.storage.list_sessions(limit=limit, offset=offset)
         total = await gateway.storage.count_sessions()
         return {"data": [_session_json(s) for s in sessions], "has_more": offset + len(sessions) < total,
@@ -108,6 +113,7 @@ def create_app(gateway):
              "model": m.model, "usage": m.usage.as_dict()} for m in messages]}
 
     @app.post("/v1/messages")
+    @gateway.turns.admit  # a 429 above [gateway] max_concurrent_turns, a 503 while draining
     async def messages():
         key = request.headers.get("idempotency-key")
         if key:
@@ -199,8 +205,8 @@ async def _answer_turn(gateway):
     options = _turn_options(gateway, turn)
     session = await open_session(gateway, request.headers.get(SESSION_HEADER), turn.conversation)
     g.session_id = session.session_id
-    events = session.track(gateway.agent.submit(session.session_id, CHANNEL,
-                                                turn.conversation.turn, options=options))
+    events = session.track(await gateway.turns.start(session.session_id, CHANNEL,
+                                                     turn.conversation.turn, options=options))
     if turn.stream:
         return await stream_reply(events, options.model)
     return await json_reply(events)

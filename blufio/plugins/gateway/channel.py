@@ -1,21 +1,26 @@
 """``GatewayChannel``: the HTTP and WebSocket channel, served by Hypercorn on the running loop.
 
 The socket is bound before Hypercorn starts (``fd://``), so port 0 picks a free port that
-``url`` reports at once. ``shutdown`` stops accepting and lets in-flight requests finish
-within the drain timeout.
+``url`` reports at once. ``shutdown`` drains: it stops listening at once (new connections are
+refused), closes idle keep-alive connections and ends every WebSocket with 1001 ("going
+away"), starts no new turn, and waits up to ``[agent] drain_timeout`` for replies in flight;
+replies still waiting then get a 503 (their turns are answered after the restart). How
+connections are served and bounded: ``transport``; which turns start: ``turns``.
 """
 
 import asyncio
 import hmac
 import logging
 import os
+import re
 import socket
 
 import blufio
+from blufio.errors import ConfigError
 from blufio.manifest import identity
 from blufio.plugins.gateway.cors import CorsPolicy
 from blufio.plugins.gateway.idempotency import IdempotentRequests
-from blufio.plugins.gateway.relay import Turns
+from blufio.plugins.gateway.relay import Relays
 from blufio.plugins.gateway.sessions import Transcripts
 from blufio.plugins.gateway.websocket import Watchers
 from blufio.scheduler.book import book_from_config
@@ -38,6 +43,10 @@ class GatewayChannel:
         self.port = config.get("gateway.port")
         self.max_body_bytes = config.get("gateway.max_body_bytes")
         self.ui = config.get("gateway.ui")
+        self.max_concurrent_turns = config.get("gateway.max_concurrent_turns")
+        if self.max_concurrent_turns < 1:
+            raise ConfigError("[gateway] max_concurrent_turns must be at least 1, not "
+                              f"{self.max_concurrent_turns}")
         self.drain_timeout = config.get("agent.drain_timeout")
         self._static_token = config.get("gateway.bearer_token") or None
         self._models = list(config.get("gateway.models") or [])
@@ -53,12 +62,14 @@ class GatewayChannel:
         self.schedules = schedules or book_from_config(config, storage)
         self.watchers = Watchers()  # /ws sockets by the sessions they watch
         self.agent = None
+        self.turns = None
         self.url = None
+        self.closing = None  # set when the drain starts; every /ws connection then closes
         self._socket = None
         self._stop = None
         self._server = None
         self._app = None
-        self.turns = Turns()  # /ws turns in flight, which outlive their sockets
+        self.relays = Relays()  # /ws turns in flight, which outlive their sockets
 
     # -- what the app asks of the gateway ---------------------------------------------------
 
@@ -92,8 +103,11 @@ class GatewayChannel:
         """The names of the agent's own tools (a client tool may not take one)."""
         return {tool["name"] for tool in self.agent.tools.definitions()}
 
-    async def health(self):
-        """``{"status", "version", "plugins": {name: {"status", "detail"}}, "service"}``."""
+    async def health(self, detailed=False):
+        """``{"status"}`` (``ok``, ``degraded`` or ``down``); when ``detailed`` (the caller
+        sent a valid token) also ``"version"`` and ``"plugins": {name: {"status",
+        "detail"}}`` and ``"service"`` (what the running service reports), with any
+        credentials in a detail's URLs left out."""
         names = list(self.plugins)
         results = await asyncio.gather(*(self._check(self.plugins[n]) for n in names))
         report = dict(zip(names, results))
@@ -102,7 +116,11 @@ class GatewayChannel:
                            if getattr(self.plugins[n], "adapter_type", "") == "storage")
         healthy = all(r.get("status") == "ok" for r in report.values())
         overall = "down" if storage_down else ("ok" if healthy else "degraded")
-        health = {"status": overall, "version": blufio.__version__, "plugins": report}
+        if not detailed:
+            return {"status": overall}
+        plugins = {name: {**result, "detail": without_userinfo(str(result.get("detail", "")))}
+                   for name, result in report.items()}
+        health = {"status": overall, "version": blufio.__version__, "plugins": plugins}
         if self.status is not None:
             health["service"] = self.status()
         return health
@@ -119,12 +137,14 @@ class GatewayChannel:
     async def start(self, agent):
         """Bind the socket and serve the app on the running loop."""
         from hypercorn.asyncio import serve
-        from hypercorn.config import Config as HypercornConfig
 
         from blufio.errors import PluginError
         from blufio.plugins.gateway.app import create_app
+        from blufio.plugins.gateway.transport import hypercorn_config, refuse_cleartext_http2
+        from blufio.plugins.gateway.turns import TurnGate
 
         self.agent = agent
+        self.turns = TurnGate(agent, self.max_concurrent_turns)
         try:
             self._socket = _bind(self.host, self.port)
         except OSError as exc:
@@ -134,16 +154,14 @@ class GatewayChannel:
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         self.url = f"http://{shown}:{bound_port}"
 
-        hypercorn = HypercornConfig()
+        refuse_cleartext_http2()
         # Hypercorn takes ownership of (and closes) the descriptor it is given.
-        hypercorn.bind = [f"fd://{os.dup(self._socket.fileno())}"]
-        hypercorn.graceful_timeout = float(self.drain_timeout)
-        hypercorn.accesslog = None
-        hypercorn.loglevel = "WARNING"
-        # Oversized frames get an error frame from the app, so let them reach it.
-        hypercorn.websocket_max_message_size = max(4 * self.max_body_bytes, 1 << 20)
+        hypercorn = hypercorn_config(os.dup(self._socket.fileno()),
+                                     drain_timeout=self.drain_timeout,
+                                     max_body_bytes=self.max_body_bytes)
         self._app = create_app(self)
         self._stop = asyncio.Event()
+        self.closing = asyncio.Event()
         self._server = asyncio.create_task(
             serve(self._app, hypercorn, shutdown_trigger=self._stop.wait))
 
@@ -168,22 +186,40 @@ class GatewayChannel:
         return {"status": "ok", "detail": f"listening on {self.url}"}
 
     async def shutdown(self):
-        """Stop accepting, let in-flight requests finish (up to the drain timeout), close."""
-        await self.turns.close_sockets()
-        if self._stop is not None:
-            self._stop.set()
-        if self._server is not None:
-            try:
-                await asyncio.wait_for(self._server, timeout=float(self.drain_timeout) + 5)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
-                log.warning("gateway: in-flight requests did not finish in time")
-            except Exception:
-                log.exception("gateway: the server stopped with an error")
-            self._server = None
-        await self.turns.tasks.aclose(timeout=float(self.drain_timeout))
-        if self._socket is not None:
+        """Drain (see the module docstring), then close."""
+        if self.turns is not None:
+            self.turns.drain()
+        if self._socket is not None:  # Hypercorn closes its duplicate when _stop is set
             self._socket.close()
             self._socket = None
+        if self._stop is not None:
+            self._stop.set()
+            self.closing.set()
+        if self._server is not None:
+            await self._drain(self._server)
+            self._server = None
+        await self.relays.tasks.aclose(timeout=float(self.drain_timeout))
+
+    async def _drain(self, server):
+        from blufio.plugins.gateway.transport import DRAIN_MARGIN
+
+        done, _ = await asyncio.wait({server}, timeout=float(self.drain_timeout))
+        if not done:
+            self.turns.abandon()  # the replies still waiting get a 503
+        try:
+            await asyncio.wait_for(server, timeout=DRAIN_MARGIN * 2)
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            log.warning("gateway: in-flight requests did not finish in time")
+        except Exception:
+            log.exception("gateway: the server stopped with an error")
+
+
+def without_userinfo(text):
+    """``text`` with the ``user:password@`` part of every URL in it left out."""
+    return _USERINFO.sub(r"\1", text)
+
+
+_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#\s]*@")
 
 
 def _bind(host, port):

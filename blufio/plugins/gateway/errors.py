@@ -33,15 +33,18 @@ ERROR_TYPES = {
 
 class GatewayError(BlufioError):
     """A request the gateway refuses: an HTTP status, Anthropic's error type (by default the
-    status's), a message for the client, and whether it should retry (``retry``)."""
+    status's), a message for the client, whether it should retry (``retry``) and after how
+    many seconds (``retry_after``, sent as ``retry-after``)."""
 
     client_message = "{message}"
+    retry_after = None
 
-    def __init__(self, status, message, *, error_type=None, retry=None):
+    def __init__(self, status, message, *, error_type=None, retry=None, retry_after=None):
         super().__init__(message)
         self.http_status = status
         self.http_error_type = error_type or ERROR_TYPES.get(status, "api_error")
         self.retryable = retry
+        self.retry_after = retry_after
 
 
 def envelope(error_type, message, request_id=None):

@@ -10,9 +10,9 @@ Anthropic merges them), and ``role: "system"`` messages are taken out of the con
 their text is added to the system prompt, after the owner's.
 """
 
-import json
 
 from blufio.plugins.gateway.errors import GatewayError
+from blufio.plugins.gateway.limits import decode_json
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 _SOURCES = {"image": ("base64", "url", "file"),
@@ -29,10 +29,7 @@ def parse_body(raw):
     """Decode a request body as a JSON object, or raise a 400 that says what is wrong."""
     if not raw or not raw.strip():
         raise GatewayError(400, "the request body is empty; send a JSON object")
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise GatewayError(400, f"the request body is not valid JSON: {exc}") from None
+    body = decode_json(raw, "the request body")
     if not isinstance(body, dict):
         raise GatewayError(400, "the request body must be a JSON object")
     return body

@@ -3,8 +3,8 @@
 A turn started on ``/ws`` outlives its socket: the agent finishes and stores it even if the
 connection drops. ``TurnRelay`` consumes the turn's events and sends each as a frame to the
 sockets watching it; a socket that (re)connects and sends ``resume`` for the session is
-shown the turn so far in one ``turn`` frame, then everything that follows. ``Turns`` is the
-gateway's book of turns in flight, by session.
+shown the turn so far in one ``turn`` frame, then everything that follows. ``Relays`` is the
+gateway's book of relays in flight, by session.
 """
 
 from blufio.agent.events import (EventRenderer, TextDelta, ToolResult, ToolUse, TurnComplete,
@@ -78,22 +78,12 @@ def frame_of(event):
     return error_body(event.error)
 
 
-class Turns:
-    """The ``/ws`` turns in flight, by session, oldest first; ``tasks`` relays them;
-    ``sockets`` are the open sockets, closed (1001, going away) when the gateway stops so
-    that an open chat page never holds up a shutdown."""
+class Relays:
+    """The ``/ws`` turns in flight, by session, oldest first; ``tasks`` relays them."""
 
     def __init__(self):
         self._by_session = {}
         self.tasks = TaskGroup("gateway /ws")
-        self.sockets = set()
-
-    async def close_sockets(self):
-        for socket in list(self.sockets):
-            try:
-                await socket.close(1001, "the gateway is stopping")
-            except Exception:  # already closed
-                pass
 
     def add(self, relay):
         self._by_session.setdefault(relay.session_id, []).append(relay)

@@ -23,14 +23,16 @@ _PING = object()
 
 def error_response(exc):
     """The HTTP answer to ``exc``, as its class says: status, envelope (with this request's
-    id) and, when the class says whether to retry, ``x-should-retry``."""
+    id) and, when the class says whether to retry, ``x-should-retry`` (and ``retry-after``)."""
     error = BlufioError.wrap(exc)
     body = error_body(error, getattr(g, "request_id", None))
     response = Response(json.dumps(body), status=error.http_status,
                         content_type="application/json")
     if error.retryable is not None:
         response.headers["x-should-retry"] = "true" if error.retryable else "false"
-    if error.http_status in (429, 529):
+    if getattr(error, "retry_after", None) is not None:  # the error says when
+        response.headers["retry-after"] = str(error.retry_after)
+    elif error.http_status in (429, 529):
         response.headers["retry-after"] = OVERLOAD_RETRY_AFTER
     return response
 

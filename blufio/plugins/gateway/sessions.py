@@ -11,8 +11,9 @@
 
 The digests form a chain, one per message (``digest(n) = sha256(digest(n - 1) + message n)``),
 so finding the session is one dictionary lookup per message of the request, however many
-sessions there are. A session's digest is kept in memory and in storage's state (so a
-restart loses nothing); while a turn runs, its session's digest is taken out of the index,
+sessions there are. A session's digest is kept in storage's state (so a restart loses
+nothing) and, for the ``INDEXED`` most recently used sessions, in memory (older ones are
+found in storage as after a restart, so memory stays bounded however many sessions come); while a turn runs, its session's digest is taken out of the index,
 so a second request with the same conversation starts its own session instead of racing.
 
 A request that started a session and whose turn fails deletes that session again: a failed
@@ -21,17 +22,20 @@ first turn leaves nothing behind.
 
 import hashlib
 import json
+from collections import OrderedDict
 
 from blufio.agent.events import TurnComplete, TurnError
 from blufio.model import NewMessage
 from blufio.plugins.gateway.errors import GatewayError
 from blufio.plugins.gateway.sse import reply_content
+from blufio.plugins.gateway.turns import INTERRUPTED
 
 CHANNEL = "gateway"
 ROOT = ""  # the digest of an empty transcript
 _UNCOMPARED = ("cache_control", "citations")
 _STATE_SESSION = "gateway.transcript."     # + digest -> session id
 _STATE_DIGEST = "gateway.transcript-of."   # + session id -> digest
+INDEXED = 4096  # sessions whose transcript digest is kept in memory (~300 bytes each)
 
 
 def canonical(message):
@@ -72,10 +76,11 @@ def chain(messages, start=ROOT):
 class Transcripts:
     """The index of gateway sessions by the digest of their transcript."""
 
-    def __init__(self, storage):
+    def __init__(self, storage, limit=INDEXED):
         self.storage = storage
+        self.limit = limit
         self._sessions = {}  # digest -> session id
-        self._digests = {}   # session id -> digest
+        self._digests = OrderedDict()  # session id -> digest, least recently used first
 
     def __len__(self):
         return len(self._sessions)
@@ -106,6 +111,9 @@ class Transcripts:
         self.take(session_id)
         self._sessions[digest] = session_id
         self._digests[session_id] = digest
+        while len(self._digests) > self.limit:  # forget the least recently used
+            _, forgotten = self._digests.popitem(last=False)
+            self._sessions.pop(forgotten, None)
 
     async def advance(self, session_id, digest):
         """The session's transcript is now ``digest``: index and persist it."""
@@ -137,8 +145,8 @@ class SessionTurn:
         async for event in events:
             if isinstance(event, TurnComplete):
                 await self._completed(event)
-            elif isinstance(event, TurnError):
-                await self._failed()
+            elif isinstance(event, TurnError) and event.kind != INTERRUPTED:
+                await self._failed()  # (a reply cut short by a drain: its turn goes on)
             yield event
 
     async def _completed(self, event):

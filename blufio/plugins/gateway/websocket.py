@@ -35,16 +35,21 @@ about them) are shown to it live, as the same frames without an ``id`` and with
 ``"origin": "schedule"``.
 
 A bad frame (not JSON, too large, unknown type, unknown session, content that ``POST
-/v1/messages`` would refuse) is answered with an error frame; the connection stays open. Each
-message runs as its own task, so replies to different sessions interleave.
+/v1/messages`` would refuse) is answered with an error frame; the connection stays open.
+A client that sends more than the server can answer while it does not read the replies is
+closed with 1008; when the server shuts down, every connection is closed with 1001. Each
+message runs as its own task (in one of ``[gateway] max_concurrent_turns`` slots, else a 429
+error frame), so replies to different sessions interleave.
 """
 
 import asyncio
 import json
 
 from blufio.plugins.gateway.errors import GatewayError, error_body, unexpected
+from blufio.plugins.gateway.limits import decode_json
 from blufio.plugins.gateway.messages import parse_content
 from blufio.plugins.gateway.relay import TurnRelay, frame_of
+from blufio.plugins.gateway.transport import OVERFLOW
 
 CHANNEL = "gateway"
 
@@ -72,14 +77,20 @@ async def serve_socket(gateway, socket):
         except Exception:  # the connection is gone; the reader's finally cleans up
             return
 
-    writer = gateway.turns.tasks.spawn(write(), name="gateway /ws writer")
-    gateway.turns.sockets.add(socket)
+    writer = gateway.relays.tasks.spawn(write(), name="gateway /ws writer")
     try:
         while True:
-            raw = await socket.receive()
+            raw = await _receive(socket, gateway.closing)
+            if raw is None:  # the server is shutting down
+                await socket.close(1001, "the server is shutting down")
+                return
+            if raw is OVERFLOW:
+                await socket.close(1008, "too many frames unanswered: read the replies "
+                                         "before sending more")
+                return
             try:
                 frame = _parse_frame(raw, gateway.max_body_bytes)
-                await _answer(gateway, frame, send, watching)
+                await _dispatch(gateway, frame, send, watching)
             except GatewayError as error:
                 send(error_body(error), _ref(raw))
     finally:
@@ -88,23 +99,35 @@ async def serve_socket(gateway, socket):
             relay.unwatch(send)
         gateway.watchers.remove(send)
         writer.cancel()
-        gateway.turns.sockets.discard(socket)
 
 
-async def _answer(gateway, frame, send, watching):
+async def _receive(socket, closing):
+    """The next frame, or None once ``closing`` is set."""
+    receiving = asyncio.ensure_future(socket.receive())
+    stopping = asyncio.ensure_future(closing.wait())
+    try:
+        await asyncio.wait({receiving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not receiving.done():
+            receiving.cancel()
+    return receiving.result() if receiving.done() and not receiving.cancelled() else None
+
+
+async def _dispatch(gateway, frame, send, watching):
     kind, ref = frame["type"], frame.get("id")
     if kind == "ping":
         send({"type": "pong"}, ref)
     elif kind == "message":
-        gateway.turns.tasks.spawn(_converse(gateway, frame, ref, send, watching),
-                                  name="gateway /ws turn")
+        gateway.relays.tasks.spawn(_converse(gateway, frame, ref, send, watching),
+                                   name="gateway /ws turn")
     elif kind == "watch":
         await _watch(gateway, frame, ref, send)
     elif kind in ("cancel", "resume"):
         session_id = frame.get("session_id")
         if not isinstance(session_id, str) or not session_id:
             raise GatewayError(400, f"session_id: field required: the session to {kind}")
-        relays = gateway.turns.of(session_id)
+        relays = gateway.relays.of(session_id)
         if kind == "resume":
             for relay in relays:
                 watching.add(relay)
@@ -121,8 +144,8 @@ async def _answer(gateway, frame, send, watching):
 def _ref(raw):
     """The ``id`` of a frame, if it is readable, for its error frame."""
     try:
-        frame = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, TypeError):
+        frame = decode_json(raw, "a frame")
+    except (GatewayError, TypeError):
         return None
     return frame.get("id") if isinstance(frame, dict) else None
 
@@ -131,10 +154,7 @@ def _parse_frame(raw, limit):
     size = len(raw.encode() if isinstance(raw, str) else raw)
     if size > limit:
         raise GatewayError(413, f"frame too large: {size} bytes, the limit is {limit}")
-    try:
-        frame = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise GatewayError(400, "frames must be JSON text") from None
+    frame = decode_json(raw, "a frame")
     if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
         raise GatewayError(400, "a frame must be a JSON object with a 'type'")
     return frame
@@ -143,30 +163,28 @@ def _parse_frame(raw, limit):
 async def _converse(gateway, frame, ref, send, watching):
     session_id = frame.get("session_id")
     try:
-        content = parse_content(frame.get("content"))
-        if session_id is not None:
-            if not isinstance(session_id, str) or await gateway.storage.get_session(session_id) is None:
-                raise GatewayError(404, f"no session with id '{session_id}'")
-        else:
-            session_id = (await gateway.agent.new_session(CHANNEL)).id
-            send({"type": "session"}, ref, session_id)
-        gateway.watchers.add(session_id, send)
-        inbound = await gateway.agent.receive(session_id, CHANNEL, content, claim=True)
-        relay = TurnRelay(gateway.agent.process(inbound), session_id)
+        with gateway.turns.reserve():  # a 429 frame above [gateway] max_concurrent_turns
+            content = parse_content(frame.get("content"))
+            if session_id is not None:
+                if not isinstance(session_id, str) or await gateway.storage.get_session(session_id) is None:
+                    raise GatewayError(404, f"no session with id '{session_id}'")
+            else:
+                session_id = (await gateway.agent.new_session(CHANNEL)).id
+                send({"type": "session"}, ref, session_id)
+            gateway.watchers.add(session_id, send)
+            relay = TurnRelay(await gateway.turns.start(session_id, CHANNEL, content), session_id)
+            relay.watch(send, ref)
+            watching.add(relay)
+            gateway.relays.add(relay)
+            try:
+                await relay.run()
+            finally:
+                gateway.relays.remove(relay)
+                watching.discard(relay)
     except GatewayError as error:
         send(error_body(error), ref, session_id)
-        return
     except Exception as exc:  # a failing conversation must not close the socket
         send(error_body(unexpected(exc, "a /ws message")), ref, session_id)
-        return
-    relay.watch(send, ref)
-    watching.add(relay)
-    gateway.turns.add(relay)
-    try:
-        await relay.run()
-    finally:
-        gateway.turns.remove(relay)
-        watching.discard(relay)
 
 
 async def _watch(gateway, frame, ref, send):

@@ -24,12 +24,14 @@ OTHER = "other"
 DIRECTIONS = frozenset({"in", "out"})
 TOKEN_KINDS = frozenset({"input", "output", "cache_write", "cache_read"})
 BUDGET_PERIODS = frozenset({"daily", "monthly"})
-OUTCOMES = frozenset({"ok", "error"})
+OUTCOMES = frozenset({"ok", "error"})  # of a provider call and of a tool call
 RUN_OUTCOMES = frozenset({"ok", "failed", "skipped", "capped"})
 
 # Seconds. A turn spans tool calls and long answers; the first token usually comes in 0.3-3 s.
 RESPONSE_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300)
 FIRST_TOKEN_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20)
+# Seconds. A tool call is a file read (ms) or a remote service (seconds).
+TOOL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
 class PrometheusObserver:
@@ -89,6 +91,13 @@ class PrometheusObserver:
         self._schedule_runs = _Labelled(metric(
             Counter, "blufio_schedule_runs", "Scheduled runs, by outcome (ok, failed, "
             "skipped, capped)", ("outcome",)), (RUN_OUTCOMES,))
+        self._tool_calls = _Labelled(metric(
+            Counter, "blufio_tool_calls", "Tool calls, by server (builtin, or the MCP server's "
+            "configured name), tool and outcome (ok, error)", ("server", "tool", "outcome")),
+            (None, None, OUTCOMES))
+        self._tool_latency = _Labelled(metric(
+            Histogram, "blufio_tool_latency_seconds", "Seconds a tool call took, by server and "
+            "tool", ("server", "tool"), buckets=TOOL_BUCKETS), (None, None))
 
     # -- the Observability contract -------------------------------------------------------
 
@@ -125,6 +134,10 @@ class PrometheusObserver:
 
     def schedule_run(self, outcome):
         self._schedule_runs(outcome).inc()
+
+    def tool_call(self, source, tool, outcome, seconds):
+        self._tool_calls(source, tool, outcome).inc()
+        self._tool_latency(source, tool).observe(max(seconds, 0.0))
 
     # -- exposition and lifecycle ---------------------------------------------------------
 

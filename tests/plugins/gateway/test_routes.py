@@ -6,20 +6,40 @@ import anthropic
 import httpx
 import pytest
 
-from .conftest import TOKEN
+from .conftest import TOKEN, RunningGateway
 
 PROTECTED = [("GET", "/v1/sessions"), ("GET", "/v1/sessions/abc"), ("POST", "/v1/messages"),
              ("GET", "/v1/openapi.json"), ("GET", "/metrics"), ("GET", "/ws"),
              ("GET", "/v1/memories"), ("POST", "/v1/memories"), ("DELETE", "/v1/memories/mem_1")]
 
 
-def test_health_needs_no_token_and_reports_each_plugin(gateway):
+def test_health_without_a_token_says_only_the_overall_status(gateway):
     response = httpx.get(f"{gateway.url}/v1/health")
     assert response.status_code == 200
+    assert response.json() == {"status": "ok"}  # no versions, addresses or plugin details
+
+
+def test_health_with_a_token_reports_each_plugin(gateway):
+    response = httpx.get(f"{gateway.url}/v1/health", headers=gateway.auth())
     report = response.json()
-    assert report["status"] == "ok"
+    assert report["status"] == "ok" and report["version"]
     assert set(report["plugins"]) >= {"sqlite", "anthropic", "gateway"}
     assert all(p["status"] == "ok" for p in report["plugins"].values())
+    assert report["plugins"]["gateway"]["detail"] == f"listening on {gateway.url}"
+
+
+def test_health_never_shows_credentials_in_a_url(monkeypatch, gateway_env, fake_anthropic):
+    with_userinfo = fake_anthropic.base_url.replace("http://", "http://user:s3cr%40t@")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", with_userinfo)
+    running = RunningGateway().start()
+    try:
+        public = httpx.get(f"{running.url}/v1/health")
+        detailed = httpx.get(f"{running.url}/v1/health", headers=running.auth())
+    finally:
+        running.stop()
+    assert public.json() == {"status": "ok"}
+    assert "s3cr" not in detailed.text and "user" not in detailed.text
+    assert detailed.json()["plugins"]["anthropic"]["detail"] == fake_anthropic.base_url
 
 
 @pytest.mark.parametrize("method, path", PROTECTED)

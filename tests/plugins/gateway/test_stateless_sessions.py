@@ -110,3 +110,15 @@ def test_system_reminders_added_on_a_re_send_do_not_break_the_match(gateway):
         {"role": "assistant", "content": reply.content[0].text},
         {"role": "user", "content": "two"}])
     assert again == session_id
+
+
+def test_the_in_memory_index_keeps_only_the_most_recently_used_sessions(gateway):
+    transcripts = Transcripts(gateway.storage, limit=10)
+    conversations = [[{"role": "user", "content": [{"type": "text", "text": f"chat {n}"}]}]
+                     for n in range(30)]
+    for number, conversation in enumerate(conversations):
+        gateway.call(transcripts.advance(f"s{number}", chain(conversation)[-1]))
+    assert len(transcripts) == 10 and len(transcripts._digests) == 10
+    # a forgotten session is still found, in storage, as after a restart
+    assert gateway.call(transcripts.find(chain(conversations[0]))) == ("s0", 1)
+    assert gateway.call(transcripts.find(chain(conversations[29]))) == ("s29", 1)
