@@ -133,7 +133,8 @@ def test_a_session_that_is_gone_opens_a_new_conversation(page, served):
     page.fill("#token", TOKEN)
     page.press("#token", "Enter")
     page.wait_for_selector(".empty")
-    assert "no session with id 'no-such-session'" in page.inner_text("#status")
+    assert page.evaluate("() => location.hash") == ""
+    assert page.inner_text("#title") == "New conversation"
 
 
 def test_tool_calls_show_as_one_line_each(page, served, fake_anthropic):
