@@ -95,8 +95,9 @@ class Compactor:
         self.check_budget = check_budget
         self.record = record
 
-    async def history(self, session_id):
-        """``(summary text or None, messages to send verbatim, oldest first)``."""
+    async def history(self, session_id, *, summarise=True):
+        """``(summary text or None, messages to send verbatim, oldest first)``; without
+        ``summarise``, an overgrown history is trimmed instead (no provider call)."""
         summary = await self.storage.get_summary(session_id)
         through, text = summary if summary else (0, None)
         stored = await self.storage.get_messages(session_id,
@@ -105,7 +106,7 @@ class Compactor:
         start = split_point(messages, self.max_messages, self.max_chars)
         if start is None:
             return text, _from_clean_start(messages)
-        if start > 0:
+        if start > 0 and summarise:
             try:
                 text = await self._summarise(session_id, text, messages[:start])
                 return text, messages[start:]
@@ -128,8 +129,9 @@ class Compactor:
                 builder.feed(event)
             content = builder.finish()
         finally:
-            if builder.started:
-                await self.record(session_id, builder.usage)
+            if builder.started:  # a provider chain says who answered
+                await self.record(session_id, builder.usage,
+                                  builder.model if builder.provider else None, builder.provider)
         text = "".join(b.get("text", "") for b in content if b.get("type") == "text").strip()
         if not text:
             raise ValueError("the provider returned an empty summary")

@@ -344,7 +344,8 @@ class Agent:
         call_started = time.monotonic()
         try:
             async for event in self.provider.stream(**request, messages=messages,
-                                                    options=options.provider_options(first)):
+                                                    options=options.provider_options(
+                                                        first, request["max_tokens"])):
                 text = builder.feed(event)
                 if text:
                     state.add_text(emit, inbound, text, self.observer,
@@ -396,13 +397,13 @@ class Agent:
         return context, messages
 
     async def history(self, session_id):
-        """The session's recent messages as a turn would send them to the provider."""
-        return (await self._history(session_id))[1]
+        """The session's recent messages as a turn would send them (never summarising now)."""
+        return (await self._history(session_id, summarise=False))[1]
 
-    async def _history(self, session_id):
+    async def _history(self, session_id, summarise=True):
         """``(summary or None, API messages since it)``: compacted, or else trimmed."""
         if self.compactor is not None:
-            summary, stored = await self.compactor.history(session_id)
+            summary, stored = await self.compactor.history(session_id, summarise=summarise)
         else:
             summary, stored = None, trimmed(
                 await self.storage.get_messages(session_id, limit=self.max_history_messages),

@@ -8,7 +8,9 @@ offer none of this pass no options, and the turn is the owner's as configured.
 
 The owner's system prompt always comes first; a client can add to it, never remove it.
 ``tool_choice`` applies to the turn's first provider call only (a forced tool would otherwise
-be called again in every round of server tools).
+be called again in every round of server tools). A thinking budget that the owner's
+``max_tokens`` cap leaves no room for is lowered to fit (Anthropic requires it to be below
+``max_tokens``), or thinking is left off when less than the minimum budget would remain.
 """
 
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from typing import Optional
 
 # Request settings passed to the provider as they are (Anthropic's names and meanings).
 SAMPLING_FIELDS = ("stop_sequences", "temperature", "top_p", "top_k", "thinking", "metadata")
+MIN_THINKING_BUDGET = 1024  # Anthropic's smallest budget_tokens
 
 
 @dataclass(slots=True)
@@ -35,9 +38,18 @@ class TurnOptions:
     def client_tool_names(self):
         return {tool.get("name") for tool in self.tools}
 
-    def provider_options(self, first_call):
-        """The ``options`` of a ``Provider.stream`` call of this turn."""
+    def provider_options(self, first_call, max_tokens=None):
+        """The ``options`` of a ``Provider.stream`` call of this turn, whose ``max_tokens``
+        (after the owner's cap) a thinking budget must stay under."""
         options = dict(self.sampling)
+        thinking = options.get("thinking") or {}
+        if max_tokens and thinking.get("type") == "enabled" \
+                and thinking.get("budget_tokens", 0) >= max_tokens:
+            # the cap made room for less thinking than asked: think less, or not at all
+            if max_tokens - 1 >= MIN_THINKING_BUDGET:
+                options["thinking"] = {**thinking, "budget_tokens": max_tokens - 1}
+            else:
+                del options["thinking"]
         if self.betas:
             options["betas"] = list(self.betas)
         if first_call and self.tool_choice is not None:

@@ -57,6 +57,10 @@ class MessageBuilder:
             index = event["index"]
             self.partial_json[index] = self.partial_json.get(index, "") + delta.get(
                 "partial_json", "")
+        elif delta.get("type") == "thinking_delta":  # kept: the next call must send it back
+            block["thinking"] = block.get("thinking", "") + delta.get("thinking", "")
+        elif delta.get("type") == "signature_delta":
+            block["signature"] = delta.get("signature", "")
         return ""
 
     def _content_block_stop(self, event):

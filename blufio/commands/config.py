@@ -74,7 +74,7 @@ def set_value(args):
     if key.type == TABLE or "." in key.name:
         raise ConfigError(f"'{dotted}' is in the table [{table}], which is edited in "
                           f"{config.path}; only a secret value inside it is set from the "
-                          f"command line, with 'blufio config set-secret {table}.NAME.KEY'")
+                          f"command line, with '{command(f'config set-secret {table}.NAME.KEY')}'")
     if key.secret:
         raise ConfigError(f"'{dotted}' is a secret; store it with "
                           f"'{command('config set-secret ' + dotted)}' so it is never written "

@@ -11,6 +11,7 @@
 from blufio.errors import PluginError, ScheduleError
 from blufio.model import NewMessage, text_blocks
 from blufio.scheduler.targets import parse_target, stored_session
+from blufio.hints import command
 
 
 class ChannelTargets:
@@ -55,7 +56,7 @@ class ChannelTargets:
         channel = self.channels.get("telegram")
         if channel is None or not hasattr(channel, "deliver_to_chat"):
             raise PluginError("the telegram channel is not running in this serve; enable it "
-                              "with 'blufio plugin install telegram' and set its token")
+                              f"with '{command('plugin install telegram')}' and set its token")
         return channel
 
     def _live_channels(self):

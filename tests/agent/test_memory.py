@@ -22,7 +22,7 @@ async def start(tmp_path, fake, toml=""):
         f'[tools]\nworkspace = "{tmp_path / "ws"}"\n{toml}',
         environ={"ANTHROPIC_API_KEY": "sk-test"})
     runtime = await open_runtime(config)
-    runtime.provider.backoff_base = 0.01
+    runtime.provider.routes[0].provider.policy.backoff_base = 0.01  # the chain's anthropic
     return runtime
 
 
@@ -284,9 +284,10 @@ async def test_a_long_session_is_compacted_and_keeps_every_message(tmp_path, fak
                    if b["type"] == "tool_result"}
         assert uses == results
         assert messages[0]["role"] == "user"
-        # the summary's cost is in the ledger, beside the turns'
-        assert len(await runtime.storage.cost_entries(session_id=session.id)) == \
-            len(fake_anthropic.message_requests)
+        # the summary's cost is in the ledger, beside the turns', with who answered
+        entries = await runtime.storage.cost_entries(session_id=session.id)
+        assert len(entries) == len(fake_anthropic.message_requests)
+        assert {(e.provider, e.model) for e in entries} == {("anthropic", "claude-sonnet-4-5")}
     finally:
         await runtime.aclose()
 
@@ -308,5 +309,20 @@ async def test_if_summarising_fails_the_turn_still_runs_trimmed(tmp_path, fake_a
         assert await runtime.storage.get_summary(session.id) is None
         assert len(fake_anthropic.message_requests[-1].json["messages"]) <= 4 + 1
         assert len(await runtime.storage.get_messages(session.id)) == 8
+    finally:
+        await runtime.aclose()
+
+
+async def test_reading_the_history_never_asks_for_a_summary(tmp_path, fake_anthropic):
+    runtime = await start(tmp_path, fake_anthropic, "[agent]\nmax_history_messages = 4\n")
+    try:
+        session = None
+        for n in range(3):
+            _, session = await say(runtime, f"message number {n}", session)
+        calls = len(fake_anthropic.message_requests)
+        history = await runtime.agent.history(session.id)  # e.g. for count_tokens
+        assert len(fake_anthropic.message_requests) == calls
+        assert 0 < len(history) <= 4
+        assert await runtime.storage.get_summary(session.id) is None
     finally:
         await runtime.aclose()

@@ -23,6 +23,7 @@ def test_a_cached_wheel_is_used_as_is_after_its_hash_is_checked(build_cache, loc
     assert fetch(("lib", "1.0", digest, filename), TARGET) == str(build_cache / filename)
 
 
+@pytest.mark.slow  # waits out real time
 def test_a_missing_wheel_is_downloaded_once_into_the_cache(build_cache, local_index):
     digest, filename = make_wheel(local_index, "lib", "1.0")
     path = fetch(("lib", "1.0", digest, filename), TARGET)
@@ -38,6 +39,7 @@ def test_a_wheel_whose_hash_differs_from_the_lock_is_refused(build_cache, local_
         fetch(("lib", "1.0", "0000", filename), TARGET)
 
 
+@pytest.mark.slow  # waits out real time
 def test_pip_fetching_another_file_than_the_lock_names_is_an_error(build_cache, local_index):
     digest, _ = make_wheel(local_index, "lib", "1.0")
     with pytest.raises(BuildError, match="pip fetched lib-1.0-py3-none-any.whl for lib==1.0, "
@@ -45,6 +47,7 @@ def test_pip_fetching_another_file_than_the_lock_names_is_an_error(build_cache, 
         fetch(("lib", "1.0", digest, "lib-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"), TARGET)
 
 
+@pytest.mark.slow  # waits out real time
 def test_a_wheel_the_index_lacks_is_a_clear_error(build_cache, local_index):
     with pytest.raises(BuildError, match="pip could not download nothere==1.0 for "
                        "cp311-manylinux_2_17_x86_64"):

@@ -132,6 +132,7 @@ def test_slash_commands_in_a_script(blufio, fake, env):
     assert len(fake.message_requests) == 1
 
 
+@pytest.mark.slow  # waits out real time
 def test_kill_9_mid_turn_then_restart_answers_once(fake, env, data_dir):
     fake.add(stalled("Partial", seconds=60))
     environ = dict(os.environ, **env, PYTHONPATH=REPO_ROOT)

@@ -185,6 +185,7 @@ async def test_a_connection_cut_mid_stream_is_unavailable_after_the_partial_outp
     assert text == "Hel" and len(upstream.fake.route_requests) == 1
 
 
+@pytest.mark.slow  # waits out real time
 async def test_a_silent_stream_times_out_as_unavailable(case):
     provider, upstream = case
     upstream.fake.add(upstream.partial_then_stall("Hi"))

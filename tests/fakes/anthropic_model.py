@@ -11,6 +11,7 @@ request's limits, as a real model would be held to them.
 - ``stop_sequences``: the reply ends before the first one it contains, with
   ``stop_reason: "stop_sequence"`` and ``stop_sequence`` naming it.
 - ``count_tokens``: the request's JSON length over ``TOKEN_CHARS``.
+- A request Anthropic would refuse for its limits (``problem``) gets a 400.
 """
 
 import json
@@ -22,6 +23,15 @@ def count_tokens(body):
     """What the fake's ``/v1/messages/count_tokens`` answers for ``body``."""
     counted = {name: body.get(name) for name in ("system", "messages", "tools")}
     return max(1, len(json.dumps(counted)) // TOKEN_CHARS)
+
+
+def problem(body):
+    """Why Anthropic would refuse ``body`` (the limits it checks that tests rely on), or None."""
+    thinking = body.get("thinking") or {}
+    if thinking.get("type") == "enabled" and \
+            thinking.get("budget_tokens", 0) >= body.get("max_tokens", 0):
+        return "`max_tokens` must be greater than `thinking.budget_tokens`"
+    return None
 
 
 def answer(body):

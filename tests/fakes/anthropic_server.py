@@ -27,7 +27,7 @@ import itertools
 import json
 from typing import Optional
 
-from tests.fakes.anthropic_model import answer, count_tokens
+from tests.fakes.anthropic_model import answer, count_tokens, problem
 from tests.fakes.scripted_server import (Drop, FakeResponse, RecordedRequest, Responder,
                                          ScriptedServer, Stall, wait_for)
 
@@ -202,6 +202,9 @@ def echo(request: RecordedRequest) -> FakeResponse:
     """The default responder: ``echo: <the last user message's text>``, within the request's
     ``max_tokens`` and ``stop_sequences``, or a ``tool_use`` its ``tool_choice`` asks for
     (see ``tests.fakes.anthropic_model``)."""
+    refused = problem(request.json or {})
+    if refused:
+        return http_error(400, "invalid_request_error", refused)
     blocks, stop_reason, stop_sequence, output_tokens = answer(request.json or {})
     return FakeResponse(headers=_headers(), parts=message_events(
         blocks, stop_reason=stop_reason, stop_sequence=stop_sequence,

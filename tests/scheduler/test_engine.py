@@ -1,6 +1,7 @@
 """The scheduler: due runs start on time and once, it sleeps until the next, catches up once
 after downtime, survives a crash between due and answered, and pauses capped schedules."""
 
+import pytest
 import asyncio
 from datetime import datetime, timedelta, timezone
 
@@ -295,6 +296,7 @@ async def test_run_now_runs_once_without_moving_the_schedules_own_time(harness):
     assert after.next_run_at == schedule.next_run_at and not after.run_now
 
 
+@pytest.mark.slow  # waits out real time
 async def test_a_thousand_schedules_each_run_once_at_their_time(harness, fake_anthropic):
     fake_anthropic.default = lambda request: text_reply("ok")
     sessions = [await harness.session() for _ in range(20)]

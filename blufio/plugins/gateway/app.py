@@ -29,7 +29,7 @@ from blufio.plugins.gateway.page import is_page_path
 from blufio.plugins.gateway.replies import error_response, json_reply, stream_reply
 from blufio.plugins.gateway.request import parse_messages_request
 from blufio.plugins.gateway.schedules import add_routes as add_schedule_routes
-from blufio.plugins.gateway.sessions import CHANNEL, open_session
+from blufio.plugins.gateway.sessions import CHANNEL, last_reply, open_session
 from blufio.plugins.gateway.transport import BoundedWebsocketConnection
 
 SESSION_HEADER = "x-blufio-session"
@@ -122,12 +122,13 @@ def create_app(gateway):
 
     @app.post("/v1/messages/count_tokens")
     async def count_tokens():
-        turn = parse_messages_request(parse_body(await request.get_data()), counting=True)
+        session_id = request.headers.get(SESSION_HEADER)
+        before = await last_reply(gateway.storage, session_id) if session_id else None
+        turn = parse_messages_request(parse_body(await request.get_data()), counting=True,
+                                      before=before)
         options = _turn_options(gateway, turn)
         conversation = turn.conversation
-        session_id = request.headers.get(SESSION_HEADER)
         if session_id:
-            await _existing_session(gateway, session_id)
             messages = await gateway.agent.history(session_id)
             messages += conversation.messages[conversation.turn_index:]
         else:
@@ -201,9 +202,12 @@ async def _existing_session(gateway, session_id):
 async def _answer_turn(gateway):
     """Check a Messages API request, find its session, run its turn, answer it."""
     wants_stream = "text/event-stream" in request.headers.get("accept", "")
-    turn = parse_messages_request(parse_body(await request.get_data()), wants_stream)
+    session_id = request.headers.get(SESSION_HEADER)
+    before = await last_reply(gateway.storage, session_id) if session_id else None
+    turn = parse_messages_request(parse_body(await request.get_data()), wants_stream,
+                                  before=before)
     options = _turn_options(gateway, turn)
-    session = await open_session(gateway, request.headers.get(SESSION_HEADER), turn.conversation)
+    session = await open_session(gateway, session_id, turn.conversation)
     g.session_id = session.session_id
     events = session.track(await gateway.turns.start(session.session_id, CHANNEL,
                                                      turn.conversation.turn, options=options))

@@ -85,8 +85,9 @@ def int_arg(name, default, low, high):
     return value
 
 
-def parse_messages(messages):
-    """Check a request's ``messages``; return its ``Conversation``."""
+def parse_messages(messages, before=None):
+    """Check a request's ``messages``; return its ``Conversation``. ``before`` is the stored
+    assistant message a request continuing a session follows (its tool results answer it)."""
     if not isinstance(messages, list) or not messages:
         fail("messages", "field required: a non-empty list of messages")
     checked, system = [], []
@@ -97,7 +98,7 @@ def parse_messages(messages):
         if message.get("role") == "system":
             system += text_blocks(message.get("content"), f"{where}.content")
         else:
-            _add_message(checked, message, where)
+            _add_message(checked, message, where, before)
     if not checked:
         fail("messages", "there must be at least one user message besides system messages")
     if checked[-1]["role"] == "user":
@@ -105,7 +106,7 @@ def parse_messages(messages):
     return Conversation(checked, system)
 
 
-def _add_message(checked, message, where):
+def _add_message(checked, message, where, before=None):
     """Check a user or assistant message in its place, and add it to ``checked`` (merged
     with the one before when both have its role)."""
     role = message.get("role")
@@ -116,7 +117,7 @@ def _add_message(checked, message, where):
     content = parse_content(message.get("content"), f"{where}.content", role)
     previous = checked[-1] if checked else None
     if role == "user":
-        _check_tool_results(content, previous, where)
+        _check_tool_results(content, previous or before, where)
     elif previous is not None and previous["role"] == "user":
         _check_answered(checked, where)
     if previous is not None and previous["role"] == role:

@@ -53,9 +53,10 @@ class MessagesRequest:
                            prefill=self.conversation.prefill, betas=self.betas)
 
 
-def parse_messages_request(body, wants_event_stream=False, *, counting=False):
+def parse_messages_request(body, wants_event_stream=False, *, counting=False, before=None):
     """Check a Messages API body (``counting``: a ``count_tokens`` body, without
-    ``max_tokens``); raise a 400 naming the first field at fault."""
+    ``max_tokens``; ``before``: see ``messages.parse_messages``); raise a 400 naming the
+    first field at fault."""
     model = body.get("model")
     if not isinstance(model, str) or not model:
         fail("model", "field required: a model name string")
@@ -66,7 +67,7 @@ def parse_messages_request(body, wants_event_stream=False, *, counting=False):
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         fail("stream", "must be true or false")
-    conversation = parse_messages(body.get("messages"))
+    conversation = parse_messages(body.get("messages"), before)
     system = text_blocks(body["system"], "system") if body.get("system") is not None else []
     tools = _tools(body.get("tools"))
     return MessagesRequest(conversation, stream=(stream or wants_event_stream) and not counting,

@@ -141,13 +141,21 @@ class SessionTurn:
 
     async def track(self, events):
         """Pass ``events`` through; at the outcome, advance the transcript (the turn
-        completed) or undo this request's claim on the session (it failed)."""
-        async for event in events:
-            if isinstance(event, TurnComplete):
-                await self._completed(event)
-            elif isinstance(event, TurnError) and event.kind != INTERRUPTED:
-                await self._failed()  # (a reply cut short by a drain: its turn goes on)
-            yield event
+        completed) or undo this request's claim on the session (it failed). A client that
+        goes away before the outcome leaves the session where it was in the index."""
+        settled = False
+        try:
+            async for event in events:
+                if isinstance(event, TurnComplete):
+                    settled = True
+                    await self._completed(event)
+                elif isinstance(event, TurnError) and event.kind != INTERRUPTED:
+                    settled = True
+                    await self._failed()  # (a reply cut short by a drain: its turn goes on)
+                yield event
+        finally:
+            if not settled and self._digest not in (None, ROOT):
+                self.transcripts.put(self.session_id, self._digest)
 
     async def _completed(self, event):
         if self._digest is None:
@@ -166,6 +174,17 @@ class SessionTurn:
             await self.transcripts.storage.delete_session(self.session_id)
         elif self._digest is not None:
             self.transcripts.put(self.session_id, self._digest)
+
+
+async def last_reply(storage, session_id):
+    """The last assistant message of a session a request names (``x-blufio-session``), as
+    an API message, or None; a 404 when there is no such session."""
+    if await storage.get_session(session_id) is None:
+        raise GatewayError(404, f"no session with id '{session_id}'")
+    for message in reversed(await storage.get_messages(session_id, limit=2)):
+        if message.role == "assistant":
+            return {"role": "assistant", "content": message.content}
+    return None
 
 
 async def open_session(gateway, header_id, conversation):

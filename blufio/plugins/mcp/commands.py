@@ -17,6 +17,7 @@ import sys
 
 from blufio.commands import print_table
 from blufio.errors import UsageError
+from blufio.hints import command
 
 
 def run(args, registry):
@@ -55,7 +56,7 @@ def cmd_list(args, registry):
         return 0
     if not rows:
         print("No MCP server is configured. Add one as [mcp.servers.NAME] in the configuration "
-              "file, or import a Claude Desktop config with 'blufio skill import FILE'.")
+              f"file, or import a Claude Desktop config with '{command('skill import FILE')}'.")
         return 0
     print_table(("TOOL", "SERVER", "STATE", "DESCRIPTION"), rows)
     tools = sum(1 for row in rows if row[0] != "-")

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from blufio.errors import ConfigError
+from blufio.hints import command
 
 DEFAULT_TIMEOUT = 60.0
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -152,8 +153,8 @@ def _merge_secrets(settings, kind, secrets, where, warnings):
     for key, value in values.items():
         if looks_secret(key) and value and warnings is not None:
             warnings.append(f"{where}: [mcp.servers.{settings.name}] {kind}.{key} looks like a "
-                            "secret written in clear; move it to the vault with 'blufio config "
-                            f"set-secret {secret_name(settings.name, kind, key)}'")
+                            "secret written in clear; move it to the vault with "
+                            f"'{command('config set-secret ' + secret_name(settings.name, kind, key))}'")
     prefix = secret_name(settings.name, kind, "")
     for vault_name, value in secrets.items():
         if vault_name.startswith(prefix) and vault_name[len(prefix):] not in values:

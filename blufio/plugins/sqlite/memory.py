@@ -31,7 +31,8 @@ class SqliteMemory:
             await self._write(search.prepare_index)
         # Vector search reads every vector: mapped, the pages are not copied on each search.
         await self._reader.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
-        self._similarity, self.vector_backend = await vectors.enable_similarity(self._reader)
+        self._similarity = await vectors.enable_similarity(self._reader)
+        self.vector_backend = self._similarity.backend
 
     def memory_detail(self):
         """How memory search works here, for health reports."""
@@ -42,6 +43,13 @@ class SqliteMemory:
         """Index newly stored messages, in the transaction that stores them."""
         if self._fts:
             search.index_messages(conn, ((m.id, m.content) for m in stored))
+
+    def _unindex_session(self, conn, session_id):
+        """Drop the index entries and vectors of a session's messages (before deleting it)."""
+        ids = "SELECT id FROM messages WHERE session_id = ?"
+        if self._fts:
+            conn.execute(f"DELETE FROM memory_index WHERE rowid IN ({ids})", (session_id,))
+        conn.execute(f"DELETE FROM memory_vectors WHERE item IN ({ids})", (session_id,))
 
     # -- memories ----------------------------------------------------------------------------
 
@@ -182,12 +190,14 @@ class SqliteMemory:
     async def store_vectors(self, model, pairs):
         """Store ``(item, vector)`` pairs made by ``model`` (replacing older vectors; an
         empty vector marks an item with nothing to embed)."""
-        rows = [(item, model, vectors.pack(vector) if vector else b"")
-                for item, vector in pairs]
+        rows = []
+        for item, vector in pairs:
+            blob = vectors.pack(vector) if vector else b""
+            rows.append((item, model, blob, vectors.sign_bits(blob)))
         await self._write(lambda conn: conn.executemany(
-            "INSERT INTO memory_vectors (item, model, vector) VALUES (?, ?, ?) "
+            "INSERT INTO memory_vectors (item, model, vector, bits) VALUES (?, ?, ?, ?) "
             "ON CONFLICT(item) DO UPDATE SET model = excluded.model, "
-            "vector = excluded.vector", rows))
+            "vector = excluded.vector, bits = excluded.bits", rows))
 
     # -- session summaries (compaction) ------------------------------------------------------
 

@@ -142,4 +142,11 @@ MIGRATIONS = (
     CREATE INDEX schedule_runs_by_time ON schedule_runs (started_at);
     CREATE INDEX schedule_runs_running ON schedule_runs (id) WHERE outcome = 'running';
     """,
+    # 5: the sign bits of each vector, and the index that vector search reads first. The
+    # vectors made before have no bits: they are dropped, and made again in the background.
+    """
+    DELETE FROM memory_vectors;
+    ALTER TABLE memory_vectors ADD COLUMN bits BLOB NOT NULL DEFAULT x'';
+    CREATE INDEX memory_vectors_bits ON memory_vectors (model, bits);
+    """,
 )

@@ -140,9 +140,11 @@ class SqliteStorage(SqliteMemory, ScheduleStore):
 
     async def delete_session(self, session_id):
         # messages and inbound entries go with it (ON DELETE CASCADE); the ledger stays
-        cursor = await self._write(lambda conn: conn.execute(
-            "DELETE FROM sessions WHERE id = ?", (session_id,)))
-        return cursor.rowcount > 0
+        def delete(conn):
+            self._unindex_session(conn, session_id)
+            return conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount
+
+        return await self._write(delete) > 0
 
     async def list_sessions(self, *, limit=50, offset=0, channel=None):
         where, params = ("WHERE channel = ?", [channel]) if channel else ("", [])

@@ -206,6 +206,7 @@ async def test_malformed_event_fails_cleanly(tmp_path, fake):
     assert len(fake.message_requests) == 1
 
 
+@pytest.mark.slow  # waits out real time
 async def test_stalled_stream_times_out_without_retry(tmp_path, fake):
     fake.add(stalled("Hi"))
     provider = provider_for(tmp_path, fake)
@@ -217,6 +218,7 @@ async def test_stalled_stream_times_out_without_retry(tmp_path, fake):
     assert len(fake.message_requests) == 1
 
 
+@pytest.mark.slow  # waits out real time
 async def test_stall_before_headers_is_retried(tmp_path, fake):
     fake.add(stalled(before_headers=True, seconds=30), text_reply("second try"))
     provider = provider_for(tmp_path, fake)

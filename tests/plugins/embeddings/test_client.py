@@ -156,6 +156,7 @@ async def test_a_server_that_is_down_is_a_clear_error(tmp_path):
         await client.shutdown()
 
 
+@pytest.mark.slow  # waits out real time
 async def test_a_server_that_never_answers_times_out(tmp_path, fake):
     late = embeddings_reply([[0.5] * 16])
     late.delay = 5.0

@@ -29,6 +29,7 @@ def claude(gateway, home, *args):
                           text=True, timeout=120)
 
 
+@pytest.mark.slow  # waits out real time
 def test_claude_code_answers_and_its_continued_conversation_is_one_session(gateway, tmp_path):
     said = claude(gateway, tmp_path, "say hi")
     assert said.returncode == 0, said.stdout + said.stderr

@@ -97,3 +97,17 @@ def test_tool_choice_naming_no_offered_tool_is_a_400(gateway):
     with pytest.raises(anthropic.BadRequestError, match="tool_choice.name"):
         client(gateway).messages.create(model="m", max_tokens=10, messages=ASK, tools=[WEATHER],
                                         tool_choice={"type": "tool", "name": "nope"})
+
+
+def test_with_a_session_header_the_tool_result_alone_continues_the_turn(gateway):
+    first = client(gateway).messages.with_raw_response.create(
+        model="m", max_tokens=100, messages=ASK, tools=[WEATHER])
+    call = first.parse().content[-1]
+    session = client(gateway, default_headers={"x-blufio-session": first.headers["x-blufio-session"]})
+    result = [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": call.id,
+                                            "content": "rain"}]}]
+    final = session.messages.create(model="m", max_tokens=100, tools=[WEATHER], messages=result)
+    assert final.content[0].text == "the tool said: rain"
+    result[0]["content"][0]["tool_use_id"] = "toolu_unknown"
+    with pytest.raises(anthropic.BadRequestError, match="messages.0.content.0.tool_use_id"):
+        session.messages.create(model="m", max_tokens=100, tools=[WEATHER], messages=result)

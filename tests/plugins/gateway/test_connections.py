@@ -2,6 +2,7 @@
 pools do (so it is never the side that closes one a request is racing onto), and a message
 that was stored is answered in this run even when its client hung up at once."""
 
+import pytest
 import asyncio
 import sqlite3
 import time
@@ -24,6 +25,7 @@ def read_response(sock):
     return head, body
 
 
+@pytest.mark.slow  # waits out real time
 def test_an_idle_connection_outlives_the_common_client_pools(gateway):
     sock = connect(gateway.url, receive_buffer=1 << 16)
     try:

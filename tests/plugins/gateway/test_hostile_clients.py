@@ -38,6 +38,7 @@ def test_a_websocket_client_that_sends_and_never_reads_is_closed_not_buffered(ga
     assert code == 1008  # and the client is told why it was closed
 
 
+@pytest.mark.slow  # waits out real time
 def test_an_sse_client_that_never_reads_leaves_its_reply_merged_not_queued(gateway,
                                                                           fake_anthropic):
     fake_anthropic.add(text_reply("ab" * 60_000, chunk_size=2))  # 60,000 deltas
@@ -70,6 +71,7 @@ def slow_reply(seconds):
     return FakeResponse(parts=[*parts[:4], Stall(seconds), *parts[4:]], stream=True)
 
 
+@pytest.mark.slow  # waits out real time
 def test_turns_above_max_concurrent_turns_get_429_with_retry_after(two_turns_at_most,
                                                                    fake_anthropic):
     gateway = two_turns_at_most

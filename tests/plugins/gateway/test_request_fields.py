@@ -75,8 +75,9 @@ def test_a_stop_sequence_ends_with_stop_reason_stop_sequence(sdk, fake_anthropic
     assert (final.stop_reason, final.stop_sequence) == ("stop_sequence", "sky")
 
 
-def test_sampling_thinking_and_metadata_go_to_the_provider(sdk, fake_anthropic):
-    sdk.messages.create(model="m", max_tokens=900, messages=LONG, metadata={"user_id": "u-1"},
+def test_sampling_thinking_and_metadata_go_to_the_provider(sdk, gateway, fake_anthropic):
+    gateway.service.agent.max_tokens = 3000  # room for the thinking budget
+    sdk.messages.create(model="m", max_tokens=2000, messages=LONG, metadata={"user_id": "u-1"},
                         thinking={"type": "enabled", "budget_tokens": 1024},
                         extra_body={"temperature": 0.2, "top_p": 0.9, "top_k": 40})
     sent = upstream(fake_anthropic)
@@ -130,3 +131,21 @@ def test_betas_the_provider_knows_are_forwarded_and_others_ignored(sdk, fake_ant
 
 def upstream_header(fake_anthropic, name):
     return fake_anthropic.message_requests[-1].headers.get(name)
+
+
+def test_a_thinking_budget_the_owners_cap_leaves_no_room_for_is_lowered(sdk, fake_anthropic):
+    """Claude Code asks for 31,999 thinking tokens; the owner allows 1,000 output tokens."""
+    with sdk.messages.stream(model="m", max_tokens=32000, messages=LONG,
+                             thinking={"type": "enabled", "budget_tokens": 31999}) as stream:
+        reply = stream.get_final_message()
+    assert reply.content[0].text.startswith("echo:")
+    sent = upstream(fake_anthropic)
+    assert sent["max_tokens"] == 1000 and "thinking" not in sent  # 999 < the 1,024 minimum
+
+
+def test_a_thinking_budget_is_fitted_under_a_cap_with_room_for_it(sdk, gateway, fake_anthropic):
+    gateway.service.agent.max_tokens = 3000
+    with sdk.messages.stream(model="m", max_tokens=32000, messages=LONG,
+                             thinking={"type": "enabled", "budget_tokens": 31999}) as stream:
+        stream.get_final_message()
+    assert upstream(fake_anthropic)["thinking"] == {"type": "enabled", "budget_tokens": 2999}

@@ -73,6 +73,7 @@ def test_a_repeated_idempotency_key_gets_the_first_answer_and_no_second_turn(
     assert len(fake_anthropic.message_requests) == 2
 
 
+@pytest.mark.slow  # waits out real time
 def test_a_request_repeated_while_the_first_runs_gets_a_409(gateway, fake_anthropic):
     fake_anthropic.add(stalled(before_headers=True, seconds=1.0))
     body = {"model": "m", "max_tokens": 10, "messages": HELLO}

@@ -122,3 +122,20 @@ def test_the_in_memory_index_keeps_only_the_most_recently_used_sessions(gateway)
     # a forgotten session is still found, in storage, as after a restart
     assert gateway.call(transcripts.find(chain(conversations[0]))) == ("s0", 1)
     assert gateway.call(transcripts.find(chain(conversations[29]))) == ("s29", 1)
+
+
+def test_a_client_that_hangs_up_mid_stream_does_not_lose_its_session(gateway, fake_anthropic):
+    import httpx
+
+    from tests.fakes.anthropic_server import FakeResponse, Stall, message_events
+
+    sessions, messages = converse(gateway, ["one"])
+    parts = message_events([{"type": "text", "text": "a slow answer"}], chunk_size=4)
+    fake_anthropic.add(FakeResponse(parts=[*parts[:4], Stall(0.5), *parts[4:]]))
+    body = {"model": "m", "max_tokens": 50, "stream": True,
+            "messages": [*messages, {"role": "user", "content": "two"}]}
+    with httpx.stream("POST", f"{gateway.url}/v1/messages", json=body, headers=gateway.auth(),
+                      timeout=20) as response:
+        next(line for line in response.iter_lines() if "text_delta" in line)  # then hang up
+    again, _ = create(gateway, [*messages, {"role": "user", "content": "three"}])
+    assert again == sessions[0]

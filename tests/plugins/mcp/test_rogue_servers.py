@@ -81,6 +81,7 @@ async def test_a_server_that_exits_at_once_is_down_with_its_last_words(start):
         await server.call("poke", {})
 
 
+@pytest.mark.slow  # waits out real time
 async def test_a_50_mb_result_is_refused_without_being_held_and_the_server_goes_on(start):
     server = await start(rogue("huge", timeout=60), max_message_bytes=1024 * 1024)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux

@@ -241,6 +241,7 @@ async def test_broken_streams_fail_cleanly_without_retry(tmp_path, fake, broken,
     assert len(fake.chat_requests) == 1
 
 
+@pytest.mark.slow  # waits out real time
 async def test_a_stalled_stream_times_out_without_retry(tmp_path, fake):
     fake.add(stalled("Hi"))
     provider = provider_for(tmp_path, fake)
@@ -250,6 +251,7 @@ async def test_a_stalled_stream_times_out_without_retry(tmp_path, fake):
     assert len(fake.chat_requests) == 1
 
 
+@pytest.mark.slow  # waits out real time
 async def test_a_stall_before_headers_is_retried(tmp_path, fake):
     fake.add(stalled(before_headers=True, seconds=30), text_reply("second try"))
     provider = provider_for(tmp_path, fake)

@@ -298,3 +298,14 @@ async def test_the_health_check_says_how_memory_search_works(storage):
     detail = (await storage.health_check())["detail"]
     assert detail.startswith("open; memory search: FTS5 (BM25), vectors: ")
     assert detail.endswith(("sqlite-vec", "python"))
+
+
+async def test_deleting_a_session_drops_its_messages_from_search(storage):
+    session = await storage.create_session("shell")
+    [message] = await say(storage, session, "the boathouse key")
+    await storage.store_vectors("m1", [(message.id, [1.0, 0.0])])
+    assert await storage.delete_session(session.id) is True
+    assert await storage.search_memory("boathouse") == []
+    conn = sqlite3.connect(storage.path)
+    assert conn.execute("SELECT count(*) FROM memory_index").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM memory_vectors").fetchone()[0] == 0

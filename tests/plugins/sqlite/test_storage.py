@@ -137,6 +137,7 @@ async def test_a_locked_database_is_a_clear_error(config, monkeypatch):
     await store.shutdown()
 
 
+@pytest.mark.slow  # waits out real time
 def test_a_process_killed_mid_write_leaves_a_consistent_database(config, tmp_path):
     """Kill -9 a process that is writing turns as fast as it can; every stored turn is whole."""
     script = textwrap.dedent("""

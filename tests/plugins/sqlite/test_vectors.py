@@ -53,6 +53,13 @@ def test_python_cosine_is_the_dot_product_of_normalised_vectors():
     assert vectors.python_dot(vectors.pack([1, 0]), vectors.pack([1, 0, 0])) is None
 
 
+def test_sign_bits_and_their_hamming_distance():
+    bits = vectors.sign_bits(vectors.pack([1.0, -1.0, 0.5] + [-1.0] * 6))
+    assert bits == bytes([0b101, 0])
+    assert vectors.python_hamming(bits, bytes([0b110, 0])) == 2
+    assert vectors.python_hamming(bits, b"\x00") > 1000
+
+
 def test_reciprocal_rank_fusion_rewards_items_ranked_well_in_both_lists():
     scores = vectors.fuse(["a", "b", "c"], ["c", "a", "d"])
     assert sorted(scores, key=scores.get, reverse=True) == ["a", "c", "b", "d"]
@@ -113,6 +120,24 @@ async def test_the_backlog_lists_what_has_no_vector_of_the_current_model(store):
                         (message.id,)).fetchone() == ("m2",)
 
 
+async def test_the_nearest_of_many_random_vectors_is_found(store):
+    import random
+
+    rng = random.Random(3)
+    points = [[rng.gauss(0, 1) for _ in range(64)] for _ in range(1500)]
+    await store.store_vectors("m1", [(n + 1, p) for n, p in enumerate(points)])
+    session = await store.create_session("shell")
+    from blufio.model import NewMessage, text_blocks
+    await store.append_messages(session.id, [NewMessage("user", text_blocks(f"m{n}"))
+                                             for n in range(1500)])
+    for target in (7, 700, 1400):
+        query = [x + rng.gauss(0, 0.3) for x in points[target]]
+        exact = max(range(1500), key=lambda n: vectors.python_dot(
+            vectors.pack(points[n]), vectors.pack(query)))
+        [best] = await store.vector_search(query, "m1", limit=1)
+        assert best.id == exact + 1
+
+
 async def test_hybrid_search_finds_a_paraphrase_and_keeps_exact_words_on_top(store):
     code = await store.save_memory("my locker code is 4471")
     other = await store.save_memory("the cat likes tuna")
@@ -127,3 +152,28 @@ async def test_hybrid_search_finds_a_paraphrase_and_keeps_exact_words_on_top(sto
     both = await store.search_memory("tuna", vector=[1.0, 0.0], model="m1")
     assert [h.text for h in both] == ["the cat likes tuna", "my locker code is 4471"]
     assert both[0].score > both[1].score
+
+
+async def test_vectors_made_before_sign_bits_are_dropped_to_be_made_again(config):
+    import os
+
+    from blufio.plugins.sqlite.migrations import MIGRATIONS
+
+    path = SqliteStorage(config).path
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    conn = sqlite3.connect(path)
+    before = next(n for n, script in enumerate(MIGRATIONS) if "ADD COLUMN bits" in script)
+    for script in MIGRATIONS[:before]:
+        conn.executescript(script)
+    conn.execute(f"PRAGMA user_version = {before}")
+    conn.execute("INSERT INTO memories (text, created_at) VALUES ('old', '2026-01-01')")
+    conn.execute("INSERT INTO memory_vectors (item, model, vector) VALUES (-1, 'm1', ?)",
+                 (vectors.pack([1.0, 0.0]),))
+    conn.commit()
+    conn.close()
+    storage = SqliteStorage(config)
+    await storage.open()
+    try:
+        assert await storage.unembedded("m1") == [(-1, "old")]
+    finally:
+        await storage.shutdown()

@@ -111,6 +111,7 @@ async def test_an_allowed_user_gets_a_reply_streamed_by_edits(tg, running, stora
     assert len(reply.edits) < len(agent.pieces)
 
 
+@pytest.mark.slow  # waits out real time
 async def test_typing_is_shown_while_the_agent_works(tg, running, storage, monkeypatch):
     monkeypatch.setattr(reply_module, "TYPING_INTERVAL", 0.1)
     await running(ScriptedAgent(storage, pieces=("slow", " answer"), delay=0.35))
@@ -263,6 +264,7 @@ async def test_an_update_that_breaks_the_channel_is_skipped_not_retried_forever(
 # -- failures -----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # waits out real time
 async def test_polling_backs_off_after_failures_then_recovers(tg, running, caplog):
     tg.fail("getUpdates", times=2, status=500)
     tg.fail("getUpdates", times=1, drop=True)
@@ -284,6 +286,7 @@ async def test_polling_backs_off_after_failures_then_recovers(tg, running, caplo
     assert any("reconnecting" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.slow  # waits out real time
 async def test_a_429_is_honoured(tg, running):
     tg.fail("getUpdates", times=1, status=429, retry_after=1)
     await running()
@@ -292,6 +295,7 @@ async def test_a_429_is_honoured(tg, running):
     assert limited.failed and retried.at - limited.at >= 0.95
 
 
+@pytest.mark.slow  # waits out real time
 async def test_a_refused_token_is_reported_down_without_a_busy_loop(tg, running, caplog):
     channel = await running(bot_token="111:wrong-token-xyz")
     await tg.wait_for(lambda: tg.calls)
@@ -352,6 +356,7 @@ async def test_a_reply_refused_by_many_429s_in_a_row_is_delivered_not_dropped(
     assert (await channel.health_check())["status"] == "ok"  # nothing waits any more
 
 
+@pytest.mark.slow  # waits out real time
 async def test_a_reply_waiting_on_429s_honours_retry_after_and_shows_in_health(
         tg, running, caplog):
     tg.fail("sendMessage", times=9, status=429, retry_after=1)
