@@ -270,7 +270,6 @@ class Agent:
                                                 options=options.provider_options(True))
 
     async def _turn(self, inbound, stream, started, options):
-        emit = stream._emit
         CURRENT_TURN.set((inbound.session_id, inbound.channel))
         context, messages = await self._context(inbound)
         append_message(messages, "user", inbound.content)
@@ -282,40 +281,40 @@ class Agent:
         for round_number in range(self.max_tool_rounds + 1):
             await self.budget.check()
             content, usage = await self._call(inbound, request, messages, options,
-                                              round_number == 0, emit, state)
+                                              round_number == 0, stream._emit, state)
             tool_uses = [block for block in content if block.get("type") == "tool_use"]
             for_client = [block for block in tool_uses if block.get("name") in client_tools]
             stop = round_end(inbound, round_number, self.max_tool_rounds, state, tool_uses,
                              for_client)
             if stop is not None:
                 turn.append(closing_message(inbound, content, usage, state.model, stop,
-                                                 emit, state))
+                                                 stream._emit, state))
                 break
             turn.append(NewMessage("assistant", content, state.model, usage))
             append_message(messages, "assistant", content)
             results = await self._run_tools(
-                inbound, [block for block in tool_uses if block not in for_client], emit)
+                inbound, [block for block in tool_uses if block not in for_client], stream._emit)
             if results:
                 turn.append(NewMessage("user", results))
                 append_message(messages, "user", results)
             if for_client:  # the client runs these; its tool_result continues the turn
                 state.client_tool_uses = for_client
                 break
-        stream.storing = True  # too late to stop it now
-        await self._finish(inbound, turn, started, emit, state)
+        await self._finish(inbound, turn, started, stream, state)
 
-    async def _finish(self, inbound, turn, started, emit, state):
+    async def _finish(self, inbound, turn, started, stream, state):
         """Store the turn's messages (marking its inbound entry done) and report it."""
+        stream.storing = True  # too late to stop it now
         stored = await self.storage.finish_turn(inbound.id, turn)
         if self.memory is not None:
             self.memory.poke()
         self.observer.message(inbound.channel, "out")
         self.observer.turn_latency(inbound.channel, time.monotonic() - started)
-        emit(TurnComplete(inbound.session_id, inbound.id, message=stored[-1] if stored else None,
-                          text=state.text(), usage=state.usage, stop_reason=state.stop_reason,
-                          model=state.model, cost_usd=state.cost,
-                          stop_sequence=state.stop_sequence,
-                          tool_uses=state.client_tool_uses))
+        stream._emit(TurnComplete(
+            inbound.session_id, inbound.id, message=stored[-1] if stored else None,
+            text=state.text(), usage=state.usage, stop_reason=state.stop_reason,
+            model=state.model, cost_usd=state.cost, stop_sequence=state.stop_sequence,
+            tool_uses=state.client_tool_uses))
 
     async def _run_tools(self, inbound, tool_uses, emit):
         """Run the server tools of one round (concurrently), reporting each as ``ToolUse`` and

@@ -36,7 +36,8 @@ async def stopped(storage, inbound, stream, model):
     try:
         if stream.started:
             stored = await storage.finish_turn(inbound.id, [
-                NewMessage("user", inbound.content), NewMessage("assistant", text_blocks(text), model)])
+                NewMessage("user", inbound.content),
+                NewMessage("assistant", text_blocks(text), model)])
         else:
             await storage.fail_turn(inbound.id, "stopped before it started")
     except Exception:

@@ -89,7 +89,8 @@ def add_routes(app, gateway):
 
 def openapi_paths(json_response, errors):
     """The OpenAPI paths of the page (when it is on)."""
-    html = {"description": "The chat page", "content": {"text/html": {"schema": {"type": "string"}}}}
+    html = {"description": "The chat page",
+            "content": {"text/html": {"schema": {"type": "string"}}}}
     return {
         "/": {"get": {"summary": "The chat page (no token; [gateway] ui)", "security": [],
                       "responses": {"200": html, **errors(404)}}},

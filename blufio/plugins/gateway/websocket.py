@@ -166,7 +166,8 @@ async def _converse(gateway, frame, ref, send, watching):
         with gateway.turns.reserve():  # a 429 frame above [gateway] max_concurrent_turns
             content = parse_content(frame.get("content"))
             if session_id is not None:
-                if not isinstance(session_id, str) or await gateway.storage.get_session(session_id) is None:
+                if (not isinstance(session_id, str)
+                        or await gateway.storage.get_session(session_id) is None):
                     raise GatewayError(404, f"no session with id '{session_id}'")
             else:
                 session_id = (await gateway.agent.new_session(CHANNEL)).id
