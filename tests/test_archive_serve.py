@@ -85,6 +85,10 @@ async def test_a_build_without_prometheus_and_keypair_serves_with_the_static_tok
                 metrics = await client.get(f"{served.url}/metrics", headers={"x-api-key": TOKEN})
                 health = (await client.get(f"{served.url}/v1/health",
                                             headers={"x-api-key": TOKEN})).json()
+                page = await client.get(f"{served.url}/")  # the chat page, from inside the archive
+                script = await client.get(f"{served.url}/ui/markdown.js")
+            assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+            assert script.status_code == 200 and b"BlufioMarkdown" in script.content
             assert metrics.status_code == 404
             assert set(health["plugins"]) == {"sqlite", "anthropic", "gateway"}
         finally:

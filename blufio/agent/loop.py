@@ -21,7 +21,7 @@ next turn's message.
 ``submit`` is ``receive`` (store the message in the inbound queue, durably, before anything
 else) followed by ``process`` (start the turn now and return its event stream). A channel
 that must acknowledge receipt before rendering can call the two itself. A turn runs in its
-own task, so it completes and is stored even if the channel stops reading its events.
+own task, so it is stored even if the channel stops reading (``blufio.agent.stopping``).
 
 A turn: claim the inbound entry → assemble context (system prompt, the session's recent
 history, tool definitions) → check budgets → call the provider, streaming → run the tools it
@@ -49,6 +49,7 @@ from blufio.agent.options import NO_OPTIONS
 from blufio.agent.stream import MessageBuilder
 from blufio.agent.tools.memory import CURRENT_TURN
 from blufio.agent.turn_state import TurnState, append_message, closing_message, round_end
+from blufio.agent.stopping import stoppable
 from blufio.agent.turn_stream import DONE, TurnStream
 from blufio.errors import BlufioError, ConfigError, StorageError
 from blufio.model import USAGE_LABELS, CostEntry, NewMessage, text_blocks, text_of
@@ -148,7 +149,7 @@ class Agent:
         ``TurnStream``."""
         stream = TurnStream()
         stream.task = asyncio.get_running_loop().create_task(
-            self._run(inbound, stream._emit, options or NO_OPTIONS))
+            self._run(inbound, stream, options or NO_OPTIONS))
         self._tasks.add(stream.task)
         stream.task.add_done_callback(self._tasks.discard)
         return stream
@@ -215,25 +216,26 @@ class Agent:
             del self._locks[session_id]
             self.observer.sessions_active(len(self._locks))
 
-    async def _run(self, inbound, emit, options):
+    async def _run(self, inbound, stream, options):
         from blufio.agent.tools import CURRENT_INBOUND
 
         CURRENT_INBOUND.set(inbound)  # this task is the turn's own
         entry = self._lock(inbound.session_id)
         try:
-            async with entry[0]:
-                await self._run_locked(inbound, emit, options)
+            async with stoppable(self.storage, inbound, stream, self.model), entry[0]:
+                await self._run_locked(inbound, stream, options)
         finally:
             self._unlock(inbound.session_id, entry)
-            emit(DONE)
+            stream._emit(DONE)
 
-    async def _run_locked(self, inbound, emit, options):
+    async def _run_locked(self, inbound, stream, options):
         if inbound.status != "processing" and not await self.storage.claim(inbound.id):
             return  # someone else is answering it
+        stream.started, emit = True, stream._emit
         started = time.monotonic()
         emit(Typing(inbound.session_id, inbound.id))
         try:
-            await self._turn(inbound, emit, started, options)
+            await self._turn(inbound, stream, started, options)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -267,7 +269,7 @@ class Agent:
         return await self.provider.count_tokens(**request, messages=messages,
                                                 options=options.provider_options(True))
 
-    async def _turn(self, inbound, emit, started, options):
+    async def _turn(self, inbound, stream, started, options):
         CURRENT_TURN.set((inbound.session_id, inbound.channel))
         context, messages = await self._context(inbound)
         append_message(messages, "user", inbound.content)
@@ -279,39 +281,40 @@ class Agent:
         for round_number in range(self.max_tool_rounds + 1):
             await self.budget.check()
             content, usage = await self._call(inbound, request, messages, options,
-                                              round_number == 0, emit, state)
+                                              round_number == 0, stream._emit, state)
             tool_uses = [block for block in content if block.get("type") == "tool_use"]
             for_client = [block for block in tool_uses if block.get("name") in client_tools]
             stop = round_end(inbound, round_number, self.max_tool_rounds, state, tool_uses,
                              for_client)
             if stop is not None:
                 turn.append(closing_message(inbound, content, usage, state.model, stop,
-                                                 emit, state))
+                                                 stream._emit, state))
                 break
             turn.append(NewMessage("assistant", content, state.model, usage))
             append_message(messages, "assistant", content)
             results = await self._run_tools(
-                inbound, [block for block in tool_uses if block not in for_client], emit)
+                inbound, [block for block in tool_uses if block not in for_client], stream._emit)
             if results:
                 turn.append(NewMessage("user", results))
                 append_message(messages, "user", results)
             if for_client:  # the client runs these; its tool_result continues the turn
                 state.client_tool_uses = for_client
                 break
-        await self._finish(inbound, turn, started, emit, state)
+        await self._finish(inbound, turn, started, stream, state)
 
-    async def _finish(self, inbound, turn, started, emit, state):
+    async def _finish(self, inbound, turn, started, stream, state):
         """Store the turn's messages (marking its inbound entry done) and report it."""
+        stream.storing = True  # too late to stop it now
         stored = await self.storage.finish_turn(inbound.id, turn)
         if self.memory is not None:
             self.memory.poke()
         self.observer.message(inbound.channel, "out")
         self.observer.turn_latency(inbound.channel, time.monotonic() - started)
-        emit(TurnComplete(inbound.session_id, inbound.id, message=stored[-1] if stored else None,
-                          text=state.text(), usage=state.usage, stop_reason=state.stop_reason,
-                          model=state.model, cost_usd=state.cost,
-                          stop_sequence=state.stop_sequence,
-                          tool_uses=state.client_tool_uses))
+        stream._emit(TurnComplete(
+            inbound.session_id, inbound.id, message=stored[-1] if stored else None,
+            text=state.text(), usage=state.usage, stop_reason=state.stop_reason,
+            model=state.model, cost_usd=state.cost, stop_sequence=state.stop_sequence,
+            tool_uses=state.client_tool_uses))
 
     async def _run_tools(self, inbound, tool_uses, emit):
         """Run the server tools of one round (concurrently), reporting each as ``ToolUse`` and

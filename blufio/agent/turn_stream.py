@@ -2,7 +2,8 @@
 
 The turn never waits for its reader, so what waits here must stay small however slowly (or
 never) the reader reads: once it lags by ``UNMERGED`` events, consecutive ``TextDelta``
-events are merged into one.
+events are merged into one. ``stop()`` ends the turn early at its client's request (see
+``blufio.agent.stopping``).
 """
 
 import asyncio
@@ -29,7 +30,11 @@ class TurnStream:
         self._ready = asyncio.Event()
         self._finished = False
         self._ended = False
+        self._text = []  # the reply's text so far, kept for a stop
         self.task = None
+        self.stop_requested = False
+        self.started = False  # the turn holds its session and is running
+        self.storing = False  # the turn is being stored: too late to stop it
 
     def __len__(self):
         """How many events wait to be read (merged deltas count once)."""
@@ -42,7 +47,22 @@ class TurnStream:
         self._emit(DONE)
         self._ended = True
 
+    def text_so_far(self):
+        """The reply's text streamed so far."""
+        return "".join(self._text)
+
+    def stop(self):
+        """End the turn now: it completes with ``stop_reason`` ``"cancelled"``, its message
+        and the text streamed so far stored. Returns False when it is over or being stored."""
+        if self.task is None or self.task.done() or self.storing or self.stop_requested:
+            return False
+        self.stop_requested = True
+        self.task.cancel()
+        return True
+
     def _emit(self, event):
+        if type(event) is TextDelta:
+            self._text.append(event.text)
         if self._ended:
             return
         if type(event) is TextDelta and len(self._pending) >= UNMERGED:

@@ -18,9 +18,9 @@ Streaming replies follow Anthropic's documented event sequence, every event with
 ``event:`` line, chunked transfer encoding, and a ``request-id`` header. A request without
 ``"stream": true`` gets the equivalent JSON message. Failure modes: ``http_error`` (with
 ``retry-after``/``retry-after-ms`` headers), ``stream_error`` (a mid-stream ``error`` event),
-``dropped`` (the connection closes mid-stream), ``stalled`` (headers and maybe some events,
-then silence), ``malformed`` (bytes that are not SSE). ``POST /v1/messages/count_tokens``
-answers a count (``tests.fakes.anthropic_model``).
+``dropped`` (the connection closes mid-stream), ``slow_text_reply`` (a pause between deltas),
+``stalled`` (headers and maybe some events, then silence), ``malformed`` (bytes that are not
+SSE). ``POST /v1/messages/count_tokens`` answers a count (``tests.fakes.anthropic_model``).
 """
 
 import itertools
@@ -121,6 +121,17 @@ def text_reply(text, *, model="claude-sonnet-4-5", usage=None, chunk_size=4,
     return FakeResponse(headers=_headers(headers), parts=message_events(
         [{"type": "text", "text": text}], model=model, usage=usage, chunk_size=chunk_size,
         stop_reason=stop_reason), stream=True)
+
+
+def slow_text_reply(text, *, pause=0.15, chunk_size=6, usage=None) -> FakeResponse:
+    """A streamed reply of ``text`` with ``pause`` seconds between its deltas, so a client
+    can see it arrive piece by piece (and stop it half-way)."""
+    parts = []
+    for part in text_reply(text, chunk_size=chunk_size, usage=usage).parts:
+        parts.append(part)
+        if b"content_block_delta" in part:
+            parts.append(Stall(pause))
+    return FakeResponse(headers=_headers(), parts=parts)
 
 
 def tool_use_reply(name, tool_input, *, text="", tool_id=None, model="claude-sonnet-4-5",

@@ -24,6 +24,8 @@ from blufio.plugins.gateway.limits import SQLITE_MAX_INT
 from blufio.plugins.gateway.memories import register_memory_routes
 from blufio.plugins.gateway.messages import int_arg, parse_body
 from blufio.plugins.gateway.openapi import openapi_document
+from blufio.plugins.gateway import page, usage
+from blufio.plugins.gateway.page import is_page_path
 from blufio.plugins.gateway.replies import error_response, json_reply, stream_reply
 from blufio.plugins.gateway.request import parse_messages_request
 from blufio.plugins.gateway.schedules import add_routes as add_schedule_routes
@@ -51,7 +53,8 @@ def create_app(gateway):
                 and gateway.cors.allows(origin):
             return Response("", status=204,
                             headers=gateway.cors.preflight_headers(request.headers))
-        if request.path in _PUBLIC_PATHS or gateway.is_public(request.path):
+        if (request.path in _PUBLIC_PATHS or gateway.is_public(request.path)
+                or is_page_path(request.path)):
             return None
         if not gateway.authorized(_bearer(request.headers, None)):
             raise GatewayError(401, "missing or invalid token: send 'Authorization: Bearer "
@@ -90,7 +93,7 @@ def create_app(gateway):
 
     @app.get("/v1/openapi.json")
     async def openapi():
-        return openapi_document(metrics=gateway.metrics is not None)
+        return openapi_document(metrics=gateway.metrics is not None, ui=gateway.ui)
 
     @app.get("/v1/sessions")
     async def list_sessions():
@@ -150,6 +153,8 @@ def create_app(gateway):
 
     register_memory_routes(app, gateway)
     add_schedule_routes(app, gateway)
+    page.add_routes(app, gateway)
+    usage.add_routes(app, gateway)
 
     if gateway.metrics is not None:
         @app.get("/metrics")

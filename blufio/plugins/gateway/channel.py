@@ -20,6 +20,7 @@ from blufio.errors import ConfigError
 from blufio.manifest import identity
 from blufio.plugins.gateway.cors import CorsPolicy
 from blufio.plugins.gateway.idempotency import IdempotentRequests
+from blufio.plugins.gateway.relay import Relays
 from blufio.plugins.gateway.sessions import Transcripts
 from blufio.plugins.gateway.websocket import Watchers
 from blufio.scheduler.book import book_from_config
@@ -41,6 +42,7 @@ class GatewayChannel:
         self.host = config.get("gateway.host")
         self.port = config.get("gateway.port")
         self.max_body_bytes = config.get("gateway.max_body_bytes")
+        self.ui = config.get("gateway.ui")
         self.max_concurrent_turns = config.get("gateway.max_concurrent_turns")
         if self.max_concurrent_turns < 1:
             raise ConfigError("[gateway] max_concurrent_turns must be at least 1, not "
@@ -67,6 +69,7 @@ class GatewayChannel:
         self._stop = None
         self._server = None
         self._app = None
+        self.relays = Relays()  # /ws turns in flight, which outlive their sockets
 
     # -- what the app asks of the gateway ---------------------------------------------------
 
@@ -195,6 +198,7 @@ class GatewayChannel:
         if self._server is not None:
             await self._drain(self._server)
             self._server = None
+        await self.relays.tasks.aclose(timeout=float(self.drain_timeout))
 
     async def _drain(self, server):
         from blufio.plugins.gateway.transport import DRAIN_MARGIN

@@ -5,7 +5,7 @@ A test checks that it names every route the app serves, with its methods, and no
 
 import blufio
 from blufio.model import USAGE_FIELDS
-from blufio.plugins.gateway import schedules
+from blufio.plugins.gateway import page, schedules, usage
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -159,8 +159,9 @@ _SCHEMAS = {
 }
 
 
-def openapi_document(metrics=False):
-    """The document for this app; ``/metrics`` is listed when the prometheus plugin runs."""
+def openapi_document(metrics=False, ui=False):
+    """The document for this app; ``/metrics`` is listed when the prometheus plugin runs,
+    the chat page when ``[gateway] ui`` is on."""
     session_header = {"name": "x-blufio-session", "in": "header", "required": False,
                       "schema": {"type": "string"},
                       "description": "Continue this session; without it a new session is "
@@ -264,6 +265,9 @@ def openapi_document(metrics=False):
                           **_errors(401)}}},
     }
     paths.update(schedules.openapi_paths(_json, _errors))
+    paths.update(usage.openapi_paths(_json, _errors))
+    if ui:
+        paths.update(page.openapi_paths(_json, _errors))
     if metrics:
         paths["/metrics"] = {"get": {
             "summary": "Prometheus metrics (a token unless [prometheus] public = true)",
@@ -276,7 +280,7 @@ def openapi_document(metrics=False):
         "security": [{"bearer": []}, {"apiKey": []}],
         "paths": paths,
         "components": {
-            "schemas": {**_SCHEMAS, **schedules.SCHEMAS},
+            "schemas": {**_SCHEMAS, **schedules.SCHEMAS, **usage.OPENAPI_SCHEMAS},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
                                 "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
         },

@@ -3,7 +3,9 @@
 Client → server::
 
     {"type": "message", "content": "hi" | [blocks], "session_id"?: "...", "id"?: "..."}
-    {"type": "watch", "session_id": "...", "id"?: "..."}
+    {"type": "cancel", "session_id": "...", "id"?: "..."}   stop the session's turn(s) in flight
+    {"type": "resume", "session_id": "...", "id"?: "..."}   show the session's turn in flight
+    {"type": "watch", "session_id": "...", "id"?: "..."}    show the session's scheduled runs
     {"type": "ping", "id"?: "..."}
 
 Server → client, every frame naming its ``session_id`` and echoing the client's ``id``::
@@ -12,10 +14,20 @@ Server → client, every frame naming its ``session_id`` and echoing the client'
     {"type": "typing", ...}                        the agent is working on it
     {"type": "delta", "text": "...", ...}          more of the reply, as it is produced
     {"type": "tool", "name": "...", ...}           the agent is running a tool
-    {"type": "message", "content": [...], "usage": {...}, "stop_reason": "...", ...}
+    {"type": "tool_result", "name", "is_error"}    that tool finished
+    {"type": "message", "content": [...], "usage": {...}, "cost_usd": 0.0012,
+     "stop_reason": "...", ...}                    the turn is over and stored
+    {"type": "turn", "text": "...", "tools": [...]}  answer to resume: the turn so far
+    {"type": "idle", ...}                          answer to resume: no turn in flight
     {"type": "error", "error": {"type", "message"}, ...}
-    {"type": "watching", ...}                     the answer to "watch"
+    {"type": "watching", ...}                      the answer to "watch"
     {"type": "pong", ...}
+
+A turn outlives its socket: if the connection drops, the agent finishes and stores the reply,
+and a new socket that sends ``resume`` sees the rest of it. ``cancel`` ends the session's
+turns in flight: each completes with a ``message`` frame whose ``stop_reason`` is
+``"cancelled"``, the user's message and the text so far stored (a turn already being stored
+finishes normally; a ``cancel`` with nothing in flight gets a 404 error frame).
 
 A socket *watches* every session it sends a message in, and those it names in a ``watch``
 frame: turns in them that nobody on the socket asked for (a schedule's runs, and notices
@@ -26,39 +38,46 @@ A bad frame (not JSON, too large, unknown type, unknown session, content that ``
 /v1/messages`` would refuse) is answered with an error frame; the connection stays open.
 A client that sends more than the server can answer while it does not read the replies is
 closed with 1008; when the server shuts down, every connection is closed with 1001. Each
-message runs as its own task, so replies to different sessions interleave.
+message runs as its own task (in one of ``[gateway] max_concurrent_turns`` slots, else a 429
+error frame), so replies to different sessions interleave.
 """
 
 import asyncio
 import json
-import logging
 
-from blufio.agent.events import EventRenderer
 from blufio.plugins.gateway.errors import GatewayError, error_body, unexpected
 from blufio.plugins.gateway.limits import decode_json
 from blufio.plugins.gateway.messages import parse_content
+from blufio.plugins.gateway.relay import TurnRelay, frame_of
 from blufio.plugins.gateway.transport import OVERFLOW
 
 CHANNEL = "gateway"
-log = logging.getLogger("blufio.gateway")
 
 
 async def serve_socket(gateway, socket):
-    """Read frames from ``socket`` until it closes, answering each message in a task."""
-    # The socket itself rather than Quart's context-local proxy: scheduled turns are sent to
-    # it from tasks outside this request's context.
-    socket = getattr(socket, "_get_current_object", lambda: socket)()
-    send_lock = asyncio.Lock()
-    tasks = set()
+    """Read frames from ``socket`` until it closes, answering each message in a task.
 
-    async def send(frame, ref=None, session_id=None):
+    Frames go out through this socket's own queue and writer, so a slow or dead socket
+    never holds up a turn that other sockets watch."""
+    socket = getattr(socket, "_get_current_object", lambda: socket)()  # Quart's proxy
+    outbox = asyncio.Queue()
+    watching = set()  # the relays this socket watches
+
+    def send(frame, ref=None, session_id=None):
         if session_id is not None:
             frame["session_id"] = session_id
         if ref is not None:
             frame["id"] = ref
-        async with send_lock:
-            await socket.send(json.dumps(frame))
+        outbox.put_nowait(frame)
 
+    async def write():
+        try:
+            while True:
+                await socket.send(json.dumps(await outbox.get()))
+        except Exception:  # the connection is gone; the reader's finally cleans up
+            return
+
+    writer = gateway.relays.tasks.spawn(write(), name="gateway /ws writer")
     try:
         while True:
             raw = await _receive(socket, gateway.closing)
@@ -71,26 +90,15 @@ async def serve_socket(gateway, socket):
                 return
             try:
                 frame = _parse_frame(raw, gateway.max_body_bytes)
+                await _dispatch(gateway, frame, send, watching)
             except GatewayError as error:
-                await send(error_body(error))
-                continue
-            ref = frame.get("id")
-            if frame["type"] == "ping":
-                await send({"type": "pong"}, ref)
-            elif frame["type"] == "message":
-                task = asyncio.create_task(_converse(gateway, frame, ref, send))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            elif frame["type"] == "watch":
-                await _watch(gateway, frame, ref, send)
-            else:
-                await send(error_body(GatewayError(400, f"unknown frame type '{frame['type']}'; "
-                                                        "send 'message', 'watch' or 'ping'")), ref)
+                send(error_body(error), _ref(raw))
     finally:
-        # The socket is gone; the turns themselves carry on and are stored by the agent.
+        # The socket is gone; its turns carry on, are stored, and can be resumed.
+        for relay in watching:
+            relay.unwatch(send)
         gateway.watchers.remove(send)
-        for task in tasks:
-            task.cancel()
+        writer.cancel()
 
 
 async def _receive(socket, closing):
@@ -106,6 +114,42 @@ async def _receive(socket, closing):
     return receiving.result() if receiving.done() and not receiving.cancelled() else None
 
 
+async def _dispatch(gateway, frame, send, watching):
+    kind, ref = frame["type"], frame.get("id")
+    if kind == "ping":
+        send({"type": "pong"}, ref)
+    elif kind == "message":
+        gateway.relays.tasks.spawn(_converse(gateway, frame, ref, send, watching),
+                                   name="gateway /ws turn")
+    elif kind == "watch":
+        await _watch(gateway, frame, ref, send)
+    elif kind in ("cancel", "resume"):
+        session_id = frame.get("session_id")
+        if not isinstance(session_id, str) or not session_id:
+            raise GatewayError(400, f"session_id: field required: the session to {kind}")
+        relays = gateway.relays.of(session_id)
+        if kind == "resume":
+            for relay in relays:
+                watching.add(relay)
+                relay.catch_up(send, ref)
+            if not relays:
+                send({"type": "idle"}, ref, session_id)
+        elif not [relay for relay in relays if relay.stop()]:
+            raise GatewayError(404, f"no turn in flight for session '{session_id}'")
+    else:
+        raise GatewayError(400, f"unknown frame type '{kind}'; send 'message', 'cancel', "
+                                "'resume', 'watch' or 'ping'")
+
+
+def _ref(raw):
+    """The ``id`` of a frame, if it is readable, for its error frame."""
+    try:
+        frame = decode_json(raw, "a frame")
+    except (GatewayError, TypeError):
+        return None
+    return frame.get("id") if isinstance(frame, dict) else None
+
+
 def _parse_frame(raw, limit):
     size = len(raw.encode() if isinstance(raw, str) else raw)
     if size > limit:
@@ -116,46 +160,45 @@ def _parse_frame(raw, limit):
     return frame
 
 
-async def _converse(gateway, frame, ref, send):
+async def _converse(gateway, frame, ref, send, watching):
     session_id = frame.get("session_id")
     try:
         with gateway.turns.reserve():  # a 429 frame above [gateway] max_concurrent_turns
-            await _answer(gateway, frame, ref, send)
+            content = parse_content(frame.get("content"))
+            if session_id is not None:
+                if (not isinstance(session_id, str)
+                        or await gateway.storage.get_session(session_id) is None):
+                    raise GatewayError(404, f"no session with id '{session_id}'")
+            else:
+                session_id = (await gateway.agent.new_session(CHANNEL)).id
+                send({"type": "session"}, ref, session_id)
+            gateway.watchers.add(session_id, send)
+            relay = TurnRelay(await gateway.turns.start(session_id, CHANNEL, content), session_id)
+            relay.watch(send, ref)
+            watching.add(relay)
+            gateway.relays.add(relay)
+            try:
+                await relay.run()
+            finally:
+                gateway.relays.remove(relay)
+                watching.discard(relay)
     except GatewayError as error:
-        await send(error_body(error), ref, session_id)
+        send(error_body(error), ref, session_id)
     except Exception as exc:  # a failing conversation must not close the socket
-        await send(error_body(unexpected(exc, "a /ws message")), ref, session_id)
-
-
-async def _answer(gateway, frame, ref, send):
-    session_id = frame.get("session_id")
-    try:
-        content = parse_content(frame.get("content"))
-        if session_id is not None:
-            if not isinstance(session_id, str) or await gateway.storage.get_session(session_id) is None:
-                raise GatewayError(404, f"no session with id '{session_id}'")
-        else:
-            session_id = (await gateway.agent.new_session(CHANNEL)).id
-            await send({"type": "session"}, ref, session_id)
-        gateway.watchers.add(session_id, send)
-        events = await gateway.turns.start(session_id, CHANNEL, content)
-        await _Frames(send, ref, session_id).render(events)
-    except GatewayError as error:  # after the session is known, its frames name it
-        await send(error_body(error), ref, session_id)
+        send(error_body(unexpected(exc, "a /ws message")), ref, session_id)
 
 
 async def _watch(gateway, frame, ref, send):
     session_id = frame.get("session_id")
     if not isinstance(session_id, str) or await gateway.storage.get_session(session_id) is None:
-        await send(error_body(GatewayError(404, f"no session with id '{session_id}'")), ref)
-        return
+        raise GatewayError(404, f"no session with id '{session_id}'")
     gateway.watchers.add(session_id, send)
-    await send({"type": "watching"}, ref, session_id)
+    send({"type": "watching"}, ref, session_id)
 
 
 class Watchers:
     """The sockets watching each session (by their ``send``), and showing them turns of it
-    that none of them asked for."""
+    that none of them asked for (frames tagged ``"origin": "schedule"``)."""
 
     def __init__(self):
         self._sends = {}  # session id -> set of send functions
@@ -169,52 +212,16 @@ class Watchers:
             if not self._sends[session_id]:
                 del self._sends[session_id]
 
+    def _show(self, session_id, frame):
+        for send in list(self._sends.get(session_id, ())):
+            send({**frame, "origin": "schedule"}, None, session_id)
+
     async def publish(self, session_id, events):
         """Show the turn ``events`` of ``session_id`` to its watchers as it happens."""
         async for event in events:
-            for send in list(self._sends.get(session_id, ())):
-                await self._show(send, lambda tagged, e=event: _Frames(
-                    tagged, None, session_id).render_event(e))
+            self._show(session_id, frame_of(event))
 
     async def publish_message(self, session_id, message):
         """Show a stored assistant message of ``session_id`` (a notice) to its watchers."""
-        frame = {"type": "message", "role": message.role, "content": message.content}
-        for send in list(self._sends.get(session_id, ())):
-            await self._show(send, lambda tagged: tagged(dict(frame), None, session_id))
-
-    async def _show(self, send, render):
-        async def tagged(frame, ref=None, session_id=None):
-            frame["origin"] = "schedule"
-            await send(frame, ref, session_id)
-
-        try:
-            await render(tagged)
-        except Exception as exc:  # noqa: BLE001 - a socket that went away stops watching
-            log.info("a /ws socket stopped watching: %s", exc)
-            self.remove(send)
-
-
-class _Frames(EventRenderer):
-    """A turn's events as frames naming its session and echoing the client's ``id``."""
-
-    def __init__(self, send, ref, session_id):
-        self._send = send
-        self._tags = (ref, session_id)
-
-    async def on_typing(self, event):
-        await self._send({"type": "typing"}, *self._tags)
-
-    async def on_text_delta(self, event):
-        await self._send({"type": "delta", "text": event.text}, *self._tags)
-
-    async def on_tool_use(self, event):
-        await self._send({"type": "tool", "name": event.name}, *self._tags)
-
-    async def on_turn_complete(self, event):
-        await self._send({"type": "message", "role": "assistant", "model": event.model,
-                          "content": [{"type": "text", "text": event.text}] if event.text else [],
-                          "stop_reason": event.stop_reason, "usage": event.usage.as_dict()},
-                         *self._tags)
-
-    async def on_turn_error(self, event):
-        await self._send(error_body(event.error), *self._tags)
+        self._show(session_id, {"type": "message", "role": message.role,
+                                "content": message.content})

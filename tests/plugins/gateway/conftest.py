@@ -64,3 +64,13 @@ def gateway(gateway_env):
     running = RunningGateway().start()
     yield running
     running.stop()
+
+
+@pytest.fixture
+def budgeted_gateway(gateway_env, monkeypatch):
+    """The gateway with a daily budget of $5 and a monthly one of $50."""
+    monkeypatch.setenv("BLUFIO_COST__DAILY_BUDGET_USD", "5")
+    monkeypatch.setenv("BLUFIO_COST__MONTHLY_BUDGET_USD", "50")
+    running = RunningGateway().start()
+    yield running
+    running.stop()

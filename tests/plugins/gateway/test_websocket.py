@@ -3,10 +3,10 @@
 import json
 
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from tests.fakes.anthropic_server import text_reply
+from tests.fakes.anthropic_server import slow_text_reply, text_reply
 
 from .conftest import TOKEN
 
@@ -119,3 +119,67 @@ def test_content_is_checked_as_post_v1_messages_checks_it(gateway, content):
     assert response.status_code == 400 and frame["type"] == "error"
     assert frame["error"]["type"] == response.json()["error"]["type"]
     assert "messages.0." + frame["error"]["message"] == response.json()["error"]["message"]
+
+
+def first_frame_of(socket, kind):
+    """Frames read until one of ``kind``; return them all."""
+    frames = []
+    while not frames or frames[-1]["type"] != kind:
+        frames.append(json.loads(socket.recv(timeout=10)))
+    return frames
+
+
+def test_cancel_stops_the_turn_and_stores_what_was_said(gateway, fake_anthropic):
+    fake_anthropic.add(slow_text_reply("a long answer that goes on and on", pause=0.5))
+    with connect(ws_url(gateway)) as socket:
+        socket.send(json.dumps({"type": "message", "content": "talk", "id": "m"}))
+        session_id = first_frame_of(socket, "delta")[-1]["session_id"]
+        socket.send(json.dumps({"type": "cancel", "session_id": session_id, "id": "c"}))
+        final = frames_until_done(socket, 1)[-1]
+    assert final["type"] == "message" and final["stop_reason"] == "cancelled"
+    assert final["id"] == "m" and final["content"] == [{"type": "text", "text": "a long"}]
+    stored = gateway.call(gateway.storage.get_messages(session_id))
+    assert [m.role for m in stored] == ["user", "assistant"]
+
+
+def test_cancel_with_nothing_in_flight_is_a_404_frame(gateway):
+    with connect(ws_url(gateway)) as socket:
+        socket.send(json.dumps({"type": "cancel", "session_id": "s1", "id": "c"}))
+        frame = json.loads(socket.recv(timeout=5))
+        socket.send(json.dumps({"type": "cancel", "id": "c2"}))
+        missing = json.loads(socket.recv(timeout=5))
+    assert frame["type"] == "error" and frame["id"] == "c"
+    assert frame["error"]["type"] == "not_found_error"
+    assert missing["error"]["message"].startswith("session_id: field required")
+
+
+def test_a_turn_outlives_its_socket_and_a_new_one_resumes_it(gateway, fake_anthropic):
+    fake_anthropic.add(slow_text_reply("first part, then the rest of it", pause=0.2))
+    with connect(ws_url(gateway)) as socket:
+        socket.send(json.dumps({"type": "message", "content": "go", "id": "m"}))
+        session_id = first_frame_of(socket, "delta")[-1]["session_id"]
+    with connect(ws_url(gateway)) as socket:
+        socket.send(json.dumps({"type": "resume", "session_id": session_id, "id": "r"}))
+        frames = frames_until_done(socket, 1)
+    caught_up = frames[0]
+    assert caught_up["type"] == "turn" and caught_up["id"] == "r"
+    text = caught_up["text"] + "".join(f["text"] for f in frames if f["type"] == "delta")
+    assert text == "first part, then the rest of it" == frames[-1]["content"][0]["text"]
+    assert gateway.call(gateway.storage.get_session(session_id)).message_count == 2
+
+
+def test_resume_with_no_turn_in_flight_answers_idle(gateway):
+    with connect(ws_url(gateway)) as socket:
+        socket.send(json.dumps({"type": "resume", "session_id": "s1", "id": "r"}))
+        assert json.loads(socket.recv(timeout=5)) == {"type": "idle", "session_id": "s1", "id": "r"}
+
+
+def test_stopping_the_gateway_closes_open_sockets_at_once(gateway_env):
+    from .conftest import RunningGateway
+
+    running = RunningGateway().start()
+    with connect(ws_url(running)) as socket:
+        running.stop()
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.recv(timeout=5)
+    assert closed.value.rcvd.code == 1001  # going away, not left open until the drain timeout
