@@ -69,3 +69,12 @@ async def test_a_start_that_fails_part_way_stops_what_had_started(tmp_path, fake
         taken.close()
     assert service.adapters == {} and service.runtime is None
     assert other_tasks() == set()
+
+
+async def test_a_stop_right_after_start_leaves_no_task_even_the_schedulers(tmp_path,
+                                                                           fake_anthropic):
+    service = Service(serve_config(tmp_path, fake_anthropic))
+    await service.start()
+    await service.stop()  # before the resume step has started the scheduler's loop
+    await asyncio.sleep(0.05)
+    assert other_tasks() == set()

@@ -74,15 +74,18 @@ class Scheduler:
         self.started_at = None
         self._wake = asyncio.Event()
         self._loop_task = None
+        self._closed = False
         self._runs = set()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self):
-        """Settle runs a crash left behind, then start the loop in the background."""
+        """Settle runs a crash left behind, then start the loop in the background (unless
+        ``aclose`` came first: serve may be stopped before its resume step starts us)."""
         self.started_at = self.clock.now()
         await self.reconcile()
-        self._loop_task = asyncio.get_running_loop().create_task(self._loop())
+        if not self._closed:
+            self._loop_task = asyncio.get_running_loop().create_task(self._loop())
 
     def wake(self):
         """Look at the schedules again now (one was added, changed or asked to run)."""
@@ -96,6 +99,7 @@ class Scheduler:
     async def aclose(self, timeout=30.0):
         """Stop the loop; give runs in flight ``timeout`` seconds, then cancel them (their
         inbound entries are answered on the next start)."""
+        self._closed = True
         if self._loop_task is not None:
             self._loop_task.cancel()
             await asyncio.gather(self._loop_task, return_exceptions=True)
