@@ -10,26 +10,8 @@ import httpx
 import pytest
 
 from tests.fakes.anthropic_server import FakeResponse, Stall, message_events
-from tests.served import Served, checkout_env
 
 TOKEN = "serve-test-token"
-
-
-@pytest.fixture
-def serve(repo_root, fake_anthropic):
-    started = []
-
-    def start(**env):
-        base = {"ANTHROPIC_BASE_URL": fake_anthropic.base_url, "ANTHROPIC_API_KEY": "sk-ant-x",
-                "BLUFIO_GATEWAY__BEARER_TOKEN": TOKEN, "BLUFIO_PLUGINS__TELEGRAM": "false"}
-        base.update(env)
-        served = Served(checkout_env(repo_root, **base))
-        started.append(served)
-        return served
-
-    yield start
-    for served in started:
-        served.kill()
 
 
 def test_serve_answers_the_sdk_and_lists_the_session_then_exits_cleanly(serve):

@@ -13,27 +13,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
 from tests.fakes.anthropic_server import FakeResponse, Stall, message_events, wait_for
-from tests.served import Served, checkout_env
 
 TOKEN = "drain-test-token"
 HELLO = {"model": "m", "max_tokens": 20, "messages": [{"role": "user", "content": "slow"}]}
-
-
-@pytest.fixture
-def serve(repo_root, fake_anthropic):
-    started = []
-
-    def start(**env):
-        base = {"ANTHROPIC_BASE_URL": fake_anthropic.base_url, "ANTHROPIC_API_KEY": "sk-ant-x",
-                "BLUFIO_GATEWAY__BEARER_TOKEN": TOKEN, "BLUFIO_PLUGINS__TELEGRAM": "false"}
-        base.update(env)
-        served = Served(checkout_env(repo_root, **base))
-        started.append(served)
-        return served
-
-    yield start
-    for served in started:
-        served.kill()
 
 
 def slow_reply(seconds):
