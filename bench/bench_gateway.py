@@ -41,11 +41,13 @@ BODY = {"model": "m", "max_tokens": 32, "messages": [{"role": "user", "content":
 PROVIDER_BODY = {**BODY, "stream": True, "system": [{"type": "text", "text": "s"}]}
 
 
-def start_serve(fake_url, pyz, data_dir):
+def start_serve(fake_url, pyz, data_dir, *, token=TOKEN, checkout=ROOT, **extra_env):
+    """``serve`` (from ``pyz``, else from ``checkout``) over the provider at ``fake_url``;
+    ``(process, url)``. ``extra_env`` adds or overrides variables."""
     env = dict(os.environ, ANTHROPIC_BASE_URL=fake_url, ANTHROPIC_API_KEY="sk-bench",
-               BLUFIO_GATEWAY__PORT="0", BLUFIO_GATEWAY__BEARER_TOKEN=TOKEN,
+               BLUFIO_GATEWAY__PORT="0", BLUFIO_GATEWAY__BEARER_TOKEN=token,
                BLUFIO_PLUGINS__TELEGRAM="false", BLUFIO_DATA_DIR=data_dir,
-               BLUFIO_ANTHROPIC__MAX_RETRIES="0", PYTHONPATH=ROOT)
+               BLUFIO_ANTHROPIC__MAX_RETRIES="0", PYTHONPATH=checkout, **extra_env)
     env.pop("BLUFIO_CONFIG", None)
     # -S: nothing from this interpreter's site-packages stands in for what the archive lacks
     command = ([sys.executable, "-S", os.path.abspath(pyz), "serve"] if pyz

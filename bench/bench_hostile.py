@@ -23,12 +23,9 @@ import asyncio
 import functools
 import json
 import os
-import re
 import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -37,6 +34,7 @@ sys.path.insert(0, ROOT)
 import httpx  # noqa: E402
 
 from tests.fakes.anthropic_server import FakeAnthropic, echo, text_reply  # noqa: E402
+import bench_gateway as gateway_bench  # noqa: E402
 from tests.plugins.gateway.conftest import TOKEN  # noqa: E402
 from tests.plugins.gateway.raw import (connect, open_websocket, post,  # noqa: E402
                                        send_until_blocked, text_frame)
@@ -46,28 +44,11 @@ LONG_TEXT = "ab" * 60_000
 
 
 def start_serve(fake_url, data_dir, checkout, pyz):
-    env = dict(os.environ, ANTHROPIC_BASE_URL=fake_url, ANTHROPIC_API_KEY="sk-bench",
-               BLUFIO_GATEWAY__PORT="0", BLUFIO_GATEWAY__BEARER_TOKEN=TOKEN,
-               BLUFIO_PLUGINS__TELEGRAM="false", BLUFIO_DATA_DIR=data_dir,
-               BLUFIO_ANTHROPIC__MAX_RETRIES="0", BLUFIO_AGENT__DRAIN_TIMEOUT="1",
-               PYTHONPATH=checkout)
-    command = ([sys.executable, os.path.abspath(pyz), "serve"] if pyz
-               else [sys.executable, "-m", "blufio", "serve"])
-    process = subprocess.Popen(command, env=env, cwd=data_dir, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    found = re.search(r"http://[\d.]+:\d+", process.stdout.readline())
-    if not found:
-        raise SystemExit(f"serve did not start: {process.communicate()[1]}")
-    threading.Thread(target=process.stderr.read, daemon=True).start()
-    return process, found.group(0)
+    return gateway_bench.start_serve(fake_url, pyz, data_dir, token=TOKEN, checkout=checkout,
+                                     BLUFIO_AGENT__DRAIN_TIMEOUT="1")
 
 
-def rss_mb(pid):
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+rss_mb = gateway_bench.rss_mb
 
 
 def stored_turns(url):
