@@ -124,10 +124,13 @@ class Storage(PluginAdapter, Protocol):
         """Mark the entry ``failed`` with a reason; nothing of the turn is stored."""
 
     async def unfinished(self) -> list[Inbound]:
-        """Entries left ``pending`` or ``processing`` (e.g. by a crash), oldest first."""
+        """Entries left ``pending`` or ``processing`` (e.g. by a crash) that no running
+        process owns (``blufio.workers``), oldest first."""
 
-    async def reset_processing(self, *, channels: Optional[list] = None) -> int:
-        """Return entries a crash left ``processing`` (of ``channels``, or all) to ``pending``."""
+    async def reset_processing(self, *, channels: Optional[list] = None,
+                               owner: Optional[str] = None) -> int:
+        """Return entries a crash left ``processing`` (of ``channels``, or all; of one
+        ``owner`` process, pending ones included, or all) to ``pending``, owned by nobody."""
 
     async def record_cost(self, entry: CostEntry) -> None: ...
 

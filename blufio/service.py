@@ -9,6 +9,12 @@ tasks end, the agent finishes turns in flight (up to ``[agent] drain_timeout``),
 storage, provider, auth and observability plugins shut down. Each is stopped exactly once,
 and no task is left pending. Every plugin gets one log line: started, disabled, not
 configured (and why), or incompatible (and why).
+
+A worker among several (``[gateway] workers``, ``blufio.workers``) is a whole ``Service``
+too, with three differences: only the primary worker runs the channels that cannot be
+shared (those not serving the shared socket) and the scheduler; the resume answers only the
+entries no process owns, freed by the supervisor (never a live worker's); and it drains when
+its supervisor is gone, and leaves SIGHUP to the supervisor.
 """
 
 import asyncio
@@ -19,6 +25,7 @@ from blufio.errors import ConfigError
 from blufio.lifecycle import Lifecycle, TaskGroup
 from blufio.observability import NullObserver
 from blufio.registry import DISABLED, ENABLED, NOT_CONFIGURED, PluginRegistry
+from blufio.workers import current_worker
 
 log = logging.getLogger("blufio.serve")
 
@@ -39,6 +46,8 @@ class Service:
         self.adapters = {}  # name -> every started adapter, for health checks
         self.tasks = TaskGroup("serve")
         self.reexec = False  # set by SIGHUP: after the drain, run the (new) program again
+        self.worker = current_worker()  # None: the one serve process
+        self.primary = self.worker is None or self.worker.primary
         self._lifecycle = Lifecycle()
 
     async def start(self):
@@ -60,6 +69,8 @@ class Service:
         channels = self.registry.enabled("channel")
         if not channels:
             raise ConfigError(self._no_channel())
+        if not self.primary:
+            channels = [info for info in channels if _shares_socket(info)]
         waiting = {info.name for info in self.registry.plugins() if info.state == NOT_CONFIGURED}
         for info in self.registry.enabled("observability")[:1]:
             self.observer = self._create(info.name)
@@ -88,7 +99,8 @@ class Service:
         for name in self.adapters:
             if name not in self.channels and name not in waiting:  # those said why already
                 log.info("%s: started", name)
-        self.scheduler = await self._prepare_scheduler()
+        if self.primary:
+            self.scheduler = await self._prepare_scheduler()
         self.tasks.spawn(self._resume(), name="resume-unanswered")
 
     async def _prepare_scheduler(self):
@@ -161,12 +173,15 @@ class Service:
             else:
                 await self.channels[inbound.channel].deliver(inbound, events)
 
+        channels, listed = [*self.channels, CHANNEL], self._start_scheduler
+        if self.scheduler is None:  # a worker besides the primary: no schedules here
+            channels, listed = [*self.channels], None
         try:
             count = await self.agent.resume_unfinished(
-                deliver, channels=[*self.channels, CHANNEL], listed=self._start_scheduler)
+                deliver, channels=channels, listed=listed, reset=self.worker is None)
         except Exception:
-            if self.scheduler.started_at is None:  # failed before choosing: schedules run on
-                await self._start_scheduler()
+            if self.scheduler is not None and self.scheduler.started_at is None:
+                await self._start_scheduler()  # failed before choosing: schedules run on
             raise
         if count:
             log.info("answered %d message(s) left unanswered by the last run", count)
@@ -191,7 +206,11 @@ class Service:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        loop.add_signal_handler(signal.SIGHUP, self._reload_requested, stop)
+        if self.worker is None:
+            loop.add_signal_handler(signal.SIGHUP, self._reload_requested, stop)
+        else:  # the supervisor reloads; a worker drains once its supervisor is gone
+            loop.add_signal_handler(signal.SIGHUP, lambda: None)
+            loop.add_reader(self.worker.parent_fd, stop.set)
         try:
             await self.start()
             if ready is not None:
@@ -203,6 +222,8 @@ class Service:
             await self.stop()
             for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
                 loop.remove_signal_handler(signum)
+            if self.worker is not None:
+                loop.remove_reader(self.worker.parent_fd)
 
     def _reload_requested(self, stop):
         self.tasks.spawn(self._reload(stop), name="reload")
@@ -218,3 +239,10 @@ class Service:
             return
         self.reexec = True
         stop.set()
+
+
+def _shares_socket(info):
+    """Whether channel ``info`` serves the listening socket that workers share (HTTP), so
+    every worker may run it."""
+    manifest = info.manifest
+    return manifest is not None and "http" in manifest.capabilities

@@ -160,16 +160,19 @@ class Agent:
         async for event in self.process(inbound, options):
             yield event
 
-    async def resume_unfinished(self, deliver=None, *, channels=None, listed=None):
+    async def resume_unfinished(self, deliver=None, *, channels=None, listed=None, reset=True):
         """Answer every entry a crash left pending or processing, oldest first, once.
 
         ``deliver(inbound, events)`` is awaited for each (concurrently across entries);
         without it the events are consumed and dropped. ``listed()`` is awaited once the
         entries to resume are chosen and their turns started: entries queued after that
         are not touched, so whoever waits for it may start queueing. Returns how many were
-        resumed.
+        resumed. Without ``reset`` (a worker among several: ``blufio.workers``), entries
+        still ``processing`` are left alone: whoever started this process freed those of
+        processes that are gone.
         """
-        await self.storage.reset_processing(channels=channels)
+        if reset:
+            await self.storage.reset_processing(channels=channels)
         entries = [entry for entry in await self.storage.unfinished()
                    if channels is None or entry.channel in channels]
         streams = [(entry, self.process(entry)) for entry in entries]  # in order, per session
@@ -222,15 +225,29 @@ class Agent:
         CURRENT_INBOUND.set(inbound)  # this task is the turn's own
         entry = self._lock(inbound.session_id)
         try:
-            async with stoppable(self.storage, inbound, stream, self.model), entry[0]:
-                await self._run_locked(inbound, stream, options)
+            async with stoppable(self.storage, inbound, stream, self.model):
+                # Among several processes the claim waits for the session's older entries,
+                # wherever they run; it comes first, so a turn waiting for an older entry
+                # never holds the lock that older entry's turn (here) needs.
+                if self._shared and not await self._claim(inbound):
+                    return
+                async with entry[0]:
+                    if self._shared or await self._claim(inbound):
+                        await self._run_claimed(inbound, stream, options)
         finally:
             self._unlock(inbound.session_id, entry)
             stream._emit(DONE)
 
-    async def _run_locked(self, inbound, stream, options):
-        if inbound.status != "processing" and not await self.storage.claim(inbound.id):
-            return  # someone else is answering it
+    @property
+    def _shared(self):
+        """Whether other processes answer entries of this queue too (``storage.owner``)."""
+        return bool(getattr(self.storage, "owner", ""))
+
+    async def _claim(self, inbound):
+        """Whether this turn may answer ``inbound`` (False: someone else is answering it)."""
+        return inbound.status == "processing" or await self.storage.claim(inbound.id)
+
+    async def _run_claimed(self, inbound, stream, options):
         stream.started, emit = True, stream._emit
         started = time.monotonic()
         emit(Typing(inbound.session_id, inbound.id))

@@ -1,4 +1,7 @@
-"""``blufio serve``: start every enabled channel over one agent; Ctrl-C/SIGTERM drains and exits."""
+"""``blufio serve``: start every enabled channel over one agent; Ctrl-C/SIGTERM drains and exits.
+
+With ``[gateway] workers`` above 1 this process supervises that many workers, each a run of
+this same command (``blufio.workers``)."""
 
 import asyncio
 import sys
@@ -11,19 +14,32 @@ def run(args):
     from blufio import logs
     from blufio.paths import lock_data_dir
     from blufio.service import Service
+    from blufio.workers import current_worker, worker_count
 
     config = load_config(args["--config"])
     logs.configure(args["--debug"], config.secret_values())
+    worker = current_worker()
+    if worker is not None:  # one of several: the supervisor holds the lock and said the rest
+        asyncio.run(Service(config).run(ready=_announce if worker.primary else None))
+        return 0
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    service = Service(config)
-    with lock_data_dir(config.data_dir):  # one serve per data directory
-        asyncio.run(service.run(ready=_announce))
-        if service.reexec:  # SIGHUP: the lock is released by the exec itself
+    workers = worker_count(config)
+    with lock_data_dir(config.data_dir) as lock:  # one serve per data directory
+        if workers > 1:
+            from blufio.workers import Supervisor
+
+            supervisor = Supervisor(config, workers)
+            code, reexec = supervisor.run(lock), supervisor.reexec
+        else:
+            service = Service(config)
+            asyncio.run(service.run(ready=_announce))
+            code, reexec = 0, service.reexec
+        if reexec:  # SIGHUP: the lock is released by the exec itself
             from blufio import upgrade
 
             upgrade.reexec()
-    return 0
+    return code
 
 
 def _announce(service):

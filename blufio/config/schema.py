@@ -11,6 +11,10 @@ _SCALAR_CHECKS = {
     "integer": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
     "number": ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
     "boolean": ("true or false", lambda v: isinstance(v, bool)),
+    # a number of processes: 1 or more, or "auto" (one per CPU)
+    "processes": ('a whole number of at least 1, or "auto"',
+                  lambda v: v == "auto" or (isinstance(v, int) and not isinstance(v, bool)
+                                            and v >= 1)),
 }
 # A ``table`` key holds named tables of its plugin's own shape (``[mcp.servers.<name>]``):
 # the core checks only that it is a table; the plugin checks the rest (``check_config``).

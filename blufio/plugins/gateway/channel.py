@@ -1,7 +1,8 @@
 """``GatewayChannel``: the HTTP and WebSocket channel, served by Hypercorn on the running loop.
 
 The socket is bound before Hypercorn starts (``fd://``), so port 0 picks a free port that
-``url`` reports at once. ``shutdown`` drains: it stops listening at once (new connections are
+``url`` reports at once; a worker among several (``[gateway] workers``) serves the socket its
+supervisor bound instead (``blufio.workers``). ``shutdown`` drains: it stops listening at once (new connections are
 refused), closes idle keep-alive connections and ends every WebSocket with 1001 ("going
 away"), starts no new turn, and waits up to ``[agent] drain_timeout`` for replies in flight;
 replies still waiting then get a 503 (their turns are answered after the restart). How
@@ -13,7 +14,6 @@ import hmac
 import logging
 import os
 import re
-import socket
 
 import blufio
 from blufio.errors import ConfigError
@@ -24,6 +24,7 @@ from blufio.plugins.gateway.relay import Relays
 from blufio.plugins.gateway.sessions import Transcripts
 from blufio.plugins.gateway.websocket import Watchers
 from blufio.scheduler.book import book_from_config
+from blufio.workers import BACKLOG, listening_socket
 
 log = logging.getLogger("blufio.gateway")
 
@@ -146,7 +147,7 @@ class GatewayChannel:
         self.agent = agent
         self.turns = TurnGate(agent, self.max_concurrent_turns)
         try:
-            self._socket = _bind(self.host, self.port)
+            self._socket = listening_socket(self.host, self.port)
         except OSError as exc:
             raise PluginError(f"gateway: cannot listen on {self.host}:{self.port} "
                               f"({exc.strerror or exc}); change [gateway] port or host") from exc
@@ -220,15 +221,3 @@ def without_userinfo(text):
 
 
 _USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/?#\s]*@")
-BACKLOG = 1024  # connections the kernel holds until they are accepted
-
-
-def _bind(host, port):
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(address)
-    sock.listen(BACKLOG)
-    sock.set_inheritable(True)
-    return sock

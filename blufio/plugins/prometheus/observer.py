@@ -9,7 +9,17 @@ budget ``period`` have closed vocabularies (anything else is counted as ``other`
 open ones (``channel``, ``model``, error ``kind``) are cut to 64 characters and capped at
 ``MAX_VALUES`` distinct values per metric, after which new values are counted as ``other``.
 Recording never raises into the agent.
+
+With several workers (``[gateway] workers``) each worker records into prometheus-client's
+multiprocess files (the supervisor sets ``PROMETHEUS_MULTIPROC_DIR`` before the worker
+starts, so the library stores values there from its import on), and ``render`` adds up every
+worker's files: counters and histograms are totals of the service whichever worker answers
+(a dead worker's counts stay), ``blufio_sessions_active`` sums the live workers, the budget
+shows the latest value set. The process and GC metrics describe one process, so they are
+left out then.
 """
+
+import os
 
 from prometheus_client import (CollectorRegistry, Counter, Gauge, GCCollector, Histogram,
                                PlatformCollector, ProcessCollector)
@@ -32,6 +42,7 @@ RESPONSE_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300)
 FIRST_TOKEN_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20)
 # Seconds. A tool call is a file read (ms) or a remote service (seconds).
 TOOL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"  # set: every worker's values, added up
 
 
 class PrometheusObserver:
@@ -46,14 +57,16 @@ class PrometheusObserver:
     def __init__(self, config=None, **_services):
         self.public = bool(config.get("prometheus.public")) if config is not None else False
         self.registry = registry = CollectorRegistry()
-        for collector in (ProcessCollector, PlatformCollector, GCCollector):
-            collector(registry=registry)
+        self.multiprocess_dir = os.environ.get(MULTIPROCESS_DIR) or None
+        if self.multiprocess_dir is None:
+            for collector in (ProcessCollector, PlatformCollector, GCCollector):
+                collector(registry=registry)
 
         def metric(kind, name, documentation, labels=(), **options):
             return kind(name, documentation, labels, registry=registry, **options)
 
         build = metric(Gauge, "blufio_build_info", "Blufio's version and build target (always 1)",
-                       ("version", "target"))
+                       ("version", "target"), multiprocess_mode="max")
         build.labels(blufio.__version__, str(build_record.current().get("target", ""))).set(1)
         self._messages = _Labelled(metric(
             Counter, "blufio_messages", "Messages processed, by channel and direction (in, out)",
@@ -62,7 +75,8 @@ class PrometheusObserver:
             Counter, "blufio_tokens", "Model tokens used, by model and kind "
             "(input, output, cache_write, cache_read)", ("model", "kind")), (None, TOKEN_KINDS))
         self._sessions = metric(Gauge, "blufio_sessions_active",
-                                "Sessions with a turn in progress or open on a channel")
+                                "Sessions with a turn in progress or open on a channel",
+                                multiprocess_mode="livesum")
         self._response = _Labelled(metric(
             Histogram, "blufio_response_latency_seconds",
             "Seconds from a message's arrival to the end of its reply, by channel",
@@ -77,7 +91,8 @@ class PrometheusObserver:
             ("model",), buckets=RESPONSE_BUCKETS), (None,))
         self._budget = _Labelled(metric(
             Gauge, "blufio_budget_remaining_usd",
-            "USD left in the daily and monthly budgets", ("period",)), (BUDGET_PERIODS,))
+            "USD left in the daily and monthly budgets", ("period",),
+            multiprocess_mode="mostrecent"), (BUDGET_PERIODS,))
         self._errors = _Labelled(metric(
             Counter, "blufio_errors", "Errors, by kind", ("kind",)), (None,))
         self._provider_calls = _Labelled(metric(
@@ -147,10 +162,16 @@ class PrometheusObserver:
         ``accept`` is the request's Accept header; OpenMetrics is served when it asks for
         it, the Prometheus text format (0.0.4) otherwise.
         """
+        registry = self.registry
+        if self.multiprocess_dir is not None:
+            from prometheus_client.multiprocess import MultiProcessCollector
+
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=self.multiprocess_dir)
         if not accept:
-            return generate_latest(self.registry), CONTENT_TYPE_PLAIN_0_0_4
+            return generate_latest(registry), CONTENT_TYPE_PLAIN_0_0_4
         encoder, content_type = choose_encoder(accept)
-        return encoder(self.registry), content_type
+        return encoder(registry), content_type
 
     async def health_check(self):
         return {"status": "ok", "detail": "metrics at /metrics"

@@ -149,4 +149,12 @@ MIGRATIONS = (
     ALTER TABLE memory_vectors ADD COLUMN bits BLOB NOT NULL DEFAULT x'';
     CREATE INDEX memory_vectors_bits ON memory_vectors (model, bits);
     """,
+    # 6: which process answers an entry (``[gateway] workers``: the worker's owner id; empty
+    # for a single process, and once its owner is gone), and each session's unfinished
+    # entries in order, for "a turn starts when it is the oldest of its session"
+    """
+    ALTER TABLE inbound ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+    CREATE INDEX inbound_unfinished_by_session ON inbound (session_id, id)
+        WHERE status IN ('pending', 'processing');
+    """,
 )

@@ -11,7 +11,17 @@ WAL mode, foreign keys on, a busy timeout, and two connections:
 
 The schema is migrated on ``open``. Memory (search, vectors, summaries) is in
 ``blufio.plugins.sqlite.memory``.
+
+**Several processes** (``[gateway] workers``, ``blufio.workers``): ``owner`` is this
+process's owner id (empty for a single process). Every entry it queues or claims carries it,
+and ``claim`` starts an entry only when it is the oldest unfinished one of its session,
+waiting (polling, ``CLAIM_POLL``) while an older one is answered, whichever process has it:
+the turns of a session stay one at a time and in order across processes. ``unfinished``
+lists only the entries no process owns, and ``reset_processing(owner=...)`` frees one
+owner's entries (the supervisor's job: it alone knows which owners are gone).
 """
+
+import asyncio
 
 import json
 import os
@@ -28,9 +38,15 @@ from blufio.plugins.sqlite.memory import SqliteMemory
 from blufio.plugins.sqlite.migrations import MIGRATIONS
 from blufio.plugins.sqlite.schedules import ScheduleStore
 from blufio.plugins.sqlite.writer import Writer
+from blufio.workers import current_worker
 
 DATABASE_FILE = "blufio.db"
 _USAGE_COLUMNS = ", ".join(USAGE_FIELDS)
+CLAIM_POLL = (0.01, 0.2)  # seconds between looks at a session's older entries: first, most
+_UNFINISHED = "status IN ('pending', 'processing')"
+_OLDER_UNFINISHED = ("SELECT 1 FROM inbound AS older WHERE older.session_id = (SELECT "
+                     f"session_id FROM inbound WHERE id = ?) AND older.id < ? AND older.{_UNFINISHED}"
+                     " LIMIT 1")
 
 
 def database_path(config):
@@ -47,6 +63,8 @@ class SqliteStorage(SqliteMemory, ScheduleStore):
     def __init__(self, config, **_services):
         self.path = database_path(config)
         self.busy_timeout_ms = config.get("storage.busy_timeout_ms")
+        worker = current_worker()
+        self.owner = worker.owner if worker is not None else ""  # see the module docstring
         self._writer = None
         self._reader = None
 
@@ -175,13 +193,21 @@ class SqliteStorage(SqliteMemory, ScheduleStore):
 
     async def enqueue(self, session_id, channel, content, *, reply_to=None, claimed=False):
         status = "processing" if claimed else "pending"
-        return await self._write(insert_inbound, session_id, channel, content, reply_to, status)
+        return await self._write(insert_inbound, session_id, channel, content, reply_to, status,
+                                 self.owner)
 
     async def claim(self, inbound_id):
-        cursor = await self._write(lambda conn: conn.execute(
-            "UPDATE inbound SET status = 'processing' WHERE id = ? AND status = 'pending'",
-            (inbound_id,)))
-        return cursor.rowcount == 1
+        if not self.owner:
+            cursor = await self._write(lambda conn: conn.execute(
+                "UPDATE inbound SET status = 'processing' WHERE id = ? AND status = 'pending'",
+                (inbound_id,)))
+            return cursor.rowcount == 1
+        delay = CLAIM_POLL[0]
+        while (claimed := await self._write(claim_in_order, inbound_id, self.owner)) is None:
+            while await self._read(_OLDER_UNFINISHED, (inbound_id, inbound_id)):
+                await asyncio.sleep(delay)  # an older entry of the session is being answered
+                delay = min(delay * 2, CLAIM_POLL[1])
+        return claimed
 
     async def finish_turn(self, inbound_id, messages):
         def finish(conn):
@@ -203,19 +229,27 @@ class SqliteStorage(SqliteMemory, ScheduleStore):
             (error, utc_now(), inbound_id)))
 
     async def unfinished(self):
-        rows = await self._read("SELECT * FROM inbound WHERE status IN ('pending', 'processing') "
+        rows = await self._read(f"SELECT * FROM inbound WHERE {_UNFINISHED} AND owner = '' "
                                 "ORDER BY id")
         return [_inbound(row) for row in rows]
 
-    async def reset_processing(self, *, channels=None):
-        """Return entries a crash left ``processing`` to ``pending`` (only those of
-        ``channels`` when given); return how many. Call at start-up, before any turn runs."""
-        where, params = "", ()
+    async def reset_processing(self, *, channels=None, owner=None):
+        """Return entries a crash left ``processing`` to ``pending``, owned by nobody (only
+        those of ``channels`` when given; only those of ``owner`` when given, pending ones
+        included); return how many. Call at start-up, before any turn runs, or once
+        ``owner``'s process is gone."""
+        conditions, params = [_UNFINISHED], []
+        if owner is None:
+            conditions.append("(status = 'processing' OR owner != '')")
+        else:
+            conditions.append("owner = ?")
+            params.append(owner)
         if channels is not None:
-            where = f"AND channel IN ({', '.join('?' * len(channels))})"
-            params = tuple(channels)
+            conditions.append(f"channel IN ({', '.join('?' * len(channels))})")
+            params.extend(channels)
         cursor = await self._write(lambda conn: conn.execute(
-            f"UPDATE inbound SET status = 'pending' WHERE status = 'processing' {where}", params))
+            f"UPDATE inbound SET status = 'pending', owner = '' WHERE {' AND '.join(conditions)}",
+            params))
         return cursor.rowcount
 
     # -- the cost ledger ---------------------------------------------------------------------
@@ -279,15 +313,37 @@ class SqliteStorage(SqliteMemory, ScheduleStore):
         return StorageError(f"{self.path}: database error: {text}")
 
 
-def insert_inbound(conn, session_id, channel, content, reply_to=None, status="pending"):
-    """Queue a received message inside the caller's transaction; return its ``Inbound``."""
+def insert_inbound(conn, session_id, channel, content, reply_to=None, status="pending",
+                   owner=""):
+    """Queue a received message inside the caller's transaction; return its ``Inbound``.
+
+    With an ``owner`` (several processes), an entry asked for as ``processing`` stays
+    ``pending`` (its owner's ``claim`` waits) while an older one of its session is unfinished."""
     now = utc_now()
     reply_to = dict(reply_to or {})
+    if owner and status == "processing" and conn.execute(
+            f"SELECT 1 FROM inbound WHERE session_id = ? AND {_UNFINISHED} LIMIT 1",
+            (session_id,)).fetchone():
+        status = "pending"
     cursor = conn.execute(
-        "INSERT INTO inbound (session_id, channel, content, reply_to, status, received_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        (session_id, channel, json.dumps(content), json.dumps(reply_to), status, now))
+        "INSERT INTO inbound (session_id, channel, content, reply_to, status, received_at, "
+        "owner) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (session_id, channel, json.dumps(content), json.dumps(reply_to), status, now, owner))
     return Inbound(cursor.lastrowid, session_id, channel, content, status, now, reply_to)
+
+
+def claim_in_order(conn, inbound_id, owner):
+    """Inside a transaction: mark the entry ``processing`` for ``owner`` when it is pending,
+    not another owner's, and the oldest unfinished entry of its session (True); False when
+    it cannot be claimed at all; None while an older entry of its session is unfinished."""
+    row = conn.execute("SELECT status, owner FROM inbound WHERE id = ?", (inbound_id,)).fetchone()
+    if row is None or row[0] != "pending" or row[1] not in ("", owner):
+        return False
+    if conn.execute(_OLDER_UNFINISHED, (inbound_id, inbound_id)).fetchone():
+        return None
+    conn.execute("UPDATE inbound SET status = 'processing', owner = ? WHERE id = ?",
+                 (owner, inbound_id))
+    return True
 
 
 def _insert_messages(conn, session_id, messages):
