@@ -15,6 +15,9 @@ sessions there are. A session's digest is kept in storage's state (so a restart 
 nothing) and, for the ``INDEXED`` most recently used sessions, in memory (older ones are
 found in storage as after a restart, so memory stays bounded however many sessions come); while a turn runs, its session's digest is taken out of the index,
 so a second request with the same conversation starts its own session instead of racing.
+With several workers (``[gateway] workers``) another worker may have continued a session
+since this one indexed it, so a digest found in memory is trusted only when storage still
+holds it for that session.
 
 A request that started a session and whose turn fails deletes that session again: a failed
 first turn leaves nothing behind.
@@ -90,7 +93,7 @@ class Transcripts:
         request's messages that is a session's transcript; ``(None, 0)`` when none is."""
         for count in range(len(digests), 0, -1):
             session_id = self._sessions.get(digests[count - 1])
-            if session_id is not None:
+            if session_id is not None and await self._current(session_id, digests[count - 1]):
                 return session_id, count
         if digests:  # after a restart only storage knows; ask for the whole prefix
             session_id = await self.storage.get_state(_STATE_SESSION + digests[-1])
@@ -98,6 +101,15 @@ class Transcripts:
                     == digests[-1]:
                 return session_id, len(digests)
         return None, 0
+
+    async def _current(self, session_id, digest):
+        """Whether ``digest`` (from memory) is still the session's transcript."""
+        if not getattr(self.storage, "owner", ""):  # one process: memory is never behind
+            return True
+        if await self.storage.get_state(_STATE_DIGEST + session_id) == digest:
+            return True
+        self.take(session_id)  # another worker continued it
+        return False
 
     def take(self, session_id):
         """Take the session out of the index while a turn runs; its digest (or None)."""
