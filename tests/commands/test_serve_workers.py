@@ -10,7 +10,6 @@ import signal
 import sqlite3
 import subprocess
 import threading
-import time
 
 import httpx
 import pytest
@@ -130,7 +129,7 @@ def send_in_order(served, data_dir, session, texts):
     sent), without waiting for the replies."""
     for text in texts:
         in_background(post, served, text, session)
-        assert wait_for(lambda: text in entries(data_dir), timeout=60, interval=0.05)
+        assert wait_for(lambda text=text: text in entries(data_dir), timeout=60, interval=0.05)
 
 
 def test_turns_in_flight_on_two_workers_survive_kill_9_of_a_worker_then_the_supervisor(
