@@ -15,6 +15,11 @@ slowest first token of the 200, as a multiple of that delay (1.0: every stream r
 upstream at once; 2.0: half of them waited for another stream to end), beside the same 200
 streams opened straight to the upstream by this process (what the load generator costs).
 
+Then ``[gateway] workers``: the build with one worker against the same build with
+``--workers`` (default 2), rounds alternating the same way (the issue's target on a 2-core
+machine: two workers ≥ 1.8× one). ``--workers-only`` measures just that, without a baseline
+archive.
+
 A request the server closed before answering ("Server disconnected without sending a
 response") is retried and counted, so a run never dies of one; a count above zero is a
 finding (see --help of bench/bench_gateway.py on keep-alive).
@@ -80,9 +85,9 @@ async def slowest_first_token(url, streams):
 class Served:
     """``serve`` of one archive against one provider, in its own data directory."""
 
-    def __init__(self, pyz, provider_url):
+    def __init__(self, pyz, provider_url, **env):
         self.data_dir = tempfile.TemporaryDirectory()
-        self.process, self.url = start_serve(provider_url, pyz, self.data_dir.name)
+        self.process, self.url = start_serve(provider_url, pyz, self.data_dir.name, **env)
 
     def close(self):
         self.process.terminate()
@@ -95,28 +100,64 @@ def row(label, baseline, build, unit="", better="higher"):
     print(f"{label:44} {baseline:10.2f} {build:10.2f} {ratio:9.2f}x {unit}")
 
 
+async def alternating_rounds(served, args):
+    """``{(name, stream): [requests/s per round]}`` for each of ``served`` (name -> Served),
+    after a warm-up, the rounds alternating between them."""
+    for one in served.values():  # warm every one (imports, connections, caches)
+        await requests_per_second(one.url, 200, False)
+    figures = {(name, stream): [] for name in served for stream in (False, True)}
+    for _ in range(args.rounds):
+        for stream in (False, True):
+            for name, one in served.items():
+                figures[name, stream].append(
+                    await requests_per_second(one.url, args.requests, stream))
+    return figures
+
+
+async def workers_phase(args):
+    """One worker against ``args.workers`` workers, the same build, in one run."""
+    with instant_provider() as provider_url:
+        served = {"one": Served(args.pyz, provider_url),
+                  "workers": Served(args.pyz, provider_url,
+                                    BLUFIO_GATEWAY__WORKERS=str(args.workers))}
+        try:
+            figures = await alternating_rounds(served, args)
+        finally:
+            for one in served.values():
+                one.close()
+    median = statistics.median
+    print(f"{'figure (same build)':44} {'1 worker':>10} {f'{args.workers} workers':>10} "
+          f"{'ratio':>10}")
+    for stream, label in ((False, "requests/s, 32 clients, non-streaming"),
+                          (True, "requests/s, 32 clients, streaming")):
+        row(label, median(figures["one", stream]), median(figures["workers", stream]))
+    print(f"(cpus: {os.cpu_count()}; load average before: "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())})")
+
+
 async def main(args):
+    if not args.workers_only:
+        await baseline_phase(args)
+    await workers_phase(args)
+    print(f"requests retried after the server closed the connection: {RETRIED['count']}")
+
+
+async def baseline_phase(args):
+    if not args.baseline_pyz:
+        raise SystemExit("--baseline-pyz is required (or --workers-only)")
     builds = {"baseline": args.baseline_pyz, "build": args.pyz}
     with instant_provider() as provider_url:
         served = {name: Served(pyz, provider_url) for name, pyz in builds.items()}
         try:
-            for one in served.values():  # warm both (imports, connections, caches)
-                await requests_per_second(one.url, 200, False)
-            figures = {(name, stream): [] for name in builds for stream in (False, True)}
-            for _ in range(args.rounds):
-                for stream in (False, True):
-                    for name, one in served.items():
-                        figures[name, stream].append(
-                            await requests_per_second(one.url, args.requests, stream))
+            figures = await alternating_rounds(served, args)
         finally:
             for one in served.values():
                 one.close()
-    # the gateway admits 32 turns at once by default; let every stream in
-    os.environ["BLUFIO_GATEWAY__MAX_CONCURRENT_TURNS"] = str(args.streams)
     with instant_provider(args.delay) as provider_url:
         first = {"upstream": await slowest_first_token(provider_url, args.streams) / args.delay}
         for name, pyz in builds.items():
-            one = Served(pyz, provider_url)
+            # the gateway admits 32 turns at once by default; let every stream in
+            one = Served(pyz, provider_url, BLUFIO_GATEWAY__MAX_CONCURRENT_TURNS=str(args.streams))
             try:
                 first[name] = await slowest_first_token(one.url, args.streams) / args.delay
             finally:
@@ -129,16 +170,19 @@ async def main(args):
         row(label, median(figures["baseline", stream]), median(figures["build", stream]))
     row(f"slowest first token of {args.streams} streams (x delay)", first["baseline"],
         first["build"], f"(straight to the upstream: {first['upstream']:.2f})", better="lower")
-    print(f"requests retried after the server closed the connection: {RETRIED['count']}")
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pyz", required=True, help="the build measured")
-    parser.add_argument("--baseline-pyz", required=True, help="the build it is compared with")
+    parser.add_argument("--baseline-pyz", help="the build it is compared with")
     parser.add_argument("--requests", type=int, default=1000, help="turns per round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per build and mode")
     parser.add_argument("--streams", type=int, default=200, help="streams opened at once")
     parser.add_argument("--delay", type=float, default=2.0,
                         help="seconds the upstream takes to answer, for the streams figure")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="[gateway] workers measured against one worker")
+    parser.add_argument("--workers-only", action="store_true",
+                        help="measure only one worker against --workers workers")
     asyncio.run(main(parser.parse_args()))

@@ -3,11 +3,17 @@
 With ``workers = 1`` (the default) ``serve`` is one process and nothing here runs but
 ``current_worker()`` (None) and ``listening_socket`` (binds as before). With ``workers = N``
 (or ``"auto"``: one per CPU) the ``serve`` the user started is the **supervisor**: it holds
-the data-directory lock, binds the gateway's listening socket, frees what an earlier run
-left unanswered, and runs N **workers**: the same program with the same command line, each
-told who it is by ``BLUFIO_WORKER`` and handed the socket, the lock and the read end of a
-pipe only the supervisor writes to. Each worker is a whole ``Service`` accepting on the
-shared socket, so the kernel spreads connections over them.
+the data-directory lock, binds the gateway's port, frees what an earlier run left
+unanswered, and runs N **workers**: the same program with the same command line, each told
+who it is by ``BLUFIO_WORKER`` and handed a listening socket, the lock and the read end of
+a pipe only the supervisor writes to. Each worker is a whole ``Service``.
+
+- **One port.** On Linux the supervisor binds one socket per worker to the same port
+  (``SO_REUSEPORT``), and the kernel spreads new connections evenly over them; it keeps
+  them open, so connections arriving while a worker restarts wait in its socket's backlog
+  for the replacement. (With one socket shared by all, whichever worker woke first took
+  every connection of a burst: 714 turns to one worker, none to the other.) Elsewhere
+  every worker accepts on one shared socket.
 
 - **Who answers a turn.** Each worker process has an owner id (its slot and a random part,
   new at every start), stored on every inbound entry it queues or claims. The supervisor is
@@ -37,6 +43,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from typing import NamedTuple
@@ -85,9 +92,10 @@ def worker_count(config):
     return (os.cpu_count() or 1) if value == "auto" else value
 
 
-def listening_socket(host, port, backlog=BACKLOG):
-    """The gateway's listening socket: the one this worker's supervisor shares, else a new
-    one bound to ``host``:``port`` (OSError if it cannot be)."""
+def listening_socket(host, port, backlog=BACKLOG, *, reuse_port=False):
+    """The gateway's listening socket: the one this worker's supervisor gave it, else a new
+    one bound to ``host``:``port`` (OSError if it cannot be), with ``SO_REUSEPORT`` when
+    ``reuse_port``."""
     worker = current_worker()
     if worker is not None and worker.socket_fd >= 0:
         return socket.socket(fileno=worker.socket_fd)
@@ -95,6 +103,8 @@ def listening_socket(host, port, backlog=BACKLOG):
         host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(address)
     sock.listen(backlog)
     sock.set_inheritable(True)
@@ -119,7 +129,7 @@ class Supervisor:
         self.reexec = False  # SIGHUP: once every worker is gone, run the program again
         self.exit_code = 0
         self._reload = False
-        self._socket = None
+        self._sockets = []  # slot -> its listening socket (all the same one without REUSEPORT)
         self._lock_fd = None
         self._parent = None  # (read end, write end) of the pipe that outlives no supervisor
 
@@ -127,7 +137,7 @@ class Supervisor:
         """Serve until SIGTERM/SIGINT (or SIGHUP) with ``lock`` (the data directory's, from
         ``lock_data_dir``) held; return the exit code."""
         self._lock_fd = lock.fileno()
-        self._socket = self._listen()
+        self._sockets = self._listen()
         self._prepare_metrics()
         freed = free_entries(self.registry)
         if freed:
@@ -145,21 +155,28 @@ class Supervisor:
                 signal.signal(signum, handler)
             for fd in self._parent:
                 os.close(fd)
-            if self._socket is not None:
-                self._socket.close()
+            for sock in set(self._sockets):
+                sock.close()
         return self.exit_code
 
     def _listen(self):
+        """One listening socket per slot, on one port (see the module docstring)."""
         if not any(info.name == "gateway" for info in self.registry.enabled("channel")):
-            return None
+            return []
         host, port = self.config.get("gateway.host"), self.config.get("gateway.port")
+        spread = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+        sockets = []
         try:
-            sock = listening_socket(host, port)
+            for _ in range(self.count if spread else 1):
+                sockets.append(listening_socket(host, port, reuse_port=spread))
+                port = sockets[0].getsockname()[1]  # port 0 chose one: the others take it too
         except OSError as exc:
+            for sock in sockets:
+                sock.close()
             raise BlufioError(f"gateway: cannot listen on {host}:{port} "
                               f"({exc.strerror or exc}); change [gateway] port or host") from exc
-        log.info("workers: %d workers share %s:%d", self.count, *sock.getsockname()[:2])
-        return sock
+        log.info("workers: %d workers serve %s:%d", self.count, *sockets[0].getsockname()[:2])
+        return sockets if spread else sockets * self.count
 
     def _prepare_metrics(self):
         from blufio.paths import ensure_private_dir
@@ -173,7 +190,7 @@ class Supervisor:
         from blufio import upgrade
 
         owner = f"{index}.{uuid.uuid4().hex[:12]}"
-        socket_fd = self._socket.fileno() if self._socket is not None else -1
+        socket_fd = self._sockets[index].fileno() if self._sockets else -1
         fds = [fd for fd in (socket_fd, self._lock_fd, self._parent[0]) if fd >= 0]
         env = dict(os.environ, **{WORKER_VARIABLE: f"{index},{owner},{socket_fd},{self._parent[0]}",
                                   METRICS_VARIABLE: self.metrics})
