@@ -66,11 +66,7 @@ class Service:
         from blufio.agent.runtime import open_runtime
 
         self._report_states()
-        channels = self.registry.enabled("channel")
-        if not channels:
-            raise ConfigError(self._no_channel())
-        if not self.primary:
-            channels = [info for info in channels if _shares_socket(info)]
+        channels = self._channels()
         waiting = {info.name for info in self.registry.plugins() if info.state == NOT_CONFIGURED}
         for info in self.registry.enabled("observability")[:1]:
             self.observer = self._create(info.name)
@@ -102,6 +98,15 @@ class Service:
         if self.primary:
             self.scheduler = await self._prepare_scheduler()
         self.tasks.spawn(self._resume(), name="resume-unanswered")
+
+    def _channels(self):
+        """The channels this process runs: every enabled one, but only those serving the
+        shared socket in a worker besides the primary."""
+        channels = self.registry.enabled("channel")
+        if not channels:
+            raise ConfigError(self._no_channel())
+        return channels if self.primary else [info for info in channels
+                                              if _shares_socket(info)]
 
     async def _prepare_scheduler(self):
         """The scheduler, its runs going to these channels, not started yet: ``_resume``

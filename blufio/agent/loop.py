@@ -46,6 +46,7 @@ from blufio.agent.compaction import SUMMARY_HEADER, Compactor, trimmed
 from blufio.agent.cost import Budget, cost_usd, price_table
 from blufio.agent.events import ToolResult, ToolUse, TurnComplete, TurnError, Typing
 from blufio.agent.options import NO_OPTIONS
+from blufio.agent.session_locks import SessionLocks
 from blufio.agent.stream import MessageBuilder
 from blufio.agent.tools.memory import CURRENT_TURN
 from blufio.agent.turn_state import TurnState, append_message, closing_message, round_end
@@ -90,7 +91,7 @@ class Agent:
                                        max_messages=self.max_history_messages,
                                        max_chars=max_history_chars, check_budget=self.budget.check,
                                        record=self._charge)
-        self._locks = {}  # session id -> [lock, users]
+        self._locks = SessionLocks(self.observer)
         self._tasks = set()
         self._known_sessions = RecentSet(KNOWN_SESSIONS)  # ids that exist, to skip a lookup
 
@@ -167,9 +168,8 @@ class Agent:
         without it the events are consumed and dropped. ``listed()`` is awaited once the
         entries to resume are chosen and their turns started: entries queued after that
         are not touched, so whoever waits for it may start queueing. Returns how many were
-        resumed. Without ``reset`` (a worker among several: ``blufio.workers``), entries
-        still ``processing`` are left alone: whoever started this process freed those of
-        processes that are gone.
+        resumed. Without ``reset`` (one of several workers) only what the supervisor freed
+        is answered (``blufio.workers``).
         """
         if reset:
             await self.storage.reset_processing(channels=channels)
@@ -204,44 +204,24 @@ class Agent:
 
     # --- one turn ---
 
-    def _lock(self, session_id):
-        """The session's turn lock; a session holding one is *active* (a turn queued or running)."""
-        entry = self._locks.get(session_id)
-        if entry is None:
-            entry = self._locks[session_id] = [asyncio.Lock(), 0]
-            self.observer.sessions_active(len(self._locks))
-        entry[1] += 1
-        return entry
-
-    def _unlock(self, session_id, entry):
-        entry[1] -= 1
-        if entry[1] == 0:
-            del self._locks[session_id]
-            self.observer.sessions_active(len(self._locks))
-
     async def _run(self, inbound, stream, options):
         from blufio.agent.tools import CURRENT_INBOUND
 
         CURRENT_INBOUND.set(inbound)  # this task is the turn's own
-        entry = self._lock(inbound.session_id)
+        entry = self._locks.take(inbound.session_id)
+        shared = bool(getattr(self.storage, "owner", ""))  # other processes answer too
         try:
             async with stoppable(self.storage, inbound, stream, self.model):
-                # Among several processes the claim waits for the session's older entries,
-                # wherever they run; it comes first, so a turn waiting for an older entry
-                # never holds the lock that older entry's turn (here) needs.
-                if self._shared and not await self._claim(inbound):
+                # Shared, the claim waits for the session's older entries wherever they
+                # run, so it comes first: a turn waiting never holds a lock they need here.
+                if shared and not await self._claim(inbound):
                     return
                 async with entry[0]:
-                    if self._shared or await self._claim(inbound):
+                    if shared or await self._claim(inbound):
                         await self._run_claimed(inbound, stream, options)
         finally:
-            self._unlock(inbound.session_id, entry)
+            self._locks.give_back(inbound.session_id, entry)
             stream._emit(DONE)
-
-    @property
-    def _shared(self):
-        """Whether other processes answer entries of this queue too (``storage.owner``)."""
-        return bool(getattr(self.storage, "owner", ""))
 
     async def _claim(self, inbound):
         """Whether this turn may answer ``inbound`` (False: someone else is answering it)."""
