@@ -91,7 +91,7 @@ class Agent:
                                        max_messages=self.max_history_messages,
                                        max_chars=max_history_chars, check_budget=self.budget.check,
                                        record=self._charge)
-        self._locks = SessionLocks(self.observer)
+        self._locks = SessionLocks(lambda count: self.observer.sessions_active(count))
         self._tasks = set()
         self._known_sessions = RecentSet(KNOWN_SESSIONS)  # ids that exist, to skip a lookup
 

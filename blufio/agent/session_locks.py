@@ -1,8 +1,8 @@
 """``SessionLocks``: one turn lock per session with a turn queued or running.
 
 The turns of one session run one at a time, in the order they asked for the lock (an
-``asyncio.Lock`` is fair). A session holding an entry is *active*; the observer hears how
-many are (``sessions_active``) whenever that changes.
+``asyncio.Lock`` is fair). A session holding an entry is *active*; ``report(count)`` hears
+how many are whenever that changes.
 """
 
 import asyncio
@@ -11,16 +11,16 @@ import asyncio
 class SessionLocks(dict):
     """Session id -> ``[lock, turns holding or waiting for it]``."""
 
-    def __init__(self, observer):
+    def __init__(self, report):
         super().__init__()
-        self.observer = observer
+        self.report = report
 
     def take(self, session_id):
         """The session's entry, counted as used by one more turn."""
         entry = self.get(session_id)
         if entry is None:
             entry = self[session_id] = [asyncio.Lock(), 0]
-            self.observer.sessions_active(len(self))
+            self.report(len(self))
         entry[1] += 1
         return entry
 
@@ -29,4 +29,4 @@ class SessionLocks(dict):
         entry[1] -= 1
         if entry[1] == 0:
             del self[session_id]
-            self.observer.sessions_active(len(self))
+            self.report(len(self))
