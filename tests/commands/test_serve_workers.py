@@ -3,6 +3,7 @@ one port and one database. Turns in flight survive ``kill -9`` of a worker and t
 supervisor, each answered exactly once and each session's in the order sent; ``/metrics``
 counts the whole service whichever worker answers."""
 
+import asyncio
 import json
 import os
 import shutil
@@ -15,8 +16,10 @@ import httpx
 import pytest
 
 from tests.fakes.anthropic_server import FakeResponse, Stall, message_events, wait_for
+from tests.fakes.telegram_server import FakeTelegram
 
 TOKEN = "workers-test-token"
+OWNER = 4242  # the Telegram user allowed to talk to the agent
 STALL = 1.5  # seconds each reply of the slow upstream takes
 SESSIONS, IN_FLIGHT = 20, 5  # 20 sessions, each with 5 turns in flight: 100 turns
 WORKERS = {"BLUFIO_GATEWAY__WORKERS": "2", "BLUFIO_GATEWAY__MAX_CONCURRENT_TURNS": "200",
@@ -229,3 +232,44 @@ def test_a_bad_workers_value_is_a_config_error(blufio, value):
     assert result.returncode == 2
     assert "gateway.workers" in result.stderr and '"auto"' in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_sigterm_drains_every_worker_and_leaves_no_process(serve, fake_anthropic, data_dir):
+    fake_anthropic.default = slow_echo
+    served = serve(BLUFIO_GATEWAY__WORKERS="2")
+    workers = workers_of(served.process.pid)
+    replies = []
+    threads = [threading.Thread(target=lambda n=n: replies.append(post(served, f"drain {n}")))
+               for n in range(10)]
+    for thread in threads:
+        thread.start()
+    assert wait_for(lambda: len(requested(fake_anthropic)) == 10, timeout=30)
+    assert {row["owner"] for row in entries(data_dir).values()} == {
+        owner for _, owner in workers.values()}  # turns in flight on both workers
+
+    assert served.stop() == 0
+    for thread in threads:
+        thread.join(30)
+    assert [reply.status_code for reply in replies] == [200] * 10  # each finished its turn
+    assert all(gone(pid) for pid, _ in workers.values())
+    assert {row["status"] for row in entries(data_dir).values()} == {"done"}
+
+
+async def test_telegram_and_the_scheduler_run_in_the_first_worker_only(serve, fake_anthropic):
+    async with FakeTelegram() as telegram:
+        served = await asyncio.to_thread(
+            serve, **WORKERS, BLUFIO_PLUGINS__TELEGRAM="true", TELEGRAM_BOT_TOKEN=telegram.token,
+            BLUFIO_TELEGRAM__API_BASE_URL=telegram.base_url, BLUFIO_TELEGRAM__POLL_TIMEOUT="1",
+            BLUFIO_TELEGRAM__ALLOWED_USERS=f"[{OWNER}]")
+        try:
+            for n in range(3):
+                telegram.send_text(user_id=OWNER, text=f"hi {n}")
+            await telegram.wait_for(lambda: all(f"echo: hi {n}" in telegram.texts(OWNER)
+                                                for n in range(3)), 30)
+        finally:
+            code = await asyncio.to_thread(served.stop)
+    assert code == 0
+    assert sorted(telegram.texts(OWNER)) == ["echo: hi 0", "echo: hi 1", "echo: hi 2"]
+    assert served.stderr.count("telegram: started") == 1
+    assert served.stderr.count("scheduler: started") == 1
+    assert "already serves schedules" not in served.stderr  # one wake socket, one listener
