@@ -215,7 +215,7 @@ class Service:
             loop.add_signal_handler(signal.SIGHUP, self._reload_requested, stop)
         else:  # the supervisor reloads; a worker drains once its supervisor is gone
             loop.add_signal_handler(signal.SIGHUP, lambda: None)
-            loop.add_reader(self.worker.parent_fd, stop.set)
+            loop.add_reader(self.worker.parent_fd, self._orphaned, stop)
         try:
             await self.start()
             if ready is not None:
@@ -229,6 +229,12 @@ class Service:
                 loop.remove_signal_handler(signum)
             if self.worker is not None:
                 loop.remove_reader(self.worker.parent_fd)
+
+    def _orphaned(self, stop):
+        """The supervisor is gone (its pipe reads end of file): drain and exit."""
+        asyncio.get_running_loop().remove_reader(self.worker.parent_fd)
+        log.warning("the supervising serve is gone; draining")
+        stop.set()
 
     def _reload_requested(self, stop):
         self.tasks.spawn(self._reload(stop), name="reload")

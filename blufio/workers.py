@@ -50,7 +50,7 @@ from typing import NamedTuple
 
 from blufio.errors import BlufioError
 
-log = logging.getLogger("blufio.workers")
+log = logging.getLogger("blufio.serve")
 
 WORKER_VARIABLE = "BLUFIO_WORKER"  # "index,owner,socket fd,parent fd" in a worker
 METRICS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's multiprocess directory
@@ -128,6 +128,7 @@ class Supervisor:
         self.stopping = False
         self.reexec = False  # SIGHUP: once every worker is gone, run the program again
         self.exit_code = 0
+        self._told = set()  # pids already sent SIGTERM
         self._reload = False
         self._sockets = []  # slot -> its listening socket (all the same one without REUSEPORT)
         self._lock_fd = None
@@ -139,7 +140,7 @@ class Supervisor:
         self._lock_fd = lock.fileno()
         self._sockets = self._listen()
         self._prepare_metrics()
-        freed = free_entries(self.registry)
+        freed = free_entries(self.registry, channels=self._channels())
         if freed:
             log.info("workers: %d message(s) left unanswered by the last run will be answered",
                      freed)
@@ -199,9 +200,17 @@ class Supervisor:
         self.started[index] = time.monotonic()
         log.info("workers: worker %d started (pid %d, owner %s)", index, process.pid, owner)
 
+    def _channels(self):
+        """The channels whose entries this service answers (a shell's own wait for it)."""
+        from blufio.scheduler.engine import CHANNEL
+
+        return [info.name for info in self.registry.enabled("channel")] + [CHANNEL]
+
     def _supervise(self):
         while any(process is not None for process in self.processes):
             time.sleep(POLL)
+            if self.stopping:  # again: a signal may have come while a worker was starting
+                self._stop_all()
             if self._reload:
                 self._reload = False
                 self._check_reload()
@@ -231,7 +240,8 @@ class Supervisor:
             self._stop_all()
             return
         time.sleep(POLL * 2 ** self.failures[index])
-        self._start(index)
+        if not self.stopping:
+            self._start(index)
 
     def _forget_metrics(self, pid):
         try:
@@ -263,26 +273,28 @@ class Supervisor:
                      "reloading" if self.reexec else "shutting down")
         self.stopping = True
         for process in self.processes:
-            if process is not None and process.poll() is None:
+            if process is not None and process.pid not in self._told and process.poll() is None:
                 process.send_signal(signal.SIGTERM)
+                self._told.add(process.pid)
 
 
-def free_entries(registry, owner=None):
+def free_entries(registry, owner=None, channels=None):
     """Return to ``pending``, owned by nobody, the unfinished entries of ``owner`` (of every
-    owner when None); return how many. Only for owners whose process is gone."""
+    owner of ``channels`` when None); return how many. Only for owners whose process is
+    gone."""
     import asyncio
 
-    return asyncio.run(_free_entries(registry, owner))
+    return asyncio.run(_free_entries(registry, owner, channels))
 
 
-async def _free_entries(registry, owner):
+async def _free_entries(registry, owner, channels):
     storages = registry.enabled("storage")
     if not storages:
         return 0
     storage = registry.create(storages[0].name)
     await storage.open()
     try:
-        return await storage.reset_processing(owner=owner)
+        return await storage.reset_processing(owner=owner, channels=channels)
     finally:
         await storage.shutdown()
 
