@@ -273,3 +273,13 @@ async def test_telegram_and_the_scheduler_run_in_the_first_worker_only(serve, fa
     assert served.stderr.count("telegram: started") == 1
     assert served.stderr.count("scheduler: started") == 1
     assert "already serves schedules" not in served.stderr  # one wake socket, one listener
+
+
+def test_one_worker_is_one_process_as_before(serve, data_dir):
+    served = serve()  # [gateway] workers defaults to 1
+    assert post(served, "alone").status_code == 200
+    with open(f"/proc/{served.process.pid}/task/{served.process.pid}/children") as f:
+        assert f.read().split() == []  # no supervisor, no worker
+    assert [row["owner"] for row in entries(data_dir).values()] == [""]
+    assert not (data_dir / "metrics").exists()
+    assert served.stop() == 0
