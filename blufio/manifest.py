@@ -12,7 +12,8 @@ A manifest extends the skill.toml pattern::
     config_section = "telegram"         # optional; defaults to the name
 
     [config.bot_token]                  # one table per configuration key
-    type = "string"                     # string, integer, number, boolean, or a list: "integer[]"
+    type = "string"                     # string, integer, number, boolean, or a list: "integer[]";
+                                        # processes: a whole number >= 1 or "auto"
     required = true
     secret = true
     default = ...                       # optional
