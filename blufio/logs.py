@@ -41,11 +41,15 @@ class SecretScrubber(logging.Filter):
         return True
 
 
-def configure(debug=False, secrets=()):
-    """Log to stderr (INFO, or DEBUG with ``--debug``) through a ``SecretScrubber``; return it."""
+def configure(debug=False, secrets=(), process=""):
+    """Log to stderr (INFO, or DEBUG with ``--debug``) through a ``SecretScrubber``; return it.
+
+    ``process`` names this process in every line when several write to one log (a worker)."""
     scrubber = SecretScrubber(secrets)
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    prefix = f"[{process}] " if process else ""
+    handler.setFormatter(logging.Formatter(
+        f"%(asctime)s %(levelname)s {prefix}%(name)s: %(message)s"))
     handler.addFilter(scrubber)
     root = logging.getLogger()
     root.handlers[:] = [handler]

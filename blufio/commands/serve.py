@@ -17,8 +17,9 @@ def run(args):
     from blufio.workers import current_worker, worker_count
 
     config = load_config(args["--config"])
-    logs.configure(args["--debug"], config.secret_values())
     worker = current_worker()
+    logs.configure(args["--debug"], config.secret_values(),
+                   process=f"worker {worker.index}" if worker is not None else "")
     if worker is not None:  # one of several: the supervisor holds the lock and said the rest
         asyncio.run(Service(config).run(ready=_announce if worker.primary else None))
         return 0
