@@ -90,10 +90,12 @@ def repo_root():
 
 @pytest.fixture(scope="session")
 def archives(tmp_path_factory):
-    """The test archives (see ``tests.archives.build_archives``), built once per session."""
-    from tests.archives import build_archives
+    """The test archives (see ``tests.archives.build_archives``), built once per run: under
+    pytest-xdist the first worker to ask builds them and the others wait and reuse them."""
+    from tests.archives import shared_archives
 
-    return build_archives(tmp_path_factory.mktemp("archives"))
+    # getbasetemp() is per worker under xdist; its parent is the run's, shared by all workers.
+    return shared_archives(tmp_path_factory.getbasetemp().parent / "archives")
 
 
 @pytest.fixture
