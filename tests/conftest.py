@@ -1,8 +1,11 @@
 """Shared fixtures: an isolated environment per test and a way to run the real CLI."""
 
+import functools
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -11,9 +14,21 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Variables that would let the developer's own setup leak into a test.
 _LEAKY_PREFIXES = ("BLUFIO_", "ANTHROPIC_", "TELEGRAM_")
 
+SHM = "/dev/shm"
+
 
 # Fixtures that start Blufio as a separate process: a test using one is marked ``slow``.
 _PROCESS_FIXTURES = {"blufio", "archives", "serve"}
+
+
+def pytest_configure(config):
+    """Temporary directories live in memory (``/dev/shm``) where the machine has it: most
+    tests write a fresh database and vault, and waiting for a disk's fsync was much of their
+    time. ``--basetemp`` chooses another place; the directory is removed after the run."""
+    if config.option.basetemp or hasattr(config, "workerinput") or not os.path.isdir(SHM):
+        return
+    config.option.basetemp = tempfile.mkdtemp(prefix="blufio-tests-", dir=SHM)
+    config.add_cleanup(functools.partial(shutil.rmtree, config.option.basetemp, True))
 
 
 def pytest_collection_modifyitems(items):
@@ -94,8 +109,10 @@ def archives(tmp_path_factory):
     pytest-xdist the first worker to ask builds them and the others wait and reuse them."""
     from tests.archives import shared_archives
 
-    # getbasetemp() is per worker under xdist; its parent is the run's, shared by all workers.
-    return shared_archives(tmp_path_factory.getbasetemp().parent / "archives")
+    run_temp = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker has its own; the parent is the run's
+        run_temp = run_temp.parent
+    return shared_archives(run_temp / "archives")
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ base_url = "{fake_anthropic.base_url}"
 max_retries = 0
 
 [agent]
-drain_timeout = 0.3
+drain_timeout = 0.1
 
 [gateway]
 port = {port}
@@ -29,6 +29,11 @@ bearer_token = "t"
 [plugins]
 telegram = false
 """)
+
+
+async def _upstream_called(fake_anthropic):
+    while not fake_anthropic.message_requests:
+        await asyncio.sleep(0.01)
 
 
 def other_tasks():
@@ -49,7 +54,7 @@ async def test_stop_ends_every_task_even_a_resumed_turn_still_running(tmp_path, 
 
     service = Service(config)
     await service.start()
-    await asyncio.sleep(0.2)  # the resumed turn is waiting on the stalled upstream
+    await asyncio.wait_for(_upstream_called(fake_anthropic), 10)  # the resumed turn waits on it
     assert len(service.tasks) == 1
     await service.stop()
     assert other_tasks() == set()
