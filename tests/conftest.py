@@ -31,6 +31,29 @@ def pytest_configure(config):
     config.add_cleanup(functools.partial(shutil.rmtree, config.option.basetemp, True))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_tls_context():
+    """Every HTTP client in the tests (the SDK's, httpx's, the providers') builds the same
+    default TLS context, and parsing the CA bundle for each cost ~20 ms of CPU, a large share
+    of the fast tests' time; they talk plain HTTP to 127.0.0.1, so they share one."""
+    import httpx
+    from httpx._transports import default
+
+    made = {}
+
+    def shared(verify=True, cert=None, trust_env=True):
+        if verify is not True or cert is not None:
+            return httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
+        if trust_env not in made:
+            made[trust_env] = httpx.create_ssl_context(trust_env=trust_env)
+        return made[trust_env]
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(default, "create_ssl_context", shared)
+    yield
+    patch.undo()
+
+
 def pytest_collection_modifyitems(items):
     """``pytest -m "not slow"`` keeps the in-process tests: mark every test that runs
     Blufio as a process (besides those marked ``slow`` by hand: builds, fuzzing)."""
