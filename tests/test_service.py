@@ -10,6 +10,7 @@ from blufio.model import text_blocks
 from blufio.service import Service
 from tests.fakes.anthropic_server import FakeResponse, Stall, message_events
 from tests.fakes.config import make_config
+from tests.fakes.scripted_server import wait_for
 
 
 def serve_config(tmp_path, fake_anthropic, port=0):
@@ -31,11 +32,6 @@ telegram = false
 """)
 
 
-async def _upstream_called(fake_anthropic):
-    while not fake_anthropic.message_requests:
-        await asyncio.sleep(0.01)
-
-
 def other_tasks():
     return asyncio.all_tasks() - {asyncio.current_task()}
 
@@ -54,7 +50,8 @@ async def test_stop_ends_every_task_even_a_resumed_turn_still_running(tmp_path, 
 
     service = Service(config)
     await service.start()
-    await asyncio.wait_for(_upstream_called(fake_anthropic), 10)  # the resumed turn waits on it
+    # the resumed turn is waiting on the stalled upstream
+    assert await asyncio.to_thread(wait_for, lambda: fake_anthropic.message_requests)
     assert len(service.tasks) == 1
     await service.stop()
     assert other_tasks() == set()
