@@ -21,6 +21,8 @@ from .conftest import TOKEN
 
 pytestmark = pytest.mark.slow
 
+# Read at import: the tests' own environment has no BLUFIO_* variables.
+SAVE_SCREENSHOT = os.environ.get("BLUFIO_SAVE_SCREENSHOT") == "1"
 DOCS = os.path.join(os.path.dirname(__file__), "..", "..", "..", "docs")
 MARKDOWN_REPLY = (
     "Here is what I found for **Lisbon** this weekend:\n\n"
@@ -268,8 +270,12 @@ def test_a_phone_screen_gets_a_drawer_and_dark_mode_follows_the_system(browser, 
         context.close()
 
 
-def test_screenshot_for_the_readme_and_the_timings(browser, served, fake_anthropic, capsys):
-    """Saves docs/chat.png and prints the page's own measurements."""
+def test_screenshot_for_the_readme_and_the_timings(browser, served, fake_anthropic, capsys,
+                                                   tmp_path):
+    """Takes the README's screenshot and prints the page's own measurements. The picture is
+    written over docs/chat.png only when BLUFIO_SAVE_SCREENSHOT=1 (a test run leaves the
+    checkout as it was)."""
+    picture = os.path.join(DOCS, "chat.png") if SAVE_SCREENSHOT else str(tmp_path / "chat.png")
     fake_anthropic.add(text_reply("A few things, briefly.", usage={"input_tokens": 900, "output_tokens": 30}),
                        slow_text_reply(MARKDOWN_REPLY, pause=0.02, chunk_size=12,
                                        usage={"input_tokens": 1400, "output_tokens": 160}))
@@ -284,7 +290,7 @@ def test_screenshot_for_the_readme_and_the_timings(browser, served, fake_anthrop
             "() => document.querySelectorAll('.msg.assistant .meta:not(:empty)').length === 2",
             timeout=20_000)
         page.wait_for_timeout(300)
-        page.screenshot(path=os.path.join(DOCS, "chat.png"))
+        page.screenshot(path=picture)
         deltas = page.evaluate("window.blufioTimings.firstDeltas")
         cold = paint_ms(page)
         warm, html = [], []
