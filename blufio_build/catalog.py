@@ -40,20 +40,24 @@ def select_features(catalog, requested, defaults, allow_incomplete):
     the default bundle. An unknown name, or gaps without ``allow_incomplete``, raise
     ``BuildUsageError``.
     """
-    entries = (*catalog["plugins"], *extras_of(catalog))
-    chosen = {e["name"] for e in entries if e["default"]} if defaults else set()
-    for raw in requested:
-        if raw.strip():
-            chosen.add(canonical_feature(catalog, raw))
-    features = [p["name"] for p in catalog["plugins"] if p["name"] in chosen]
-    extras = [e["name"] for e in extras_of(catalog) if e["name"] in chosen]
-    kinds = {p["adapter_type"] for p in catalog["plugins"] if p["name"] in chosen}
-    gaps = [why for kind, why in ESSENTIAL_KINDS if kind not in kinds]
+    chosen = {canonical_feature(catalog, raw) for raw in requested if raw.strip()}
+    if defaults:
+        chosen |= {e["name"] for e in (*catalog["plugins"], *extras_of(catalog))
+                   if e["default"]}
+    plugins = [p for p in catalog["plugins"] if p["name"] in chosen]
+    gaps = gaps_of(plugins)
     if gaps and not allow_incomplete:
         raise BuildUsageError("this selection is incomplete: " + "; ".join(gaps)
                               + ". Add one (e.g. --features anthropic,sqlite) or pass "
                               "--allow-incomplete to build it anyway")
-    return features, extras, gaps
+    extras = [e["name"] for e in extras_of(catalog) if e["name"] in chosen]
+    return [p["name"] for p in plugins], extras, gaps
+
+
+def gaps_of(plugins):
+    """What a build of ``plugins`` (catalog entries) lacks (see ``ESSENTIAL_KINDS``)."""
+    kinds = {p["adapter_type"] for p in plugins}
+    return [why for kind, why in ESSENTIAL_KINDS if kind not in kinds]
 
 
 def canonical_feature(catalog, raw):
