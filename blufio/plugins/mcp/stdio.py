@@ -120,7 +120,10 @@ class StdioTransport:
     async def send(self, message):
         data = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
         process = self.process
-        if process is None or process.returncode is not None or self._closing:
+        if process is not None and process.returncode is not None and not self._closing:
+            raise NotDelivered(f"{self.label} exited with code {process.returncode}"
+                               f"{self.last_words()}")
+        if process is None or self._closing:
             raise NotDelivered(f"{self.label} is not running")
         async with self._write_lock:
             try:
