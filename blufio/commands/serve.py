@@ -1,8 +1,8 @@
 """``blufio serve``: start every enabled channel over one agent; Ctrl-C/SIGTERM drains and exits."""
 
-import asyncio
 import sys
 
+from blufio import eventloop
 from blufio.config import load_config
 from blufio.hints import command
 
@@ -18,7 +18,7 @@ def run(args):
         print(f"warning: {warning}", file=sys.stderr)
     service = Service(config)
     with lock_data_dir(config.data_dir):  # one serve per data directory
-        asyncio.run(service.run(ready=_announce))
+        eventloop.run(service.run(ready=_announce))
         if service.reexec:  # SIGHUP: the lock is released by the exec itself
             from blufio import upgrade
 
