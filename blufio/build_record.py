@@ -1,8 +1,9 @@
 """The frozen record of what this build contains.
 
 ``build_zipapp.py`` writes ``blufio/_frozen_build.py`` into the archive with three dicts as
-Python literals: ``BUILD`` (``version``, ``features`` (plugin names), ``target``,
-``python_version``, ``platform`` and ``built_at``), ``CATALOG`` (``catalog.json``) and
+Python literals: ``BUILD`` (``version``, ``features`` (plugin names), ``extras`` (the
+catalog's extras it carries, e.g. ``uvloop``), ``target``, ``python_version``, ``platform``
+and ``built_at``), ``CATALOG`` (``catalog.json``) and
 ``MANIFESTS`` (each built-in plugin's ``plugin.toml``, already parsed, so an archive needs no
 TOML parser to read them). Run from a
 source checkout there is no such module, and the record is the catalog's default bundle.
@@ -24,10 +25,12 @@ def current():
 
 
 def source_build():
-    """The record of a source checkout: the default bundle, target ``source``."""
+    """The record of a source checkout: the default bundle, target ``source``; its
+    ``extras`` are None (whichever of them is installed is used)."""
     return {
         "version": blufio.__version__,
         "features": [p["name"] for p in catalog()["plugins"] if p["default"]],
+        "extras": None,
         "target": "source",
         "built_at": None,
     }

@@ -214,5 +214,7 @@ def _print_version():
     build = build_record.current()
     print(f"blufio {blufio.__version__}")
     print(f"features: {', '.join(build['features'])}")
+    if build.get("extras"):
+        print(f"extras: {', '.join(build['extras'])}")
     print(f"target: {build['target']}" + (f", built {build['built_at']}" if build["built_at"] else ""))
     return 0

@@ -284,6 +284,8 @@ def free_entries(registry, owner=None, channels=None):
     gone."""
     import asyncio
 
+    # A few statements on a loop of its own, not the serving one (``blufio.eventloop``):
+    # plain asyncio, and no "event loop" line in the log at every worker's exit.
     return asyncio.run(_free_entries(registry, owner, channels))
 
 

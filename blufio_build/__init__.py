@@ -6,18 +6,19 @@ How the archive is laid out, and why:
   bytecode compiled at build time for the target CPython minor: unchecked hash-based
   ``.pyc`` next to each ``.py``, the only place zipimport looks. It loads straight from
   the archive; nothing is extracted for it.
-- Wheels with native code (PyNaCl, cffi, MarkupSafe) sit under ``.native/`` (a name no
-  import can reach). The archive's ``__main__`` (``blufio/_archive/__main__.py``) runs
-  ``blufio/_archive/bootstrap.py``, which installs a tiny meta-path finder; the first
-  import of one of their top-level names extracts them, once, into a per-user cache
-  directory named by their content hash (``blufio/_archive/native.py``).
-- ``blufio/_frozen_build.py`` records the build (version, features, target, time, native
-  wheels) and bakes the catalog and the parsed manifests in as Python literals.
+- Wheels with native code (PyNaCl, cffi, MarkupSafe; uvloop when built with that extra)
+  sit under ``.native/`` (a name no import can reach). The archive's ``__main__``
+  (``blufio/_archive/__main__.py``) runs ``blufio/_archive/bootstrap.py``, which installs a
+  tiny meta-path finder; the first import of one of their top-level names extracts them,
+  once, into a per-user cache directory named by their content hash
+  (``blufio/_archive/native.py``).
+- ``blufio/_frozen_build.py`` records the build (version, features, extras, target, time,
+  native wheels) and bakes the catalog and the parsed manifests in as Python literals.
 - Third-party packages come only from ``wheels.lock`` (name==version, sha256, file name),
-  resolved per feature from ``catalog.json``'s ``core_packages`` and ``packages`` and their
-  ``Requires-Dist``, with markers evaluated for the *target*. Downloads are cached in
-  ``build/wheels/`` and verified against the lock; the package index is asked only for a
-  wheel the cache does not have.
+  resolved per feature (a plugin or an extra, see ``catalog``) from ``catalog.json``'s
+  ``core_packages`` and ``packages`` and their ``Requires-Dist``, with markers evaluated
+  for the *target*. Downloads are cached in ``build/wheels/`` and verified against the
+  lock; the package index is asked only for a wheel the cache does not have.
 - Same inputs and ``SOURCE_DATE_EPOCH`` give a byte-identical archive.
 
 One job per module:

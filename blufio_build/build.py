@@ -19,8 +19,9 @@ from blufio_build.resolve import resolve
 from blufio_build.writer import built_at, write_archive, zip_date
 
 
-def build_archive(features, target, output, epoch=None):
-    """Build ``output`` with ``features`` (plugin names) for ``target``; a summary dict.
+def build_archive(features, target, output, epoch=None, extras=()):
+    """Build ``output`` with ``features`` (plugin names) and ``extras`` (extra names, see
+    ``blufio_build.catalog``) for ``target``; a summary dict.
 
     ``epoch`` (default ``$SOURCE_DATE_EPOCH``) fixes every timestamp, so the same inputs
     give the same bytes. The summary has ``output``, ``size``, ``wheels`` (as resolved),
@@ -30,14 +31,14 @@ def build_archive(features, target, output, epoch=None):
     catalog = load_catalog()
     lock = read_lock()
     interpreter = find_interpreter(target)
-    wheels = resolve(catalog, features, target, lock)
+    wheels = resolve(catalog, [*features, *extras], target, lock)
 
     entries, native_files, native = wheel_entries(wheels, target)
     for arc, data in blufio_files(features, catalog).items():
         entries[arc] = (data, 0o644)
     record = {"version": blufio_version(), "features": list(features),
-              "target": target.name, "python_version": target.python_version,
-              "platform": target.arch, "built_at": built_at(epoch)}
+              "extras": list(extras), "target": target.name,
+              "python_version": target.python_version, "platform": target.arch, "built_at": built_at(epoch)}
     entries[FROZEN] = (frozen_module(record, catalog, manifests_of(features), native).encode(),
                        0o644)
     entries["__main__.py"] = (main_module(), 0o644)

@@ -13,13 +13,13 @@ def parser():
     p = argparse.ArgumentParser(
         prog="build_zipapp.py", description="Build Blufio as one file (a zipapp).")
     p.add_argument("--features", action="append", default=[],
-                   help="plugins to add, comma-separated (see --list-features)")
+                   help="plugins and extras to add, comma-separated (see --list-features)")
     p.add_argument("--no-default-features", action="store_true",
-                   help="start from no plugins instead of the default bundle")
+                   help="start from nothing instead of the default bundle")
     p.add_argument("--allow-incomplete", action="store_true",
                    help="build even without a provider or a storage plugin")
     p.add_argument("--list-features", action="store_true",
-                   help="list the catalog's plugins, defaults marked, and exit")
+                   help="list the catalog's plugins and extras, defaults marked, and exit")
     p.add_argument("-o", "--output", default=os.path.join("dist", "blufio.pyz"))
     p.add_argument("--python-version", default=None,
                    help="target CPython minor, e.g. 3.12 (default: this interpreter's)")
@@ -58,15 +58,16 @@ def run(args):
     from blufio_build.target import Target, host_target
 
     requested = [f for group in args.features for f in group.split(",")]
-    features, gaps = select_features(catalog, requested, not args.no_default_features,
-                                     args.allow_incomplete)
+    features, extras, gaps = select_features(
+        catalog, requested, not args.no_default_features, args.allow_incomplete)
     host = host_target()
     target = Target(args.python_version or host.python_version, args.platform or host.arch)
     started = time.monotonic()
-    summary = build_archive(features, target, args.output)
+    summary = build_archive(features, target, args.output, extras=extras)
     for gap in gaps:
         print(f"warning: {gap}", file=sys.stderr)
     print(f"built {summary['output']} ({summary['size'] / 1e6:.1f} MB) for {target.name} "
-          f"in {time.monotonic() - started:.1f}s: {', '.join(features) or 'no plugins'}; "
+          f"in {time.monotonic() - started:.1f}s: {', '.join(features) or 'no plugins'}"
+          f"{''.join(f' + {extra}' for extra in extras)}; "
           f"{len(summary['wheels'])} wheels, native: {', '.join(summary['native']) or 'none'}")
     return 0

@@ -19,7 +19,7 @@ from blufio_build._packaging import (
     canonicalize_name,
     parse_wheel_filename,
 )
-from blufio_build.catalog import load_catalog
+from blufio_build.catalog import every_feature, load_catalog
 from blufio_build.resolve import best_wheel, top_level_requirements, walk
 from blufio_build.target import GLIBC_FLOOR, Target
 from blufio_build.wheels import (
@@ -89,14 +89,15 @@ def write_lock(lock, path=LOCK_PATH):
 
 
 def update_lock(path=LOCK_PATH, catalog=None, targets=None):
-    """Re-pin every package any feature needs, for every target, and write the lock."""
+    """Re-pin every package any feature (plugin or extra) needs, for every target, and
+    write the lock."""
     catalog = catalog or load_catalog()
     try:
         old = read_lock(path)
     except BuildError:
         old = {}
     pinner = Pinner(old)
-    requirements = top_level_requirements(catalog, [p["name"] for p in catalog["plugins"]])
+    requirements = top_level_requirements(catalog, every_feature(catalog))
     while True:
         pinner.changed = False
         for minor, arch in targets or LOCK_TARGETS:

@@ -18,11 +18,12 @@ UPDATE_HINT = "run python3 build_zipapp.py --update-lock"
 
 
 def top_level_requirements(catalog, features):
-    """The catalog's core packages and those of each feature, as requirements."""
-    plugins = {p["name"]: p for p in catalog["plugins"]}
+    """The catalog's core packages and those of each feature (a plugin or an extra), as
+    requirements."""
+    entries = {e["name"]: e for e in (*catalog["plugins"], *catalog.get("extras", ()))}
     names = list(catalog["core_packages"])
     for feature in features:
-        names += plugins[feature]["packages"]
+        names += entries[feature]["packages"]
     return [Requirement(n) for n in names]
 
 
@@ -78,7 +79,8 @@ def best_wheel(name, files, target):
 
 
 def resolve(catalog, features, target, lock):
-    """The wheels (name, version, sha256, filename) this build needs, sorted by name.
+    """The wheels (name, version, sha256, filename) this build needs for ``features``
+    (plugins and extras), sorted by name.
 
     Every wheel comes from ``lock`` (see ``blufio_build.lock.read_lock``), fetched into
     the cache if missing; a package the lock lacks or pins to a version a requirement

@@ -20,9 +20,9 @@ from blufio_build import cache_dir
 # Packages whose pure-Python wheel is preferred where both exist (tomli's cp wheels are
 # mypyc-compiled; the pure one loads from the archive with no extraction).
 PREFER_PURE = frozenset({"tomli"})
-# Files of a wheel that an archive does not need.
+# Files of a wheel that an archive does not need (Cython sources: uvloop ships its own).
 _DROP = re.compile(r"(^|/)(__pycache__/|tests?/conftest\.py$)|\.pyi$|\.pyc$|\.dist-info/"
-                   r"(RECORD|INSTALLER|REQUESTED|WHEEL|direct_url\.json)$")
+                   r"(RECORD|INSTALLER|REQUESTED|WHEEL|direct_url\.json)$|\.(pyx|pxd|pxi)$")
 
 
 def wheel_cache():

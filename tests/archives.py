@@ -49,13 +49,16 @@ def build(*args, env=None):
 
 def build_archives(out):
     """Build the test archives into ``out``; return ``{"default", "stripped", "api",
-    "other"}`` -> archive path ("other" only when pyenv has another CPython minor)."""
+    "other"}`` -> archive path ("other" only when pyenv has another CPython minor).
+
+    "api" also carries the ``uvloop`` extra, so the archive tests run both event loops:
+    uvloop there, asyncio in the others."""
     env = {"SOURCE_DATE_EPOCH": "1700000000"}
     made = {}
     for name, args in (
             ("default", []),
             ("stripped", ["--no-default-features", "--features", "anthropic,sqlite,telegram"]),
-            ("api", ["--no-default-features", "--features", "api,anthropic,sqlite"]),
+            ("api", ["--no-default-features", "--features", "api,anthropic,sqlite,uvloop"]),
     ):
         path = str(out / f"{name}.pyz")
         result = build(*args, "-o", path, env=env)

@@ -70,6 +70,7 @@ async def test_the_default_archive_answers_the_sdk_and_telegram_together(archive
     for plugin in ("telegram", "gateway", "sqlite", "anthropic", "prometheus", "keypair"):
         assert f"{plugin}: started" in served.stderr
     assert telegram.token not in served.stderr and "sk-ant-archive" not in served.stderr
+    assert served.stderr.count("event loop: asyncio") == 1  # the default build has no uvloop
 
 
 async def test_a_build_without_prometheus_and_keypair_serves_with_the_static_token(archives):
@@ -136,6 +137,8 @@ async def test_replacing_the_archive_while_serving_keeps_this_version_until_sigh
     assert code == 0
     log += served.stderr
     assert log.count("was replaced on disk") == 1, log
+    # the old build ran asyncio; the new one, re-executed, runs the uvloop it carries
+    assert log.count("event loop: asyncio") == 1 and log.count("event loop: uvloop") == 1, log
     assert "ZipImportError" not in log and "Traceback" not in log
 
 

@@ -8,10 +8,10 @@ message said. ``export`` prints every memory as JSON (a list), for backup or mov
 Vectors of memories added here are made by the next ``serve`` or ``shell``.
 """
 
-import asyncio
 import json
 import sys
 
+from blufio import eventloop
 from blufio.errors import UsageError
 from blufio.hints import command
 
@@ -22,7 +22,7 @@ def run(args):
     from blufio.config import load_config
 
     config = load_config(args["--config"])
-    return asyncio.run(_run(config, args))
+    return eventloop.run(_run(config, args))
 
 
 async def _run(config, args):

@@ -7,9 +7,9 @@ which starts the runs; without one running, due runs start (once) when it next s
 ``ID=$(blufio schedule add --in 1h "stretch" --to session:abc)`` works; notes go to stderr.
 """
 
-import asyncio
 import sys
 
+from blufio import eventloop
 from blufio.errors import BlufioError
 from blufio.hints import invocation
 
@@ -20,7 +20,7 @@ def run(args):
     config = load_config(args["--config"])
     for name in ("add", "list", "remove", "pause", "resume", "run"):
         if args[name]:
-            return asyncio.run(_with_book(config, globals()[f"cmd_{name}"], args))
+            return eventloop.run(_with_book(config, globals()[f"cmd_{name}"], args))
     raise BlufioError("unknown schedule command")  # pragma: no cover - docopt prevents it
 
 

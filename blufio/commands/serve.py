@@ -3,9 +3,9 @@
 With ``[gateway] workers`` above 1 this process supervises that many workers, each a run of
 this same command (``blufio.workers``)."""
 
-import asyncio
 import sys
 
+from blufio import eventloop
 from blufio.config import load_config
 from blufio.hints import command
 
@@ -21,7 +21,7 @@ def run(args):
     logs.configure(args["--debug"], config.secret_values(),
                    process=f"worker {worker.index}" if worker is not None else "")
     if worker is not None:  # one of several: the supervisor holds the lock and said the rest
-        asyncio.run(Service(config).run(ready=_announce if worker.primary else None))
+        eventloop.run(Service(config).run(ready=_announce if worker.primary else None))
         return 0
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -34,7 +34,7 @@ def run(args):
             code, reexec = supervisor.run(lock), supervisor.reexec
         else:
             service = Service(config)
-            asyncio.run(service.run(ready=_announce))
+            eventloop.run(service.run(ready=_announce))
             code, reexec = 0, service.reexec
         if reexec:  # SIGHUP: the lock is released by the exec itself
             from blufio import upgrade

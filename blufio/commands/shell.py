@@ -14,6 +14,7 @@ import logging
 import sys
 import threading
 
+from blufio import eventloop
 from blufio.agent.events import EventRenderer
 from blufio.errors import BlufioError
 from blufio.hints import command
@@ -42,7 +43,7 @@ def run(args):
     if interactive:
         for warning in config.warnings:
             print(f"warning: {warning}", file=sys.stderr)
-    return asyncio.run(Shell(config, args["--session"], interactive).main())
+    return eventloop.run(Shell(config, args["--session"], interactive).main())
 
 
 class _LineReader:

@@ -3,10 +3,11 @@
 from blufio_build.cli import main
 
 
-def test_list_features_prints_the_catalog(capsys):
+def test_list_features_prints_the_catalog_plugins_and_extras(capsys):
     assert main(["--list-features"]) == 0
     out = capsys.readouterr().out
-    assert "* gateway " in out and out.endswith("* in the default bundle\n")
+    assert "* gateway " in out and "\n  uvloop       extra " in out
+    assert "\n* in the default bundle\n" in out
 
 
 def test_usage_problems_exit_2_in_one_line(capsys):

@@ -59,6 +59,22 @@ def test_the_repository_lock_parses_and_pins_what_the_catalog_needs():
         assert wanted.specifier.contains(lock[name][0]), (requirement, lock[name][0])
 
 
+def test_the_repository_lock_has_a_wheel_of_every_extra_for_every_target():
+    from blufio_build.catalog import load_catalog
+    from blufio_build.lock import LOCK_TARGETS
+    from blufio_build.resolve import best_wheel
+    from blufio_build.target import Target
+
+    lock = read_lock()
+    for extra in load_catalog()["extras"]:
+        for package in extra["packages"]:
+            version, files = lock[package]
+            for minor, arch in LOCK_TARGETS:
+                best = best_wheel(package, files, Target(minor, arch))
+                assert best is not None, (package, minor, arch)
+                assert f"-cp{minor.replace('.', '')}-" in best[1] and arch in best[1]
+
+
 def test_a_missing_lock_says_how_to_make_one(tmp_path):
     with pytest.raises(BuildError, match="missing; create it with: python3 build_zipapp.py "
                        "--update-lock"):

@@ -58,6 +58,7 @@ def test_an_archive_takes_a_wheels_code_but_not_its_build_leftovers(tmp_path):
     _, filename = make_wheel(tmp_path, "pkg", "1.0", files={
         "pkg/__init__.py": b"", "pkg/__pycache__/x.cpython-311.pyc": b"", "pkg/x.pyi": b"",
         "pkg/tests/conftest.py": b"", "pkg-1.0.data/scripts/run": b"",
+        "pkg/loop.pyx": b"", "pkg/loop.pxd": b"", "pkg/includes/consts.pxi": b"",
         "pkg/native.cpython-311-x86_64-linux-gnu.so": b"\x7fELF"})
     files = wheel_files(tmp_path / filename)
     assert sorted(files) == ["pkg-1.0.dist-info/METADATA", "pkg/__init__.py",

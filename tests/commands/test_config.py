@@ -165,7 +165,8 @@ def test_set_creates_the_user_file_when_there_is_none(blufio, isolated_env):
 
 @pytest.mark.slow  # runs the CLI as a process
 def test_light_commands_import_nothing_heavy(repo_root):
-    heavy = ["quart", "hypercorn", "httpx", "aiosqlite", "nacl", "prometheus_client"]
+    heavy = ["quart", "hypercorn", "httpx", "aiosqlite", "nacl", "prometheus_client",
+             "uvloop", "blufio.eventloop"]
     check = (
         "import sys\n"
         "from blufio.cli import main\n"

@@ -15,6 +15,7 @@ import base64
 import json
 import sys
 
+from blufio import eventloop
 from blufio.commands import print_table
 from blufio.errors import UsageError
 from blufio.hints import command
@@ -48,7 +49,7 @@ def cmd_list(args, registry):
     async def work(runtime):
         return [_rows(server, runtime) for server in runtime.servers.servers.values()]
 
-    per_server = asyncio.run(_with_runtime(registry, work))
+    per_server = eventloop.run(_with_runtime(registry, work))
     rows = [row for rows in per_server for row in rows]
     if args["--json"]:
         print(json.dumps([dict(zip(("tool", "server", "state", "detail"), row, strict=True))
@@ -103,7 +104,7 @@ def cmd_info(args, registry):
         return fields, [(s.name, s.state, _first_line(s.description, 60))
                         for s in runtime.skills() if s.server == name]
 
-    fields, tools = asyncio.run(_with_runtime(registry, work, only=name))
+    fields, tools = eventloop.run(_with_runtime(registry, work, only=name))
     width = max(len(label) for label, _ in fields)
     for label, value in fields:
         print(f"{label + ':':<{width + 1}} {value}")
@@ -126,7 +127,7 @@ def cmd_call(args, registry):
     async def work(runtime):
         return await runtime.call(server, tool, arguments)
 
-    blocks, is_error = asyncio.run(_with_runtime(registry, work, only=server))
+    blocks, is_error = eventloop.run(_with_runtime(registry, work, only=server))
     out = sys.stderr if is_error else sys.stdout
     for block in blocks:
         if block["type"] == "text":
