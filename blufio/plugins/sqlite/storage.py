@@ -22,7 +22,6 @@ owner's entries (the supervisor's job: it alone knows which owners are gone).
 """
 
 import asyncio
-
 import json
 import os
 import sqlite3
@@ -44,9 +43,9 @@ DATABASE_FILE = "blufio.db"
 _USAGE_COLUMNS = ", ".join(USAGE_FIELDS)
 CLAIM_POLL = (0.01, 0.2)  # seconds between looks at a session's older entries: first, most
 _UNFINISHED = "status IN ('pending', 'processing')"
-_OLDER_UNFINISHED = ("SELECT 1 FROM inbound AS older WHERE older.session_id = (SELECT "
-                     f"session_id FROM inbound WHERE id = ?) AND older.id < ? AND older.{_UNFINISHED}"
-                     " LIMIT 1")
+_OLDER_UNFINISHED = (  # an older unfinished entry of the session of entry ? (given twice)
+    "SELECT 1 FROM inbound AS older WHERE older.session_id = (SELECT session_id FROM inbound "
+    f"WHERE id = ?) AND older.id < ? AND older.{_UNFINISHED} LIMIT 1")
 
 
 def database_path(config):
