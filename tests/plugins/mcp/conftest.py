@@ -1,6 +1,7 @@
 """Fixtures for the mcp plugin's tests: real MCP servers (FastMCP over stdio and HTTP) and
 small misbehaving ones, as settings the plugin starts itself."""
 
+import asyncio
 import json
 import os
 import subprocess
@@ -78,6 +79,15 @@ def claude_desktop_config(directory):
         "search": {"url": "https://search.example.com/mcp",
                    "headers": {"Authorization": "Bearer t0ken"}}}}))
     return str(path), ("s3cr3t-value", "Bearer t0ken")
+
+
+async def wait_for(condition, seconds=20.0):
+    """Wait until ``condition()`` holds; AssertionError if it never does."""
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the condition never held")
 
 
 def alive(pid):

@@ -8,17 +8,9 @@ import signal
 import pytest
 
 from blufio.plugins.mcp.supervisor import DISABLED, DOWN, READY, STARTING, McpServer, ServerSet
-from tests.plugins.mcp.conftest import alive, fastmcp_stdio, rogue
+from tests.plugins.mcp.conftest import alive, fastmcp_stdio, rogue, wait_for
 
 pytestmark = pytest.mark.slow  # each test starts real MCP servers (seconds)
-
-
-async def wait_for(condition, seconds=20.0):
-    for _ in range(int(seconds / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the condition never held")
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from blufio.agent.runtime import open_runtime
 from blufio.plugins.prometheus.observer import PrometheusObserver
 from tests.fakes.anthropic_server import FakeResponse, message_events, text_reply, tool_use_reply
 from tests.fakes.config import make_config
-from tests.plugins.mcp.conftest import FASTMCP, ROGUE
+from blufio.plugins.mcp.supervisor import READY
+from tests.plugins.mcp.conftest import FASTMCP, ROGUE, alive, wait_for
 
 pytestmark = pytest.mark.slow  # each test starts real MCP servers (seconds)
 
@@ -112,6 +113,9 @@ async def test_a_killed_server_is_restarted_by_the_next_call(runtime, fake_anthr
     files = runtime.adapters["mcp"].servers.get("files")
     pid = files.pid
     os.kill(pid, signal.SIGKILL)
+    # Its death noticed first: a call written while it was still dying may have run, so it
+    # is an error and never sent twice (see test_supervisor).
+    await wait_for(lambda: not alive(pid) and (files.state != READY or files.pid != pid))
     fake_anthropic.add(tool_use_reply("files__echo", {"text": "back"}), text_reply("Back."))
     await turn(runtime, "are you there?")
     result, = tool_results(fake_anthropic.message_requests[1])
