@@ -83,6 +83,11 @@ class Service:
             watch = self.tasks.spawn(upgrade.watch(), name="archive-watch")
             self._lifecycle.callback(watch.cancel)  # before the tasks are waited for
 
+        # Chosen before any channel accepts a message, so none it queues is taken for one.
+        from blufio.scheduler.engine import CHANNEL
+
+        served = [info.name for info in channels] + ([CHANNEL] if self.primary else [])
+        unanswered = await self.agent.unanswered(channels=served, reset=self.worker is None)
         for info in channels:
             channel = self._create(info.name, storage=self.storage, observer=self.observer,
                                    auth=self.auth, plugins=self.adapters,
@@ -97,7 +102,7 @@ class Service:
                 log.info("%s: started", name)
         if self.primary:
             self.scheduler = await self._prepare_scheduler()
-        self.tasks.spawn(self._resume(), name="resume-unanswered")
+        self.tasks.spawn(self._resume(unanswered), name="resume-unanswered")
 
     def _channels(self):
         """The channels this process runs: every enabled one, but only those serving the
@@ -167,9 +172,9 @@ class Service:
         for warning in exposure_warnings(self.config, enabled):
             log.warning("%s", warning)
 
-    async def _resume(self):
-        """Answer what a crash left unanswered on these channels (a shell's own messages wait
-        for the next shell)."""
+    async def _resume(self, entries):
+        """Answer ``entries``, what a crash left unanswered on these channels (a shell's own
+        messages wait for the next shell)."""
         from blufio.scheduler.engine import CHANNEL
 
         async def deliver(inbound, events):
@@ -178,12 +183,9 @@ class Service:
             else:
                 await self.channels[inbound.channel].deliver(inbound, events)
 
-        channels, listed = [*self.channels, CHANNEL], self._start_scheduler
-        if self.scheduler is None:  # a worker besides the primary: no schedules here
-            channels, listed = [*self.channels], None
+        listed = self._start_scheduler if self.scheduler is not None else None
         try:
-            count = await self.agent.resume_unfinished(
-                deliver, channels=channels, listed=listed, reset=self.worker is None)
+            count = await self.agent.resume_unfinished(deliver, listed=listed, entries=entries)
         except Exception:
             if self.scheduler is not None and self.scheduler.started_at is None:
                 await self._start_scheduler()  # failed before choosing: schedules run on

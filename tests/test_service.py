@@ -58,6 +58,22 @@ async def test_stop_ends_every_task_even_a_resumed_turn_still_running(tmp_path, 
     await service.stop()  # a second stop does nothing
 
 
+async def test_a_message_that_arrives_as_serve_starts_is_not_taken_for_a_leftover(
+        tmp_path, fake_anthropic):
+    service = Service(serve_config(tmp_path, fake_anthropic))
+    await service.start()
+    # What a request does the moment the gateway accepts it, before the resume has run.
+    session = await service.storage.create_session("gateway")
+    live = await service.storage.enqueue(session.id, "gateway", text_blocks("hi"), claimed=True)
+    await asyncio.sleep(0.2)  # the resume runs meanwhile
+    try:
+        assert [(e.id, e.status) for e in await service.storage.unfinished()] == [
+            (live.id, "processing")]  # still the request's own, not reset and answered again
+        assert fake_anthropic.message_requests == []
+    finally:
+        await service.stop()
+
+
 async def test_a_start_that_fails_part_way_stops_what_had_started(tmp_path, fake_anthropic):
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))

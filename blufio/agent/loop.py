@@ -161,20 +161,23 @@ class Agent:
         async for event in self.process(inbound, options):
             yield event
 
-    async def resume_unfinished(self, deliver=None, *, channels=None, listed=None, reset=True):
-        """Answer every entry a crash left pending or processing, oldest first, once.
-
-        ``deliver(inbound, events)`` is awaited for each (concurrently across entries);
-        without it the events are consumed and dropped. ``listed()`` is awaited once the
-        entries to resume are chosen and their turns started: entries queued after that
-        are not touched, so whoever waits for it may start queueing. Returns how many were
-        resumed. Without ``reset`` (one of several workers) only what the supervisor freed
-        is answered (``blufio.workers``).
-        """
+    async def unanswered(self, *, channels=None, reset=True):
+        """The entries a crash left pending or processing (on ``channels``), oldest first.
+        Ask before those channels accept messages: an entry a live request queued in the
+        meantime would be taken for a leftover and answered twice. Without ``reset`` (one of
+        several workers) only what the supervisor freed is listed (``blufio.workers``)."""
         if reset:
             await self.storage.reset_processing(channels=channels)
-        entries = [entry for entry in await self.storage.unfinished()
-                   if channels is None or entry.channel in channels]
+        return [entry for entry in await self.storage.unfinished()
+                if channels is None or entry.channel in channels]
+
+    async def resume_unfinished(self, deliver=None, *, channels=None, listed=None, reset=True,
+                                entries=None):
+        """Answer ``entries`` (else what ``unanswered`` lists now) once each, oldest first;
+        return how many. ``deliver(inbound, events)`` is awaited for each, concurrently
+        (without it the events are dropped); ``listed()`` once their turns have started."""
+        if entries is None:
+            entries = await self.unanswered(channels=channels, reset=reset)
         streams = [(entry, self.process(entry)) for entry in entries]  # in order, per session
         if listed is not None:
             await listed()
