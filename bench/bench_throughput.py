@@ -13,7 +13,8 @@ the figure is each one's median over the rounds, and their ratio.
 Then 200 streams at once against an upstream that takes ``--delay`` seconds to answer: the
 slowest first token of the 200, as a multiple of that delay (1.0: every stream reached the
 upstream at once; 2.0: half of them waited for another stream to end), beside the same 200
-streams opened straight to the upstream by this process (what the load generator costs).
+streams opened straight to the upstream by this process (what the load generator costs);
+and the server's RSS growth while they are open, per stream (issue 17: <= 80 KB).
 
 A request the server closed before answering ("Server disconnected without sending a
 response") ends the run with the end of that server's log: it is a bug, never retried.
@@ -31,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import httpx  # noqa: E402
 from bench_gateway import (BODY, TOKEN, DroppedRequest, failure_report,  # noqa: E402
-                           instant_provider, post_turn, start_serve, throughput_wrk)
+                           instant_provider, post_turn, rss_mb, start_serve, throughput_wrk)
 
 HEADERS = {"x-api-key": TOKEN}
 WRK_SECONDS = 6
@@ -57,8 +58,9 @@ async def requests_per_second(url, total, stream, concurrency=32):
         return total / (time.perf_counter() - started)
 
 
-async def slowest_first_token(url, streams):
-    """Seconds until the last of ``streams`` concurrent streams saw its first text delta."""
+async def slowest_first_token(url, streams, pid=None):
+    """Seconds until the last of ``streams`` concurrent streams saw its first text delta, and
+    (given the server's ``pid``) its RSS growth per stream while they were open, in KB."""
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=streams)
     async with httpx.AsyncClient(limits=limits, timeout=120) as client:
         async def one():
@@ -73,7 +75,12 @@ async def slowest_first_token(url, streams):
             raise SystemExit(f"a stream ended without a text delta: {response.status_code} "
                              + "\n".join(lines)[:500])
 
-        return max(await asyncio.gather(*(one() for _ in range(streams))))
+        idle = peak = rss_mb(pid) if pid else 0.0
+        opened = asyncio.gather(*(one() for _ in range(streams)))
+        while pid and not opened.done():
+            peak = max(peak, rss_mb(pid))
+            await asyncio.sleep(0.02)
+        return max(await opened), (peak - idle) * 1024 / streams
 
 
 class Served:
@@ -121,11 +128,16 @@ async def main(args):
     # the gateway admits 32 turns at once by default; let every stream in
     os.environ["BLUFIO_GATEWAY__MAX_CONCURRENT_TURNS"] = str(args.streams)
     with instant_provider(args.delay) as provider_url:
-        first = {"upstream": await slowest_first_token(provider_url, args.streams) / args.delay}
+        first = {"upstream": (await slowest_first_token(provider_url, args.streams))[0]
+                 / args.delay}
+        per_stream = {}
         for name, pyz in builds.items():
             one = Served(pyz, provider_url)
             try:
-                first[name] = await slowest_first_token(one.url, args.streams) / args.delay
+                await slowest_first_token(one.url, 2)  # the first turn's imports and caches
+                slowest, per_stream[name] = await slowest_first_token(
+                    one.url, args.streams, one.process.pid)
+                first[name] = slowest / args.delay
             finally:
                 one.close()
 
@@ -136,6 +148,8 @@ async def main(args):
         row(label, median(figures["baseline", stream]), median(figures["build", stream]))
     row(f"slowest first token of {args.streams} streams (x delay)", first["baseline"],
         first["build"], f"(straight to the upstream: {first['upstream']:.2f})", better="lower")
+    row(f"RSS growth per open stream of {args.streams} (KB)", per_stream["baseline"],
+        per_stream["build"], "(issue 17: <= 80 KB)", better="lower")
 
 
 if __name__ == "__main__":
