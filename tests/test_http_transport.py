@@ -1,6 +1,7 @@
 """The providers' transport: every open stream reaches the upstream at once, a request checks
 only the idle connection it is handed (the most recently used), a connection the upstream
-closed while idle is never reused, and a missing sniffio is looked for only once."""
+closed while idle is never reused, a request goes out in one write, no cookies are kept,
+and a missing sniffio is looked for only once."""
 
 import asyncio
 import importlib.util
@@ -10,8 +11,8 @@ import httpx
 import pytest
 
 import blufio.http_transport as http_transport
-from blufio.http_transport import (LeanBackend, LeanPool, LeanStream, lean_transport,
-                                   skip_async_library_detection)
+from blufio.http_transport import (CookielessClient, LeanBackend, LeanPool, LeanStream,
+                                   lean_transport, skip_async_library_detection)
 
 
 class HoldingServer:
@@ -139,6 +140,51 @@ async def test_expired_idle_connections_are_closed_by_the_next_sweep(monkeypatch
         assert (await client.get(server.url)).text == "ok"
         assert len(pool.connections) == 1
         assert server.connections == 5
+
+
+async def test_a_request_head_and_body_go_out_in_one_write(monkeypatch):
+    writes = []
+    original = LeanStream._send_held
+
+    async def counted(self, timeout):
+        writes.append(self._held)
+        await original(self, timeout)
+
+    monkeypatch.setattr(LeanStream, "_send_held", counted)
+    async with HoldingServer() as server, httpx.AsyncClient(transport=lean_transport()) as client:
+        for _ in range(2):
+            assert (await client.post(server.url, content=b"x" * 1000)).text == "ok"
+    assert len(writes) == 2
+    assert all(w.startswith(b"POST / HTTP/1.1") and w.endswith(b"x" * 1000) for w in writes)
+
+
+async def test_a_body_larger_than_what_is_held_back_is_sent_whole():
+    async with HoldingServer() as server, httpx.AsyncClient(transport=lean_transport()) as client:
+        body = b"x" * (http_transport.HOLD_BYTES * 3)
+        assert (await client.post(server.url, content=body)).text == "ok"
+
+
+class CookieServer(HoldingServer):
+    """Answers every request with a cookie, and records the requests' heads."""
+
+    async def serve(self, reader, writer):
+        self.heads = getattr(self, "heads", [])
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                self.heads.append(head)
+                writer.write(b"HTTP/1.1 200 OK\r\nset-cookie: a=b\r\ncontent-length: 2\r\n\r\nok")
+                await writer.drain()
+        except asyncio.IncompleteReadError:
+            pass
+        writer.close()
+
+
+async def test_the_client_keeps_no_cookies():
+    async with CookieServer() as server, CookielessClient(transport=lean_transport()) as client:
+        for _ in range(2):
+            assert (await client.get(server.url)).text == "ok"
+        assert not client.cookies
+    assert all(b"cookie" not in head.lower() for head in server.heads)
 
 
 def test_a_missing_sniffio_is_recorded_once_so_importing_it_fails_at_once(monkeypatch):
