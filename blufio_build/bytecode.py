@@ -81,7 +81,9 @@ def interpreter_tag(interpreter):
 def _compile(missing, interpreter):
     """Compile ``[(key, source, cache path)]`` in one run of the worker; cache the results."""
     results = {}
-    with tempfile.TemporaryDirectory() as tmp:
+    # Scratch space beside the cache, so each result moves into it atomically (os.replace
+    # cannot cross file systems, and the cache may live on another one than /tmp).
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(missing[0][2])) as tmp:
         jobs = []
         for i, (key, source, _) in enumerate(missing):
             path = os.path.join(tmp, f"{i}.py")

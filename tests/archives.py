@@ -7,7 +7,9 @@ the build finds them (``blufio_build.interpreters``: pyenv wherever it lives, th
 ``PATH``); a test that needs one this machine lacks is skipped and says which.
 """
 
+import fcntl
 import functools
+import json
 import os
 import subprocess
 import sys
@@ -67,6 +69,18 @@ def build_archives(out):
             raise AssertionError(f"build failed: {result.stderr}")
         made["other"] = path
     return made
+
+
+def shared_archives(out):
+    """``build_archives(out)`` done once however many processes ask: the first builds under a
+    lock while the others wait, then all read the list it wrote."""
+    out.mkdir(parents=True, exist_ok=True)
+    listing = out / "archives.json"
+    with open(out / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not listing.exists():
+            listing.write_text(json.dumps(build_archives(out)))
+    return json.loads(listing.read_text())
 
 
 def run(archive, *args, python=PYTHON, env=None, cwd=None, preexec_fn=None):

@@ -1,8 +1,11 @@
 """Shared fixtures: an isolated environment per test and a way to run the real CLI."""
 
+import functools
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -11,9 +14,44 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Variables that would let the developer's own setup leak into a test.
 _LEAKY_PREFIXES = ("BLUFIO_", "ANTHROPIC_", "TELEGRAM_")
 
+SHM = "/dev/shm"
+
 
 # Fixtures that start Blufio as a separate process: a test using one is marked ``slow``.
 _PROCESS_FIXTURES = {"blufio", "archives", "serve"}
+
+
+def pytest_configure(config):
+    """Temporary directories live in memory (``/dev/shm``) where the machine has it: most
+    tests write a fresh database and vault, and waiting for a disk's fsync was much of their
+    time. ``--basetemp`` chooses another place; the directory is removed after the run."""
+    if config.option.basetemp or hasattr(config, "workerinput") or not os.path.isdir(SHM):
+        return
+    config.option.basetemp = tempfile.mkdtemp(prefix="blufio-tests-", dir=SHM)
+    config.add_cleanup(functools.partial(shutil.rmtree, config.option.basetemp, True))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_tls_context():
+    """Every HTTP client in the tests (the SDK's, httpx's, the providers') builds the same
+    default TLS context, and parsing the CA bundle for each cost ~20 ms of CPU, a large share
+    of the fast tests' time; they talk plain HTTP to 127.0.0.1, so they share one."""
+    import httpx
+    from httpx._transports import default
+
+    made = {}
+
+    def shared(verify=True, cert=None, trust_env=True):
+        if verify is not True or cert is not None:
+            return httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
+        if trust_env not in made:
+            made[trust_env] = httpx.create_ssl_context(trust_env=trust_env)
+        return made[trust_env]
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(default, "create_ssl_context", shared)
+    yield
+    patch.undo()
 
 
 def pytest_collection_modifyitems(items):
@@ -90,10 +128,14 @@ def repo_root():
 
 @pytest.fixture(scope="session")
 def archives(tmp_path_factory):
-    """The test archives (see ``tests.archives.build_archives``), built once per session."""
-    from tests.archives import build_archives
+    """The test archives (see ``tests.archives.build_archives``), built once per run: under
+    pytest-xdist the first worker to ask builds them and the others wait and reuse them."""
+    from tests.archives import shared_archives
 
-    return build_archives(tmp_path_factory.mktemp("archives"))
+    run_temp = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker has its own; the parent is the run's
+        run_temp = run_temp.parent
+    return shared_archives(run_temp / "archives")
 
 
 @pytest.fixture

@@ -230,6 +230,7 @@ def test_old_interpreter_is_refused_in_one_line(archives):
     assert result.stderr.count("\n") == 1 and "needs CPython 3.10 or newer" in result.stderr
 
 
+@pytest.mark.slow  # runs the build
 def test_unknown_feature_and_incomplete_selection_exit_2():
     result = build("--features", "nope", "-o", os.devnull)
     assert result.returncode == 2 and "valid features: telegram" in result.stderr

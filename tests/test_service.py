@@ -10,6 +10,7 @@ from blufio.model import text_blocks
 from blufio.service import Service
 from tests.fakes.anthropic_server import FakeResponse, Stall, message_events
 from tests.fakes.config import make_config
+from tests.fakes.scripted_server import wait_for
 
 
 def serve_config(tmp_path, fake_anthropic, port=0):
@@ -20,7 +21,7 @@ base_url = "{fake_anthropic.base_url}"
 max_retries = 0
 
 [agent]
-drain_timeout = 0.3
+drain_timeout = 0.1
 
 [gateway]
 port = {port}
@@ -49,7 +50,8 @@ async def test_stop_ends_every_task_even_a_resumed_turn_still_running(tmp_path, 
 
     service = Service(config)
     await service.start()
-    await asyncio.sleep(0.2)  # the resumed turn is waiting on the stalled upstream
+    # the resumed turn is waiting on the stalled upstream
+    assert await asyncio.to_thread(wait_for, lambda: fake_anthropic.message_requests)
     assert len(service.tasks) == 1
     await service.stop()
     assert other_tasks() == set()

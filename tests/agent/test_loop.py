@@ -1,6 +1,7 @@
 """The agent loop end to end: real provider over HTTP to the fake_anthropic, real SQLite storage."""
 
 import asyncio
+import threading
 
 import pytest
 
@@ -161,19 +162,18 @@ async def test_one_session_runs_in_order_and_sessions_run_concurrently(harness, 
     a = await agent.new_session("test")
     b = await agent.new_session("test")
 
-    # a's first turn stalls for a while on the server; b must not wait for it
-    from tests.fakes.anthropic_server import FakeResponse, Stall, message_events, _headers
+    # a's first turn stalls on the server until released; b must not wait for it
+    from tests.fakes.anthropic_server import paused_text_reply, wait_for
 
-    slow = FakeResponse(headers=_headers(), parts=[*message_events(
-        [{"type": "text", "text": "slow"}])[:3], Stall(0.5), *message_events(
-        [{"type": "text", "text": "slow"}])[3:]])
-    fake_anthropic.add(slow)
+    released = threading.Event()
+    fake_anthropic.add(paused_text_reply("slow", released))
     a1 = asyncio.create_task(turn(agent, a.id, "a1"))
-    await asyncio.sleep(0.1)
+    assert await asyncio.to_thread(wait_for, lambda: fake_anthropic.message_requests)
     a2 = asyncio.create_task(turn(agent, a.id, "a2"))
-    b1 = await asyncio.wait_for(turn(agent, b.id, "b1"), 0.4)
+    b1 = await asyncio.wait_for(turn(agent, b.id, "b1"), 10)
     assert b1[-1].text == "echo: b1"
-    assert not a1.done()
+    assert not a1.done() and not released.is_set()
+    released.set()
     await a1
     second = await a2
     assert second[-1].text == "echo: a2"

@@ -5,6 +5,8 @@ import stat
 import subprocess
 import sys
 
+import pytest
+
 COMMENTED = """\
 # Blufio, my way
 [agent]
@@ -161,6 +163,7 @@ def test_set_creates_the_user_file_when_there_is_none(blufio, isolated_env):
     assert blufio("config", "path").stdout == f"{created}\n"
 
 
+@pytest.mark.slow  # runs the CLI as a process
 def test_light_commands_import_nothing_heavy(repo_root):
     heavy = ["quart", "hypercorn", "httpx", "aiosqlite", "nacl", "prometheus_client"]
     check = (

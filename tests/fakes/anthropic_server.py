@@ -134,6 +134,15 @@ def slow_text_reply(text, *, pause=0.15, chunk_size=6, usage=None) -> FakeRespon
     return FakeResponse(headers=_headers(), parts=parts)
 
 
+def paused_text_reply(text, until, *, chunk_size=6) -> FakeResponse:
+    """A streamed reply of ``text`` that stops after its first delta until the
+    ``threading.Event`` ``until`` is set: a turn a test holds in flight, then lets finish."""
+    parts = text_reply(text, chunk_size=chunk_size).parts
+    first = next(i for i, part in enumerate(parts) if b"content_block_delta" in part)
+    return FakeResponse(headers=_headers(),
+                        parts=[*parts[:first + 1], Stall(10.0, until=until), *parts[first + 1:]])
+
+
 def tool_use_reply(name, tool_input, *, text="", tool_id=None, model="claude-sonnet-4-5",
                    usage=None, chunk_size=4) -> FakeResponse:
     """A streamed reply that asks for tool ``name`` with ``tool_input`` (after optional text)."""

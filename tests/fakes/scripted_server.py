@@ -20,9 +20,24 @@ from typing import Any, Callable, Optional, Union
 
 @dataclass
 class Stall:
-    """Stop sending for ``seconds`` (or until the server stops)."""
+    """Stop sending for ``seconds``, until ``until`` is set, or until the server stops.
+
+    If ``seconds`` run out first, the stall sets ``until`` itself, so a test that checks the
+    event sees that the stall has ended either way."""
 
     seconds: float = 3600.0
+    until: Optional[threading.Event] = None
+
+    def wait(self, stopping):
+        """Wait out the stall; True if the server is stopping."""
+        if self.until is None:
+            return stopping.wait(self.seconds)
+        deadline = time.monotonic() + self.seconds
+        while not self.until.wait(0.01):
+            if stopping.is_set() or time.monotonic() > deadline:
+                self.until.set()
+                return stopping.is_set()
+        return False
 
 
 @dataclass
@@ -244,7 +259,7 @@ class _Handler(BaseHTTPRequestHandler):
         for part in response.parts:
             if isinstance(part, Stall):
                 self.wfile.flush()
-                if stopping.wait(part.seconds):
+                if part.wait(stopping):
                     self.close_connection = True
                     return
             elif isinstance(part, Drop):

@@ -6,6 +6,7 @@ import asyncio
 import shutil
 import sqlite3
 import subprocess
+import threading
 import time
 
 import pytest
@@ -47,16 +48,20 @@ def test_a_client_that_hangs_up_just_after_sending_still_gets_its_message_answer
     storage = gateway.storage
     enqueue = storage.enqueue
 
+    stored, gone = threading.Event(), threading.Event()
+
     async def slow_enqueue(*args, **kwargs):  # stored, then a slow disk: the client is gone
         entry = await enqueue(*args, **kwargs)
-        await asyncio.sleep(0.5)
+        stored.set()
+        await asyncio.to_thread(gone.wait, 10)
         return entry
 
     monkeypatch.setattr(storage, "enqueue", slow_enqueue)
     sock = connect(gateway.url)
     post(sock, "/v1/messages", HELLO)
-    time.sleep(0.05)
+    assert stored.wait(10)
     sock.close()
+    gone.set()
 
     db = sqlite3.connect(data_dir / "blufio.db")
     assert wait_for(lambda: db.execute("SELECT count(*) FROM inbound").fetchone()[0] == 1)

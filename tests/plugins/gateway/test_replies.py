@@ -13,7 +13,7 @@ def test_a_busy_agent_sends_pings_between_deltas_and_the_reply_completes(
     reply = text_reply("slow and steady", chunk_size=5)
     parts = reply.parts  # message_start, ping, content_block_start, three deltas, ...
     fake_anthropic.add(FakeResponse(headers=reply.headers, parts=[
-        *parts[:3], Stall(0.3), *parts[3:5], Stall(0.5), *parts[5:]]))
+        *parts[:3], Stall(0.15), *parts[3:5], Stall(0.2), *parts[5:]]))
     response = httpx.post(f"{gateway.url}/v1/messages", headers=gateway.auth(), timeout=20, json={
         "model": "any", "max_tokens": 50, "stream": True,
         "messages": [{"role": "user", "content": "hello"}]})

@@ -1,6 +1,8 @@
 """Clients that re-send the whole conversation (Claude Code, LangChain, SDK code) continue
 one session, and nothing already stored is stored again."""
 
+import threading
+
 import anthropic
 
 from blufio.plugins.gateway.sessions import Transcripts, chain
@@ -127,15 +129,16 @@ def test_the_in_memory_index_keeps_only_the_most_recently_used_sessions(gateway)
 def test_a_client_that_hangs_up_mid_stream_does_not_lose_its_session(gateway, fake_anthropic):
     import httpx
 
-    from tests.fakes.anthropic_server import FakeResponse, Stall, message_events
+    from tests.fakes.anthropic_server import paused_text_reply
 
     sessions, messages = converse(gateway, ["one"])
-    parts = message_events([{"type": "text", "text": "a slow answer"}], chunk_size=4)
-    fake_anthropic.add(FakeResponse(parts=[*parts[:4], Stall(0.5), *parts[4:]]))
+    released = threading.Event()  # the model pauses after its first words until this is set
+    fake_anthropic.add(paused_text_reply("a slow answer", released, chunk_size=4))
     body = {"model": "m", "max_tokens": 50, "stream": True,
             "messages": [*messages, {"role": "user", "content": "two"}]}
     with httpx.stream("POST", f"{gateway.url}/v1/messages", json=body, headers=gateway.auth(),
                       timeout=20) as response:
         next(line for line in response.iter_lines() if "text_delta" in line)  # then hang up
+    threading.Timer(0.1, released.set).start()  # the next message comes while it still runs
     again, _ = create(gateway, [*messages, {"role": "user", "content": "three"}])
     assert again == sessions[0]

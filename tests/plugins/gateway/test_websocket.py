@@ -1,12 +1,13 @@
 """/ws with a real WebSocket client: streaming, interleaved conversations, error frames."""
 
 import json
+import threading
 
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from tests.fakes.anthropic_server import slow_text_reply, text_reply
+from tests.fakes.anthropic_server import paused_text_reply, slow_text_reply, text_reply
 
 from .conftest import TOKEN
 
@@ -154,14 +155,16 @@ def test_cancel_with_nothing_in_flight_is_a_404_frame(gateway):
 
 
 def test_a_turn_outlives_its_socket_and_a_new_one_resumes_it(gateway, fake_anthropic):
-    fake_anthropic.add(slow_text_reply("first part, then the rest of it", pause=0.2))
+    released = threading.Event()  # the model pauses after its first delta until this is set
+    fake_anthropic.add(paused_text_reply("first part, then the rest of it", released))
     with connect(ws_url(gateway)) as socket:
         socket.send(json.dumps({"type": "message", "content": "go", "id": "m"}))
         session_id = first_frame_of(socket, "delta")[-1]["session_id"]
     with connect(ws_url(gateway)) as socket:
         socket.send(json.dumps({"type": "resume", "session_id": session_id, "id": "r"}))
-        frames = frames_until_done(socket, 1)
-    caught_up = frames[0]
+        caught_up = json.loads(socket.recv(timeout=10))
+        released.set()
+        frames = [caught_up, *frames_until_done(socket, 1)]
     assert caught_up["type"] == "turn" and caught_up["id"] == "r"
     text = caught_up["text"] + "".join(f["text"] for f in frames if f["type"] == "delta")
     assert text == "first part, then the rest of it" == frames[-1]["content"][0]["text"]

@@ -163,6 +163,7 @@ def test_well_signed_but_malformed_claims_fail(auth):
         assert auth.verify(f"blufio_{body}.{signature}") is None
 
 
+@pytest.mark.slow  # runs blufio as processes
 def test_a_revocation_in_another_process_is_seen_at_once(auth):
     token, record = auth.issue("laptop", 3600)
     other, _ = auth.issue("phone", 3600)
@@ -173,6 +174,7 @@ def test_a_revocation_in_another_process_is_seen_at_once(auth):
     assert auth.verify(other) is not None
 
 
+@pytest.mark.slow  # runs blufio as processes
 def test_a_rotation_in_another_process_is_seen_at_once(auth):
     token, _ = auth.issue("laptop", 3600)
     assert auth.verify(token) is not None
@@ -229,6 +231,7 @@ async def test_an_unreadable_vault_is_down_and_verifies_nothing(auth, monkeypatc
     await locked_out.shutdown()
 
 
+@pytest.mark.slow  # runs blufio as processes
 def test_concurrent_issuers_lose_no_record(auth):
     processes = [subprocess.Popen([sys.executable, "-m", "blufio", "auth", "token", "--name",
                                    f"p{i}"], env=dict(os.environ, PYTHONPATH=REPO_ROOT),

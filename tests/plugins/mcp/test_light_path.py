@@ -5,7 +5,10 @@ import os
 import subprocess
 import sys
 
+import pytest
 
+
+@pytest.mark.slow  # runs the CLI as a process
 def test_plugin_list_and_version_import_nothing_of_the_plugin(repo_root, isolated_env):
     config = isolated_env / "blufio.toml"
     config.write_text('[mcp.servers.files]\ncommand = "npx"\nargs = ["-y", "x"]\n')

@@ -12,6 +12,8 @@ from blufio.plugins.mcp.settings import ServerSettings
 from blufio.plugins.mcp.supervisor import DOWN, READY, McpServer, ServerSet
 from tests.plugins.mcp.conftest import rogue
 
+pytestmark = pytest.mark.slow  # each test starts an MCP server as a process
+
 
 @pytest.fixture
 async def start():
