@@ -8,7 +8,9 @@ Both archives run as ``serve`` processes (SQLite persistence on, every turn stor
 bench/instant_provider.py, driven by wrk with 32 connections (``apt-get install wrk``; else
 32 concurrent httpx clients, which cost the machine as much CPU as the server does). Rounds alternate between
 the two (baseline, build, baseline, build, ...) so the load of a shared machine falls on both;
-the figure is each one's median over the rounds, and their ratio.
+the figures are each one's median over the rounds, and their ratio: requests per second,
+and the server's CPU time per request (user and system, over the load), which a shared
+machine's load disturbs far less than the rate.
 
 Then 200 streams at once against an upstream that takes ``--delay`` seconds to answer: the
 slowest first token of the 200, as a multiple of that delay (1.0: every stream reached the
@@ -39,12 +41,13 @@ WRK_SECONDS = 6
 
 
 async def requests_per_second(url, total, stream, concurrency=32):
-    """Driven by wrk when installed (its CPU cost is small beside httpx's), else httpx."""
+    """``(requests/s, seconds of load)``, driven by wrk when installed (its CPU cost is small
+    beside httpx's), else httpx."""
     body = {**BODY, "stream": True} if stream else BODY
     rate = throughput_wrk(f"{url}/v1/messages", HEADERS, body, seconds=WRK_SECONDS,
                           concurrency=concurrency)
     if rate is not None:
-        return rate
+        return rate, WRK_SECONDS
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=60) as client:
         remaining = iter(range(total))
@@ -55,7 +58,8 @@ async def requests_per_second(url, total, stream, concurrency=32):
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return total / (time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        return total / elapsed, elapsed
 
 
 async def slowest_first_token(url, streams, pid=None):
@@ -83,6 +87,13 @@ async def slowest_first_token(url, streams, pid=None):
         return max(await opened), (peak - idle) * 1024 / streams
 
 
+def cpu_seconds(pid):
+    """The user and system CPU time process ``pid`` has used."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Served:
     """``serve`` of one archive against one provider, in its own data directory."""
 
@@ -91,12 +102,14 @@ class Served:
         self.process, self.url = start_serve(provider_url, pyz, self.data_dir.name)
 
     async def requests_per_second(self, total, stream):
-        """``requests_per_second`` of this server; a dropped request ends the run with the
-        end of its log."""
+        """``(requests/s, ms of the server's CPU per request)``; a dropped request ends the
+        run with the end of the server's log."""
+        used = cpu_seconds(self.process.pid)
         try:
-            return await requests_per_second(self.url, total, stream)
+            rate, seconds = await requests_per_second(self.url, total, stream)
         except DroppedRequest as exc:
             raise SystemExit(failure_report(exc, self.process)) from None
+        return rate, (cpu_seconds(self.process.pid) - used) * 1000 / (rate * seconds)
 
     def close(self):
         self.process.terminate()
@@ -109,8 +122,9 @@ def row(label, baseline, build, unit="", better="higher"):
     print(f"{label:44} {baseline:10.2f} {build:10.2f} {ratio:9.2f}x {unit}")
 
 
-async def main(args):
-    builds = {"baseline": args.baseline_pyz, "build": args.pyz}
+async def load_figures(builds, args):
+    """Per build and mode (streaming or not): ``(requests/s, CPU ms per request)`` of each
+    round, the builds taking turns."""
     with instant_provider() as provider_url:
         served = {name: Served(pyz, provider_url) for name, pyz in builds.items()}
         try:
@@ -122,9 +136,15 @@ async def main(args):
                     for name, one in served.items():
                         figures[name, stream].append(
                             await one.requests_per_second(args.requests, stream))
+            return figures
         finally:
             for one in served.values():
                 one.close()
+
+
+async def stream_figures(builds, args):
+    """The slowest first token (x the delay) of ``args.streams`` streams at once, per build
+    and straight to the upstream, and each build's RSS growth per open stream (KB)."""
     # the gateway admits 32 turns at once by default; let every stream in
     os.environ["BLUFIO_GATEWAY__MAX_CONCURRENT_TURNS"] = str(args.streams)
     with instant_provider(args.delay) as provider_url:
@@ -140,12 +160,23 @@ async def main(args):
                 first[name] = slowest / args.delay
             finally:
                 one.close()
+    return first, per_stream
 
-    median = statistics.median
+
+async def main(args):
+    builds = {"baseline": args.baseline_pyz, "build": args.pyz}
+    figures = await load_figures(builds, args)
+    first, per_stream = await stream_figures(builds, args)
+
+    def median_of(name, stream, which):
+        return statistics.median(run[which] for run in figures[name, stream])
+
     print(f"{'figure':44} {'baseline':>10} {'build':>10} {'ratio':>10}")
-    for stream, label in ((False, "requests/s, 32 clients, non-streaming"),
-                          (True, "requests/s, 32 clients, streaming")):
-        row(label, median(figures["baseline", stream]), median(figures["build", stream]))
+    for stream, kind in ((False, "non-streaming"), (True, "streaming")):
+        row(f"requests/s, 32 clients, {kind}", median_of("baseline", stream, 0),
+            median_of("build", stream, 0))
+        row(f"server CPU per request (ms), {kind}", median_of("baseline", stream, 1),
+            median_of("build", stream, 1), better="lower")
     row(f"slowest first token of {args.streams} streams (x delay)", first["baseline"],
         first["build"], f"(straight to the upstream: {first['upstream']:.2f})", better="lower")
     row(f"RSS growth per open stream of {args.streams} (KB)", per_stream["baseline"],
