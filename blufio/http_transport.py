@@ -145,8 +145,14 @@ class LeanPool(httpcore.AsyncConnectionPool):
                 return connection
             if not connection.is_closed():
                 closing.append(connection)
-            self._connections.remove(connection)
+            self._forget(connection)
         return None
+
+    def _forget(self, connection):
+        try:
+            self._connections.remove(connection)
+        except ValueError:  # the pool was closed meanwhile
+            pass
 
     def _sweep(self):
         """Drop closed connections, and return the idle ones that expired, to be closed."""
@@ -168,8 +174,12 @@ class LeanPool(httpcore.AsyncConnectionPool):
         idle.append(connection)
         if len(idle) > self._max_keepalive_connections:
             oldest = idle.pop(0)
-            self._connections.remove(oldest)
+            self._forget(oldest)
             await self._close_connections([oldest])
+
+    async def aclose(self):
+        self._idle.clear()
+        await super().aclose()
 
 
 def _key(origin):

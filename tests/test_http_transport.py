@@ -142,6 +142,17 @@ async def test_expired_idle_connections_are_closed_by_the_next_sweep(monkeypatch
         assert server.connections == 5
 
 
+async def test_a_pool_closed_and_used_again_opens_a_new_connection():
+    pool = LeanPool(network_backend=LeanBackend())
+    async with HoldingServer() as server, httpx.AsyncClient(
+            transport=httpx.AsyncHTTPTransport()) as client:
+        client._transport._pool = pool
+        assert (await client.get(server.url)).text == "ok"
+        await pool.aclose()
+        assert (await client.get(server.url)).text == "ok"
+        assert server.connections == 2
+
+
 async def test_a_request_head_and_body_go_out_in_one_write(monkeypatch):
     writes = []
     original = LeanStream._send_held
