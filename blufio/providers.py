@@ -119,17 +119,18 @@ class HttpProvider:
 
 
 def streaming_client(connect_timeout, read_timeout, headers):
-    """An ``httpx.AsyncClient`` for streamed calls, sending ``headers`` with each."""
+    """An ``httpx.AsyncClient`` (keeping no cookies) for streamed calls, sending ``headers``
+    with each."""
     import socket
 
     import httpx
 
-    from blufio.http_transport import lean_transport
+    from blufio.http_transport import CookielessClient, lean_transport
 
     timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
     # No Nagle delay: a request is written in pieces and every streamed delta counts.
     transport = lean_transport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-    return httpx.AsyncClient(timeout=timeout, transport=transport, headers={
+    return CookielessClient(timeout=timeout, transport=transport, headers={
         "user-agent": "blufio/0.1", "accept": "text/event-stream",
         "content-type": "application/json", **headers})
 

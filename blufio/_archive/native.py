@@ -101,10 +101,9 @@ def _warn_elsewhere(refused, root, configured):
               f"{root} instead (set BLUFIO_CACHE_DIR to choose)", file=sys.stderr)
 
 
-def candidate_roots(environ=None):
-    """``(root, is_fallback)`` pairs, best first."""
-    import tempfile
-
+def candidate_roots(environ=None, fallback=True):
+    """``(root, is_fallback)`` pairs, best first (without the fallback in the temp directory
+    unless ``fallback``)."""
     environ = os.environ if environ is None else environ
     roots = []
     if environ.get("BLUFIO_CACHE_DIR"):
@@ -115,7 +114,10 @@ def candidate_roots(environ=None):
     home = os.path.expanduser("~")
     if home and home != "~":
         roots.append((os.path.join(home, ".cache", "blufio"), False))
-    roots.append((os.path.join(tempfile.gettempdir(), f"blufio-{os.geteuid()}"), True))
+    if fallback:
+        import tempfile
+
+        roots.append((os.path.join(tempfile.gettempdir(), f"blufio-{os.geteuid()}"), True))
     seen, unique = set(), []
     for root, fallback in roots:
         if root not in seen:

@@ -123,7 +123,7 @@ def describe(hit):
 
 
 def _parse(stamp):
-    try:
-        return datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    try:  # fromisoformat, not strptime: this runs for every hit of every turn
+        return datetime.fromisoformat(stamp[:19]).replace(tzinfo=timezone.utc)
     except (TypeError, ValueError):
         return datetime.now(timezone.utc)

@@ -41,6 +41,10 @@ def parse_env_value(raw, key):
     """Read an environment value for ``key``: a TOML scalar, or the raw text for strings."""
     if key.type == "string":
         return raw
+    if raw in ("true", "false"):  # the usual values, without importing tomllib
+        return raw == "true"
+    if raw.isascii() and raw.isdigit() and (raw == "0" or raw[0] != "0"):
+        return int(raw)
     from blufio.config.toml import TOMLDecodeError, loads
 
     try:
@@ -211,7 +215,9 @@ def load_config(cli_path=None, environ=None, vault=None, schema=None, missing_ok
         raise ConfigError(f"{path}: configuration file not found (named by "
                           f"{'--config' if cli_path else 'BLUFIO_CONFIG'})")
     if file_exists:
-        document = _read_file(path)
+        from blufio.config.parsed import read_document
+
+        document = read_document(path, _read_file, environ)
         _layer_file(schema, path, document, values, sources, switches, warnings)
     in_file = secrets_in_file(schema, sources, values)
     exposed = exposed_secrets_warning(path, in_file)

@@ -141,7 +141,7 @@ class GatewayChannel:
 
         from blufio.errors import PluginError
         from blufio.plugins.gateway.app import create_app
-        from blufio.plugins.gateway.transport import hypercorn_config, refuse_cleartext_http2
+        from blufio.plugins.gateway.transport import hypercorn_config, install_http11_protocol
         from blufio.plugins.gateway.turns import TurnGate
 
         self.agent = agent
@@ -155,7 +155,7 @@ class GatewayChannel:
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         self.url = f"http://{shown}:{bound_port}"
 
-        refuse_cleartext_http2()
+        install_http11_protocol()
         # Hypercorn takes ownership of (and closes) the descriptor it is given.
         hypercorn = hypercorn_config(os.dup(self._socket.fileno()),
                                      drain_timeout=self.drain_timeout,

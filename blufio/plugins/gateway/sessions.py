@@ -23,6 +23,7 @@ A request that started a session and whose turn fails deletes that session again
 first turn leaves nothing behind.
 """
 
+import asyncio
 import hashlib
 import json
 from collections import OrderedDict
@@ -130,8 +131,11 @@ class Transcripts:
     async def advance(self, session_id, digest):
         """The session's transcript is now ``digest``: index and persist it."""
         self.put(session_id, digest)
-        await self.storage.set_state(_STATE_SESSION + digest, session_id)
-        await self.storage.set_state(_STATE_DIGEST + session_id, digest)
+        # Asked at once, so storage that groups concurrent writes (sqlite) commits them in
+        # one transaction; the reply waits for them. ``find`` checks both, so one without
+        # the other matches nothing.
+        await asyncio.gather(self.storage.set_state(_STATE_SESSION + digest, session_id),
+                             self.storage.set_state(_STATE_DIGEST + session_id, digest))
 
     async def digest_of(self, session_id):
         digest = self._digests.get(session_id)

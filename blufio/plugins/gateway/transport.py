@@ -19,7 +19,7 @@ setting to refuse. Nothing Blufio serves needs it: SDKs and browsers speak HTTP/
 HTTP/2 over TLS stays with the proxy that terminates TLS. What it would add is one TCP
 connection carrying up to ``h2_max_concurrent_streams`` requests at once, each cancellable by
 a stream reset (the "rapid reset" pattern), which is how one connection started 700 turns.
-``refuse_cleartext_http2`` makes Hypercorn answer such a connection in HTTP/1.1: an upgrade
+``install_http11_protocol`` makes Hypercorn answer such a connection in HTTP/1.1: an upgrade
 request is served as a plain HTTP/1.1 request (RFC 9110 lets a server ignore ``Upgrade``),
 and the prior-knowledge preface gets a 400.
 
@@ -111,21 +111,54 @@ def hypercorn_config(descriptor, *, drain_timeout, max_body_bytes, backlog):
     return config
 
 
-def refuse_cleartext_http2():
-    """Make Hypercorn serve HTTP/1.1 only on plain connections (see the module docstring).
-
-    Hypercorn offers no setting for it, so its HTTP/1.1 protocol class is replaced, once
-    per process, by one that does not switch to HTTP/2."""
+def install_http11_protocol():
+    """Replace Hypercorn's HTTP/1.1 protocol class, once per process, by ``HTTP11Only``:
+    Hypercorn has no setting for either of its two changes."""
     import hypercorn.protocol as protocols
-    from hypercorn.protocol.h11 import H11Protocol
 
-    if getattr(protocols.H11Protocol, "refuses_h2c", False):
-        return
+    if not getattr(protocols.H11Protocol, "refuses_h2c", False):
+        protocols.H11Protocol = _http11_only(protocols.H11Protocol)
 
-    class HTTP11Only(H11Protocol):
+
+def _http11_only(base):
+    from hypercorn.events import RawData
+    from hypercorn.protocol.events import Response
+
+    class HTTP11Only(base):
+        """Hypercorn's HTTP/1.1 protocol, which refuses cleartext HTTP/2 (see the module
+        docstring) and sends a reply of known length in one write, head with body.
+
+        Hypercorn writes the head, then the body; sockets have no Nagle delay, so a client
+        got two packets and woke twice for every JSON reply. A streamed reply (no
+        ``content-length``) still sends its head at once."""
+
         refuses_h2c = True
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._send_now, self.send = self.send, self._send_joined
+            self._hold_head = False
+            self._head = None
 
         async def _check_protocol(self, event):
             return None  # no upgrade to h2c, no HTTP/2 preface: h11 answers as HTTP/1.1
 
-    protocols.H11Protocol = HTTP11Only
+        async def stream_send(self, event):
+            self._hold_head = (isinstance(event, Response) and event.status_code >= 200
+                               and any(name.lower() == b"content-length"
+                                       for name, _ in event.headers))
+            await super().stream_send(event)
+
+        async def _send_joined(self, event):
+            if self._hold_head and isinstance(event, RawData):
+                self._hold_head, self._head = False, event.data
+                return
+            if self._head is not None:
+                head, self._head = self._head, None
+                if isinstance(event, RawData):
+                    event = RawData(data=head + event.data)
+                else:
+                    await self._send_now(RawData(data=head))
+            await self._send_now(event)
+
+    return HTTP11Only

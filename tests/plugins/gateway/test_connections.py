@@ -1,6 +1,7 @@
 """Keep-alive and hang-ups: the server keeps idle connections open longer than clients' own
 pools do (so it is never the side that closes one a request is racing onto), and a message
-that was stored is answered in this run even when its client hung up at once."""
+that was stored is answered in this run even when its client hung up at once. A reply of
+known length goes out in one write."""
 
 import asyncio
 import shutil
@@ -9,7 +10,10 @@ import subprocess
 import threading
 import time
 
+import httpx
 import pytest
+from hypercorn.asyncio.tcp_server import TCPServer
+from hypercorn.events import RawData
 
 from tests.fakes.anthropic_server import wait_for
 
@@ -84,3 +88,34 @@ def test_many_clients_connecting_at_once_are_queued_not_dropped(gateway):
     # was dropped and its client retried a second later
     port = int(gateway.url.rsplit(":", 1)[1])
     assert listen_backlog(port) >= 1024
+
+
+@pytest.fixture
+def writes(monkeypatch):
+    """What the gateway's connections write, one item per write."""
+    written = []
+    send = TCPServer.protocol_send
+
+    async def recorded(self, event):
+        if isinstance(event, RawData) and event.data:
+            written.append(event.data)
+        await send(self, event)
+
+    monkeypatch.setattr(TCPServer, "protocol_send", recorded)
+    return written
+
+
+def test_a_reply_of_known_length_goes_out_in_one_write_head_and_body(gateway, writes):
+    reply = httpx.post(f"{gateway.url}/v1/messages", json=HELLO, headers=gateway.auth(),
+                       timeout=10)
+    assert reply.status_code == 200
+    (head_and_body,) = [w for w in writes if w.startswith(b"HTTP/1.1 ")]
+    assert head_and_body.endswith(reply.content)
+
+
+def test_a_streamed_reply_sends_its_head_at_once(gateway, writes):
+    with httpx.stream("POST", f"{gateway.url}/v1/messages", json={**HELLO, "stream": True},
+                      headers=gateway.auth(), timeout=10) as reply:
+        reply.read()
+    (head,) = [w for w in writes if w.startswith(b"HTTP/1.1 ")]
+    assert head.endswith(b"\r\n\r\n")
