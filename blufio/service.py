@@ -245,10 +245,7 @@ class Service:
         """Re-execute only a program that runs: a broken file on disk keeps this one serving."""
         from blufio import upgrade
 
-        problem = await asyncio.to_thread(upgrade.check_runnable)
-        if problem:
-            log.error("SIGHUP: not reloading, the program on disk does not run (%s); still "
-                      "serving", problem)
+        if await asyncio.to_thread(upgrade.reload_refused):
             return
         self.reexec = True
         stop.set()

@@ -69,6 +69,16 @@ def command_line():
     return [sys.executable, *sys.orig_argv[1:]]
 
 
+def reload_refused():
+    """Whether a SIGHUP must not reload: the program on disk does not run (said in the log;
+    this one goes on serving)."""
+    problem = check_runnable()
+    if problem:
+        log.error("SIGHUP: not reloading, the program on disk does not run (%s); still "
+                  "serving", problem)
+    return bool(problem)
+
+
 def check_runnable(timeout=60):
     """None when the program this process would re-execute runs here with this
     configuration (its ``config validate`` passes), else why not, in one line."""

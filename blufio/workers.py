@@ -259,10 +259,7 @@ class Supervisor:
     def _check_reload(self):
         from blufio import upgrade
 
-        problem = upgrade.check_runnable()
-        if problem:
-            log.error("SIGHUP: not reloading, the program on disk does not run (%s); still "
-                      "serving", problem)
+        if upgrade.reload_refused():
             return
         self.reexec = True
         self._stop_all()

@@ -3,7 +3,6 @@ native code extracted like PyNaCl's), even from an interpreter with no site-pack
 and commands that start no loop never load it."""
 
 import asyncio
-import os
 import subprocess
 
 import httpx
@@ -13,24 +12,15 @@ from blufio_build.lock import read_lock
 from tests.archives import PYTHON
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.served import Served
-
-TOKEN = "uvloop-archive-token"
+from tests.test_archive_serve import TOKEN, archive_env
 
 pytestmark = pytest.mark.slow  # every test here runs a built archive
-
-
-def bare_env(**extra):
-    """Only what a user on a VPS would have, a free port and a static token, plus ``extra``."""
-    env = {name: os.environ[name] for name in ("PATH", "HOME", "BLUFIO_DATA_DIR",
-                                               "XDG_CONFIG_HOME", "XDG_DATA_HOME")}
-    env.update(BLUFIO_GATEWAY__PORT="0", BLUFIO_GATEWAY__BEARER_TOKEN=TOKEN, **extra)
-    return env
 
 
 async def test_serve_from_a_uvloop_build_says_so_once_and_answers_a_turn(archives):
     pinned = read_lock()["uvloop"][0]
     with FakeAnthropic() as fake:
-        env = bare_env(ANTHROPIC_BASE_URL=fake.base_url, ANTHROPIC_API_KEY="sk-ant-uvloop")
+        env = archive_env(ANTHROPIC_BASE_URL=fake.base_url, ANTHROPIC_API_KEY="sk-ant-uvloop")
         # -S: no site-packages, so the uvloop found can only be the archive's own
         served = await asyncio.to_thread(Served, env, [PYTHON, "-S", archives["api"]])
         try:
@@ -51,7 +41,7 @@ async def test_serve_from_a_uvloop_build_says_so_once_and_answers_a_turn(archive
 
 def test_version_and_plugin_list_of_a_uvloop_build_load_no_uvloop(archives, isolated_env):
     cache = isolated_env / "cache"
-    env = {**bare_env(), "XDG_CACHE_HOME": str(cache)}
+    env = {**archive_env(), "XDG_CACHE_HOME": str(cache)}
     for args in (["--version"], ["plugin", "list"]):
         result = subprocess.run([PYTHON, "-S", "-X", "importtime", archives["api"], *args],
                                 capture_output=True, text=True, env=env, timeout=60)
