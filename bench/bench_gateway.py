@@ -117,18 +117,20 @@ async def post_turn(client, url, body):
     return response
 
 
-async def throughput(url, total, concurrency=32):
+async def throughput(url, total, concurrency=32, body=BODY):
+    """``(requests/s, seconds)`` of ``total`` turns sent by ``concurrency`` httpx clients."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=60) as client:
         remaining = iter(range(total))
 
         async def worker():
             for _ in remaining:
-                await post_turn(client, url, BODY)
+                await post_turn(client, url, body)
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return total / (time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        return total / elapsed, elapsed
 
 
 def throughput_wrk(url, headers, body, seconds=8, concurrency=32):
@@ -200,7 +202,7 @@ async def main(args):
             driver = "wrk"
             if rps is None:
                 direct_rps = await throughput_direct(fake_url, provider_headers, args.requests)
-                rps = await throughput(url, args.requests * 4)
+                rps, _ = await throughput(url, args.requests * 4)
                 driver = "httpx"
             before_load = rss_mb(process.pid)
             await throughput(url, args.load)

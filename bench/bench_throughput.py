@@ -39,7 +39,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import httpx  # noqa: E402
 from bench_gateway import (BODY, TOKEN, DroppedRequest, failure_report,  # noqa: E402
-                           instant_provider, post_turn, rss_mb, start_serve, throughput_wrk)
+                           instant_provider, rss_mb, start_serve, throughput,
+                           throughput_wrk)
 
 HEADERS = {"x-api-key": TOKEN}
 WRK_SECONDS = 6
@@ -53,18 +54,7 @@ async def requests_per_second(url, total, stream, concurrency=32):
                           concurrency=concurrency)
     if rate is not None:
         return rate, WRK_SECONDS
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-        remaining = iter(range(total))
-
-        async def worker():
-            for _ in remaining:
-                await post_turn(client, url, body)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-        return total / elapsed, elapsed
+    return await throughput(url, total, concurrency, body)
 
 
 async def slowest_first_token(url, streams, pid=None):
