@@ -12,6 +12,7 @@ import uuid
 
 from blufio.errors import StorageError
 from blufio.model import Schedule, ScheduleRun, utc_now
+from blufio.plugins.sqlite.inbound import insert_inbound
 
 _SCHEDULE_FIELDS = ("prompt", "target", "cron", "timezone", "status", "catch_up",
                     "max_run_usd", "max_day_usd", "paused_reason", "next_run_at")
@@ -114,9 +115,6 @@ class ScheduleStore:
         Inbound or None)``, or None when the schedule had changed.
         """
         def start(conn):
-            # Imported here: storage.py imports this module.
-            from blufio.plugins.sqlite.storage import insert_inbound
-
             row = conn.execute("SELECT status, next_run_at, run_now FROM schedules WHERE id = ?",
                                (schedule_id,)).fetchone()
             if row is None or (not row[2] if manual else

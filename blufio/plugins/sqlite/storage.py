@@ -31,8 +31,10 @@ import aiosqlite
 
 from blufio.errors import SchemaTooNewError, StorageError
 from blufio.manifest import identity
-from blufio.model import USAGE_FIELDS, CostEntry, Inbound, Message, Session, Usage, utc_now
+from blufio.model import USAGE_FIELDS, CostEntry, Message, Session, Usage, utc_now
 from blufio.paths import ensure_private_dir, touch_private
+from blufio.plugins.sqlite.inbound import (OLDER_UNFINISHED, UNFINISHED, claim_in_order,
+                                         inbound_from_row, insert_inbound)
 from blufio.plugins.sqlite.memory import SqliteMemory
 from blufio.plugins.sqlite.migrations import MIGRATIONS
 from blufio.plugins.sqlite.schedules import ScheduleStore
@@ -42,10 +44,6 @@ from blufio.workers import current_worker
 DATABASE_FILE = "blufio.db"
 _USAGE_COLUMNS = ", ".join(USAGE_FIELDS)
 CLAIM_POLL = (0.01, 0.2)  # seconds between looks at a session's older entries: first, most
-_UNFINISHED = "status IN ('pending', 'processing')"
-_OLDER_UNFINISHED = (  # an older unfinished entry of the session of entry ? (given twice)
-    "SELECT 1 FROM inbound AS older WHERE older.session_id = (SELECT session_id FROM inbound "
-    f"WHERE id = ?) AND older.id < ? AND older.{_UNFINISHED} LIMIT 1")
 
 
 def database_path(config):
@@ -203,7 +201,7 @@ class SqliteStorage(SqliteMemory, ScheduleStore):
             return cursor.rowcount == 1
         delay = CLAIM_POLL[0]
         while (claimed := await self._write(claim_in_order, inbound_id, self.owner)) is None:
-            while await self._read(_OLDER_UNFINISHED, (inbound_id, inbound_id)):
+            while await self._read(OLDER_UNFINISHED, (inbound_id, inbound_id)):
                 await asyncio.sleep(delay)  # an older entry of the session is being answered
                 delay = min(delay * 2, CLAIM_POLL[1])
         return claimed
@@ -228,16 +226,16 @@ class SqliteStorage(SqliteMemory, ScheduleStore):
             (error, utc_now(), inbound_id)))
 
     async def unfinished(self):
-        rows = await self._read(f"SELECT * FROM inbound WHERE {_UNFINISHED} AND owner = '' "
+        rows = await self._read(f"SELECT * FROM inbound WHERE {UNFINISHED} AND owner = '' "
                                 "ORDER BY id")
-        return [_inbound(row) for row in rows]
+        return [inbound_from_row(row) for row in rows]
 
     async def reset_processing(self, *, channels=None, owner=None):
         """Return entries a crash left ``processing`` to ``pending``, owned by nobody (only
         those of ``channels`` when given; only those of ``owner`` when given, pending ones
         included); return how many. Call at start-up, before any turn runs, or once
         ``owner``'s process is gone."""
-        conditions, params = [_UNFINISHED], []
+        conditions, params = [UNFINISHED], []
         if owner is None:
             conditions.append("(status = 'processing' OR owner != '')")
         else:
@@ -312,39 +310,6 @@ class SqliteStorage(SqliteMemory, ScheduleStore):
         return StorageError(f"{self.path}: database error: {text}")
 
 
-def insert_inbound(conn, session_id, channel, content, reply_to=None, status="pending",
-                   owner=""):
-    """Queue a received message inside the caller's transaction; return its ``Inbound``.
-
-    With an ``owner`` (several processes), an entry asked for as ``processing`` stays
-    ``pending`` (its owner's ``claim`` waits) while an older one of its session is unfinished."""
-    now = utc_now()
-    reply_to = dict(reply_to or {})
-    if owner and status == "processing" and conn.execute(
-            f"SELECT 1 FROM inbound WHERE session_id = ? AND {_UNFINISHED} LIMIT 1",
-            (session_id,)).fetchone():
-        status = "pending"
-    cursor = conn.execute(
-        "INSERT INTO inbound (session_id, channel, content, reply_to, status, received_at, "
-        "owner) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (session_id, channel, json.dumps(content), json.dumps(reply_to), status, now, owner))
-    return Inbound(cursor.lastrowid, session_id, channel, content, status, now, reply_to)
-
-
-def claim_in_order(conn, inbound_id, owner):
-    """Inside a transaction: mark the entry ``processing`` for ``owner`` when it is pending,
-    not another owner's, and the oldest unfinished entry of its session (True); False when
-    it cannot be claimed at all; None while an older entry of its session is unfinished."""
-    row = conn.execute("SELECT status, owner FROM inbound WHERE id = ?", (inbound_id,)).fetchone()
-    if row is None or row[0] != "pending" or row[1] not in ("", owner):
-        return False
-    if conn.execute(_OLDER_UNFINISHED, (inbound_id, inbound_id)).fetchone():
-        return None
-    conn.execute("UPDATE inbound SET status = 'processing', owner = ? WHERE id = ?",
-                 (owner, inbound_id))
-    return True
-
-
 def _insert_messages(conn, session_id, messages):
     now = utc_now()
     stored = []
@@ -380,8 +345,3 @@ def _session(row):
 def _message(row):
     return Message(row["id"], row["session_id"], row["role"], json.loads(row["content"]),
                    row["created_at"], row["model"], _usage(row))
-
-
-def _inbound(row):
-    return Inbound(row["id"], row["session_id"], row["channel"], json.loads(row["content"]),
-                   row["status"], row["received_at"], json.loads(row["reply_to"]), row["error"])
